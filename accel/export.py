@@ -1,0 +1,166 @@
+"""Stage: a trained Brevitas model -> the quantized model file (QONNX), the single source of truth.
+
+What this adds to Brevitas' QONNX export, and why:
+- node names from the PyTorch module that made them (`fire2.squeeze:Conv`), so every later stage
+  and report speaks of the same layers; the bulky per-node export metadata (stack traces) is dropped;
+- `ReduceMean` over H, W becomes the standard `GlobalAveragePool` (what hls4ml and FINN read);
+- `metadata_props` carry what the later stages need: input/output codes and scales, the layout the
+  driver streams, class names, the training recipe and measured metrics;
+- IR version <= 13 (onnxruntime 1.31, behind qonnx's executor, refuses 14);
+- the file is written atomically (temp file + rename): never a half-written model.
+"""
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+from onnx import helper, numpy_helper
+
+from accel.errors import AccelError
+from accel.quant import INPUT_BITS, INPUT_FRAC
+
+FORMAT = "accel-qonnx-1"
+MAX_IR_VERSION = 13
+# Module names Brevitas nests inside a quantized layer: a node's owner is the layer around them.
+_INTERNAL = {"weight_quant", "bias_quant", "act_quant", "export_handler",
+             "fused_activation_quant_proxy", "activation_impl"}
+
+
+def _scope(node: onnx.NodeProto) -> str:
+    """The PyTorch module that produced a node, from the exporter's name_scopes."""
+    for prop in node.metadata_props:
+        if prop.key == "pkg.torch.onnx.name_scopes":
+            scopes = [s for s in eval_list(prop.value)[:-1] if s]
+            owners = [s for s in scopes if not _INTERNAL.intersection(s.split("."))]
+            return owners[-1] if owners else (scopes[0] if scopes else "")
+    return ""
+
+
+def eval_list(text: str) -> list[str]:
+    """Parse the exporter's "['', 'a', 'a.b']" without eval."""
+    text = text.strip()
+    if not (text.startswith("[") and text.endswith("]")):
+        return []
+    items = [t.strip() for t in text[1:-1].split(",") if t.strip()]
+    return [t[1:-1] if len(t) >= 2 and t[0] == t[-1] and t[0] in "'\"" else t for t in items]
+
+
+def _role(node: onnx.NodeProto) -> str:
+    for prop in node.metadata_props:
+        if prop.key == "pkg.torch.onnx.name_scopes":
+            text = prop.value
+            for role in ("weight_quant", "bias_quant"):
+                if role in text:
+                    return role.replace("_quant", "")
+    return node.op_type
+
+
+def _rename_nodes(graph: onnx.GraphProto) -> None:
+    seen: dict[str, int] = {}
+    for node in graph.node:
+        scope = _scope(node) or "graph"
+        base = f"{scope}:{_role(node)}"
+        seen[base] = seen.get(base, 0) + 1
+        node.name = base if seen[base] == 1 else f"{base}#{seen[base]}"
+        del node.metadata_props[:]
+
+
+def _reduce_mean_to_global_avgpool(graph: onnx.GraphProto) -> None:
+    inits = {i.name: i for i in graph.initializer}
+    for idx, node in enumerate(graph.node):
+        if node.op_type != "ReduceMean":
+            continue
+        axes = None
+        if len(node.input) > 1 and node.input[1] in inits:
+            axes = sorted(int(a) for a in numpy_helper.to_array(inits[node.input[1]]).ravel())
+        for a in node.attribute:
+            if a.name == "axes":
+                axes = sorted(a.ints)
+        keepdims = next((a.i for a in node.attribute if a.name == "keepdims"), 1)
+        if axes not in ([2, 3], [-2, -1]) or keepdims != 1:
+            raise AccelError(f"cannot export node {node.name}: only a mean over H and W is "
+                             "supported (use ops.global_avgpool())")
+        new = helper.make_node("GlobalAveragePool", [node.input[0]], list(node.output),
+                               name=node.name.replace(":ReduceMean", ":GlobalAveragePool"))
+        graph.node.remove(node)
+        graph.node.insert(idx, new)
+
+
+def _clean(model: onnx.ModelProto) -> onnx.ModelProto:
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.transformation.general import RemoveUnusedTensors
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    _rename_nodes(model.graph)
+    _reduce_mean_to_global_avgpool(model.graph)
+    wrapped = ModelWrapper(model)
+    wrapped = wrapped.transform(InferShapes())
+    wrapped = wrapped.transform(RemoveUnusedTensors())
+    out = wrapped.model
+    out.ir_version = min(out.ir_version, MAX_IR_VERSION)
+    del out.graph.value_info[:]  # shapes are re-inferred by whoever reads; keeps the file small
+    wrapped = ModelWrapper(out).transform(InferShapes())
+    return wrapped.model
+
+
+def export_model(model: torch.nn.Module, input_shape: tuple[int, int, int], out_path: Path,
+                 meta: dict) -> Path:
+    """Export a trained quantized model (eval mode) to `out_path`, atomically."""
+    from brevitas.export import export_qonnx
+
+    out_path = Path(out_path)
+    model = model.cpu().float().eval()
+    dummy = torch.zeros(1, *input_shape)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".export-") as tmp:
+        raw = Path(tmp) / "raw.onnx"
+        export_qonnx(model, dummy, export_path=str(raw))
+        clean = _clean(onnx.load(str(raw)))
+        _set_metadata(clean, input_shape, meta)
+        onnx.checker.check_model(clean)
+        staged = Path(tmp) / out_path.name
+        onnx.save(clean, str(staged))
+        os.replace(staged, out_path)
+    return out_path
+
+
+def _set_metadata(model: onnx.ModelProto, input_shape, meta: dict) -> None:
+    c, h, w = input_shape
+    props = {
+        "accel.format": FORMAT,
+        "accel.input": {
+            "shape_nchw": [1, c, h, w], "bits": INPUT_BITS, "signed": False, "frac": INPUT_FRAC,
+            "file_layout": "NCHW",
+            # What the driver sends the accelerator: channels-last, one pixel's channels per beat,
+            # rows top to bottom, uint8 codes (value = code * 2^-8).
+            "stream_layout": "NHWC", "stream_dtype": "uint8"},
+    }
+    props.update({f"accel.{k}": v for k, v in meta.items()})
+    del model.metadata_props[:]
+    for key, value in props.items():
+        entry = model.metadata_props.add()
+        entry.key = key
+        entry.value = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def read_metadata(model: onnx.ModelProto) -> dict:
+    out = {}
+    for prop in model.metadata_props:
+        if prop.key.startswith("accel."):
+            key = prop.key[len("accel."):]
+            try:
+                out[key] = json.loads(prop.value)
+            except json.JSONDecodeError:
+                out[key] = prop.value
+    return out
+
+
+def initializer_array(model: onnx.ModelProto, name: str) -> np.ndarray:
+    for init in model.graph.initializer:
+        if init.name == name:
+            return numpy_helper.to_array(init)
+    raise KeyError(name)

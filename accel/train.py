@@ -1,0 +1,209 @@
+"""Stage: quantization-aware training with Brevitas, into a run directory.
+
+A run directory holds:
+    config.json      the recipe (model, dataset, bits, schedule, seed): `accel train` flags
+    checkpoint.pt    last epoch: weights, optimizer, scheduler, epoch (resume point)
+    best.pt          weights with the best validation accuracy (what `accel export` takes)
+    metrics.json     per-epoch loss/accuracy, final test accuracy, params, seconds
+Every file is written atomically, so an interrupted run resumes from its last complete epoch.
+Checkpoints hold only tensors and plain values: they load with torch.load(weights_only=True).
+"""
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from accel import data, zoo
+from accel.errors import AccelError
+from accel.quant import QuantSpec, make_ops
+
+
+@dataclass
+class TrainConfig:
+    model: str = "tiny-mnist"
+    dataset: str = "mnist"
+    wbits: int = 8
+    abits: int = 8
+    bbits: int = 16
+    float_model: bool = False  # train without quantizers (reference only; cannot be exported)
+    epochs: int = 12
+    batch_size: int = 128
+    lr: float = 0.004
+    weight_decay: float = 1e-4
+    augment: bool = True
+    seed: int = 0
+    size: tuple | None = None  # (H, W); None = the dataset's native size
+    channels: int | None = None
+    dropout: float | None = None
+    init: str | None = None  # a run dir or checkpoint to start from (e.g. int8 run for int4)
+
+    def spec(self) -> QuantSpec | None:
+        return None if self.float_model else QuantSpec(self.wbits, self.abits, self.bbits).check()
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        names = {f.name for f in fields(cls)}
+        cfg = cls(**{k: v for k, v in d.items() if k in names})
+        if cfg.size is not None:
+            cfg.size = tuple(cfg.size)
+        return cfg
+
+
+def build(cfg: TrainConfig, num_classes: int, in_channels: int) -> nn.Module:
+    kwargs = {} if cfg.dropout is None else {"dropout": cfg.dropout}
+    return zoo.build_model(cfg.model, num_classes, in_channels, ops=make_ops(cfg.spec()), **kwargs)
+
+
+def _save(obj, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    if isinstance(obj, (dict, list)) and path.suffix == ".json":
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    else:
+        torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path) -> dict:
+    path = Path(path)
+    if path.is_dir():
+        path = path / "best.pt"
+    if not path.is_file():
+        raise AccelError(f"checkpoint {path} not found: pass a run directory written by "
+                         "`accel train` (it holds best.pt)")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise AccelError(f"checkpoint {path} is unreadable ({type(exc).__name__}): "
+                         "retrain or pick another run") from None
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "config" not in ckpt:
+        raise AccelError(f"checkpoint {path} is not an accel checkpoint: retrain with accel train")
+    return ckpt
+
+
+def model_from_checkpoint(path) -> tuple[nn.Module, TrainConfig, dict]:
+    ckpt = load_checkpoint(path)
+    cfg = TrainConfig.from_dict(ckpt["config"])
+    model = build(cfg, ckpt["num_classes"], ckpt["in_channels"])
+    model.load_state_dict(ckpt["state_dict"])
+    model.eval()
+    return model, cfg, ckpt
+
+
+def evaluate(model: nn.Module, split: data.Split, batch_size: int = 500) -> float:
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for xb, yb in data.batches(split, batch_size, shuffle=False, seed=0):
+            out = model(xb)
+            out = getattr(out, "value", out)  # a QuantTensor from a quantized model
+            correct += int((out.argmax(1) == yb).sum())
+    return correct / max(len(split), 1)
+
+
+def _calibrate(model: nn.Module, split: data.Split, seed: int) -> None:
+    """Run a few training-mode batches without gradient steps so Brevitas' activation quantizers
+    initialise their scales from statistics before the first optimizer step."""
+    model.train()
+    with torch.no_grad():
+        for i, (xb, _) in enumerate(data.batches(split, 256, shuffle=True, seed=seed)):
+            model(xb)
+            if i >= 40:
+                break
+
+
+def train(cfg: TrainConfig, out_dir, resume: bool = False, progress: bool = True,
+          log=print) -> dict:
+    """Train (or resume) a run; returns its metrics."""
+    from tqdm import tqdm
+
+    out_dir = Path(out_dir)
+    cfg.spec()  # validates the bit widths before any work
+    if out_dir.exists() and any(out_dir.iterdir()) and not resume:
+        raise AccelError(f"run directory {out_dir} is not empty: pass --resume to continue it "
+                         "or choose a new --out")
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    ds = data.load_dataset(cfg.dataset, size=cfg.size, seed=cfg.seed, channels=cfg.channels)
+    model = build(cfg, len(ds.class_names), ds.channels)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = -(-len(ds.train) // cfg.batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, epochs=cfg.epochs,
+                                                steps_per_epoch=steps_per_epoch, pct_start=0.2)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    state = {"epoch": 0, "history": [], "best_val": -1.0, "seconds": 0.0}
+    ckpt_path = out_dir / "checkpoint.pt"
+    if resume and ckpt_path.is_file():
+        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        if ckpt["config"] != _jsonable(cfg):
+            raise AccelError(f"--resume: {out_dir} was trained with another configuration; "
+                             "use the same flags or a new --out")
+        model.load_state_dict(ckpt["state_dict"])
+        opt.load_state_dict(ckpt["optimizer"])
+        sched.load_state_dict(ckpt["scheduler"])
+        state = json.loads(ckpt["state"])
+        log(f"resuming {out_dir} after epoch {state['epoch']}")
+    else:
+        if cfg.init:
+            init = load_checkpoint(cfg.init)
+            missing = model.load_state_dict(init["state_dict"], strict=False)
+            log(f"initialised from {cfg.init} (new tensors: {len(missing.missing_keys)})")
+        elif cfg.spec() is not None:
+            _calibrate(model, ds.train, cfg.seed)
+        _save(_jsonable(cfg), out_dir / "config.json")
+    loss_fn = nn.CrossEntropyLoss()
+    for epoch in range(state["epoch"], cfg.epochs):
+        t0 = time.time()
+        model.train()
+        total, correct, loss_sum = 0, 0, 0.0
+        bar = tqdm(data.batches(ds.train, cfg.batch_size, shuffle=True, seed=cfg.seed + epoch,
+                                augment=cfg.augment), total=steps_per_epoch,
+                   desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False)
+        for xb, yb in bar:
+            out = model(xb)
+            out = getattr(out, "value", out)
+            loss = loss_fn(out, yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += len(yb)
+            correct += int((out.argmax(1) == yb).sum())
+            loss_sum += float(loss) * len(yb)
+            bar.set_postfix(loss=f"{loss_sum / total:.4f}", acc=f"{correct / total:.4f}")
+        val = evaluate(model, ds.val)
+        state["seconds"] += time.time() - t0
+        state["epoch"] = epoch + 1
+        state["history"].append({"epoch": epoch + 1, "loss": loss_sum / total,
+                                 "train_acc": correct / total, "val_acc": val})
+        log(f"epoch {epoch + 1}/{cfg.epochs}: loss {loss_sum / total:.4f} "
+            f"train {correct / total:.4f} val {val:.4f} ({time.time() - t0:.0f} s)")
+        weights = {"state_dict": model.state_dict(), "config": _jsonable(cfg),
+                   "num_classes": len(ds.class_names), "in_channels": ds.channels,
+                   "input_hw": list(ds.size), "class_names": list(ds.class_names),
+                   "dataset": cfg.dataset}
+        if val > state["best_val"]:
+            state["best_val"] = val
+            _save(weights, out_dir / "best.pt")
+        _save(dict(weights, optimizer=opt.state_dict(), scheduler=sched.state_dict(),
+                   state=json.dumps(state)), ckpt_path)
+    best, _, _ = model_from_checkpoint(out_dir / "best.pt")
+    metrics = {"config": _jsonable(cfg), "history": state["history"],
+               "best_val_acc": state["best_val"], "test_acc": evaluate(best, ds.test),
+               "params": zoo.count_params(best), "train_seconds": round(state["seconds"], 1),
+               "test_images": len(ds.test), "note": "test_acc is the torch (Brevitas) model; "
+               "the exported integer model is checked by accel eval / accel verify"}
+    _save(metrics, out_dir / "metrics.json")
+    log(f"test accuracy {metrics['test_acc']:.4f} (best val {state['best_val']:.4f})")
+    return metrics
+
+
+def _jsonable(cfg: TrainConfig) -> dict:
+    d = asdict(cfg)
+    d["size"] = list(cfg.size) if cfg.size else None
+    return d
