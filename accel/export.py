@@ -10,8 +10,10 @@ What this adds to Brevitas' QONNX export, and why:
 - the file is written atomically (temp file + rename): never a half-written model.
 """
 
+import hashlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -90,6 +92,21 @@ def _reduce_mean_to_global_avgpool(graph: onnx.GraphProto) -> None:
         graph.node.insert(idx, new)
 
 
+def _reshape_to_flatten(graph: onnx.GraphProto) -> None:
+    """torch's flatten exports as Reshape to a constant [1, C]: batch-size bound. Flatten(axis=1)
+    says the same for any batch (the executors, hls4ml and FINN all read it)."""
+    inits = {i.name: i for i in graph.initializer}
+    for idx, node in enumerate(graph.node):
+        if node.op_type != "Reshape" or node.input[1] not in inits:
+            continue
+        shape = numpy_helper.to_array(inits[node.input[1]]).ravel().tolist()
+        if len(shape) == 2 and shape[0] in (1, -1):
+            new = helper.make_node("Flatten", [node.input[0]], list(node.output), axis=1,
+                                   name=node.name.replace(":Reshape", ":Flatten"))
+            graph.node.remove(node)
+            graph.node.insert(idx, new)
+
+
 def _clean(model: onnx.ModelProto) -> onnx.ModelProto:
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.transformation.general import RemoveUnusedTensors
@@ -97,6 +114,7 @@ def _clean(model: onnx.ModelProto) -> onnx.ModelProto:
 
     _rename_nodes(model.graph)
     _reduce_mean_to_global_avgpool(model.graph)
+    _reshape_to_flatten(model.graph)
     wrapped = ModelWrapper(model)
     wrapped = wrapped.transform(InferShapes())
     wrapped = wrapped.transform(RemoveUnusedTensors())
@@ -108,24 +126,67 @@ def _clean(model: onnx.ModelProto) -> onnx.ModelProto:
 
 
 def export_model(model: torch.nn.Module, input_shape: tuple[int, int, int], out_path: Path,
-                 meta: dict) -> Path:
-    """Export a trained quantized model (eval mode) to `out_path`, atomically."""
+                 meta: dict, sidecars: dict | None = None) -> Path:
+    """Export a trained quantized model (eval mode) to `out_path`, atomically. `sidecars` maps a
+    suffix (".pt") to a file copied beside the model (same stem) in the same atomic step."""
     from brevitas.export import export_qonnx
 
     out_path = Path(out_path)
+    if out_path.suffix != ".onnx":
+        raise AccelError(f"--out {out_path}: the model file name must end in .onnx")
     model = model.cpu().float().eval()
     dummy = torch.zeros(1, *input_shape)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".export-") as tmp:
+    try:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        tmpdir = tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".export-")
+    except OSError as exc:
+        raise AccelError(f"cannot write {out_path}: {exc.strerror}; choose another --out") from None
+    with tmpdir as tmp:
         raw = Path(tmp) / "raw.onnx"
         export_qonnx(model, dummy, export_path=str(raw))
         clean = _clean(onnx.load(str(raw)))
+        staged = {}
+        for suffix, src in (sidecars or {}).items():
+            staged[out_path.with_suffix(suffix)] = Path(tmp) / ("side" + suffix)
+            shutil.copyfile(src, staged[out_path.with_suffix(suffix)])
+            meta = dict(meta, **{f"sidecar{suffix}": _sha256(src)})
         _set_metadata(clean, input_shape, meta)
         onnx.checker.check_model(clean)
-        staged = Path(tmp) / out_path.name
-        onnx.save(clean, str(staged))
-        os.replace(staged, out_path)
+        staged[out_path] = Path(tmp) / out_path.name
+        onnx.save(clean, str(staged[out_path]))
+        from accel.modelfile import load_model
+        load_model(staged[out_path])  # a file the later stages would refuse never lands
+        for final, src in staged.items():
+            os.replace(src, final)
     return out_path
+
+
+def _sha256(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def export_run(run_dir, out_path) -> Path:
+    """A training run (its best.pt) -> model file + the checkpoint beside it as <stem>.pt."""
+    from accel import zoo
+    from accel.train import load_checkpoint, model_from_checkpoint
+
+    run_dir = Path(run_dir)
+    ckpt_path = run_dir / "best.pt" if run_dir.is_dir() else run_dir
+    model, cfg, ckpt = model_from_checkpoint(ckpt_path)
+    if cfg.float_model:
+        raise AccelError(f"{run_dir} is a float reference run: only quantized runs export "
+                         "(train without --float)")
+    metrics_path = (run_dir if run_dir.is_dir() else run_dir.parent) / "metrics.json"
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    h, w = ckpt["input_hw"]
+    meta = {
+        "model": cfg.model, "dataset": ckpt["dataset"], "class_names": ckpt["class_names"],
+        "quant": {"wbits": cfg.wbits, "abits": cfg.abits, "bbits": cfg.bbits},
+        "recipe": load_checkpoint(ckpt_path)["config"], "params": zoo.count_params(model),
+        "metrics": {k: metrics[k] for k in ("test_acc", "best_val_acc", "train_seconds")
+                    if k in metrics},
+    }
+    return export_model(model, (ckpt["in_channels"], h, w), out_path, meta, {".pt": ckpt_path})
 
 
 def _set_metadata(model: onnx.ModelProto, input_shape, meta: dict) -> None:

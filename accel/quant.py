@@ -30,7 +30,7 @@ INPUT_FRAC = 8  # input value = code * 2^-8
 class QuantSpec:
     wbits: int = 8
     abits: int = 8
-    bbits: int = 16
+    bbits: int = 32
 
     def check(self) -> "QuantSpec":
         for name, bits in (("--wbits", self.wbits), ("--abits", self.abits)):

@@ -2,6 +2,7 @@
 
 A run directory holds:
     config.json      the recipe (model, dataset, bits, schedule, seed): `accel train` flags
+    float.pt         weights after the optional float pre-training phase (--float-epochs)
     checkpoint.pt    last epoch: weights, optimizer, scheduler, epoch (resume point)
     best.pt          weights with the best validation accuracy (what `accel export` takes)
     metrics.json     per-epoch loss/accuracy, final test accuracy, params, seconds
@@ -30,9 +31,10 @@ class TrainConfig:
     dataset: str = "mnist"
     wbits: int = 8
     abits: int = 8
-    bbits: int = 16
+    bbits: int = 32
     float_model: bool = False  # train without quantizers (reference only; cannot be exported)
-    epochs: int = 12
+    epochs: int = 12  # quantization-aware epochs
+    float_epochs: int = 0  # float pre-training epochs before QAT (Brevitas costs ~5x per step)
     batch_size: int = 128
     lr: float = 0.004
     weight_decay: float = 1e-4
@@ -117,56 +119,30 @@ def _calibrate(model: nn.Module, split: data.Split, seed: int) -> None:
                 break
 
 
-def train(cfg: TrainConfig, out_dir, resume: bool = False, progress: bool = True,
-          log=print) -> dict:
-    """Train (or resume) a run; returns its metrics."""
+def _fit(model, ds, epochs: int, cfg: TrainConfig, progress: bool, log, tag: str,
+         on_epoch=None, resume_from: dict | None = None) -> dict:
+    """AdamW + one-cycle schedule over `epochs`; calls on_epoch(state, opt, sched) after each."""
     from tqdm import tqdm
 
-    out_dir = Path(out_dir)
-    cfg.spec()  # validates the bit widths before any work
-    if out_dir.exists() and any(out_dir.iterdir()) and not resume:
-        raise AccelError(f"run directory {out_dir} is not empty: pass --resume to continue it "
-                         "or choose a new --out")
-    torch.manual_seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    ds = data.load_dataset(cfg.dataset, size=cfg.size, seed=cfg.seed, channels=cfg.channels)
-    model = build(cfg, len(ds.class_names), ds.channels)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = -(-len(ds.train) // cfg.batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, epochs=cfg.epochs,
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, epochs=epochs,
                                                 steps_per_epoch=steps_per_epoch, pct_start=0.2)
-    out_dir.mkdir(parents=True, exist_ok=True)
     state = {"epoch": 0, "history": [], "best_val": -1.0, "seconds": 0.0}
-    ckpt_path = out_dir / "checkpoint.pt"
-    if resume and ckpt_path.is_file():
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        if ckpt["config"] != _jsonable(cfg):
-            raise AccelError(f"--resume: {out_dir} was trained with another configuration; "
-                             "use the same flags or a new --out")
-        model.load_state_dict(ckpt["state_dict"])
-        opt.load_state_dict(ckpt["optimizer"])
-        sched.load_state_dict(ckpt["scheduler"])
-        state = json.loads(ckpt["state"])
-        log(f"resuming {out_dir} after epoch {state['epoch']}")
-    else:
-        if cfg.init:
-            init = load_checkpoint(cfg.init)
-            missing = model.load_state_dict(init["state_dict"], strict=False)
-            log(f"initialised from {cfg.init} (new tensors: {len(missing.missing_keys)})")
-        elif cfg.spec() is not None:
-            _calibrate(model, ds.train, cfg.seed)
-        _save(_jsonable(cfg), out_dir / "config.json")
+    if resume_from:
+        opt.load_state_dict(resume_from["optimizer"])
+        sched.load_state_dict(resume_from["scheduler"])
+        state = json.loads(resume_from["state"])
     loss_fn = nn.CrossEntropyLoss()
-    for epoch in range(state["epoch"], cfg.epochs):
+    for epoch in range(state["epoch"], epochs):
         t0 = time.time()
         model.train()
         total, correct, loss_sum = 0, 0, 0.0
         bar = tqdm(data.batches(ds.train, cfg.batch_size, shuffle=True, seed=cfg.seed + epoch,
                                 augment=cfg.augment), total=steps_per_epoch,
-                   desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False)
+                   desc=f"{tag} epoch {epoch + 1}/{epochs}", disable=not progress, leave=False)
         for xb, yb in bar:
             out = model(xb)
-            out = getattr(out, "value", out)
             loss = loss_fn(out, yb)
             opt.zero_grad()
             loss.backward()
@@ -174,28 +150,101 @@ def train(cfg: TrainConfig, out_dir, resume: bool = False, progress: bool = True
             sched.step()
             total += len(yb)
             correct += int((out.argmax(1) == yb).sum())
-            loss_sum += float(loss) * len(yb)
+            loss_sum += loss.item() * len(yb)
             bar.set_postfix(loss=f"{loss_sum / total:.4f}", acc=f"{correct / total:.4f}")
         val = evaluate(model, ds.val)
         state["seconds"] += time.time() - t0
         state["epoch"] = epoch + 1
-        state["history"].append({"epoch": epoch + 1, "loss": loss_sum / total,
+        state["history"].append({"phase": tag, "epoch": epoch + 1, "loss": loss_sum / total,
                                  "train_acc": correct / total, "val_acc": val})
-        log(f"epoch {epoch + 1}/{cfg.epochs}: loss {loss_sum / total:.4f} "
+        log(f"{tag} epoch {epoch + 1}/{epochs}: loss {loss_sum / total:.4f} "
             f"train {correct / total:.4f} val {val:.4f} ({time.time() - t0:.0f} s)")
-        weights = {"state_dict": model.state_dict(), "config": _jsonable(cfg),
-                   "num_classes": len(ds.class_names), "in_channels": ds.channels,
-                   "input_hw": list(ds.size), "class_names": list(ds.class_names),
-                   "dataset": cfg.dataset}
-        if val > state["best_val"]:
+        if on_epoch:
+            on_epoch(state, val, opt, sched)
+    return state
+
+
+def _weights(model, cfg: TrainConfig, ds) -> dict:
+    return {"state_dict": model.state_dict(), "config": _jsonable(cfg),
+            "num_classes": len(ds.class_names), "in_channels": ds.channels,
+            "input_hw": list(ds.size), "class_names": list(ds.class_names),
+            "dataset": cfg.dataset}
+
+
+def train(cfg: TrainConfig, out_dir, resume: bool = False, progress: bool = True,
+          log=print) -> dict:
+    """Train (or resume) a run; returns its metrics."""
+    out_dir = Path(out_dir)
+    cfg.spec()  # validates the bit widths before any work
+    if out_dir.exists() and not out_dir.is_dir():
+        raise AccelError(f"--out {out_dir} is a file: choose a directory")
+    if out_dir.exists() and any(out_dir.iterdir()) and not resume:
+        raise AccelError(f"run directory {out_dir} is not empty: pass --resume to continue it "
+                         "or choose a new --out")
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    ds = data.load_dataset(cfg.dataset, size=cfg.size, seed=cfg.seed, channels=cfg.channels)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AccelError(f"cannot create run directory {out_dir}: {exc.strerror}") from None
+    ckpt_path = out_dir / "checkpoint.pt"
+    resume_from = None
+    if resume and ckpt_path.is_file():
+        resume_from = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        if resume_from["config"] != _jsonable(cfg):
+            raise AccelError(f"--resume: {out_dir} was trained with another configuration; "
+                             "use the same flags or a new --out")
+    elif not (out_dir / "config.json").is_file():
+        _save(_jsonable(cfg), out_dir / "config.json")
+    elif json.loads((out_dir / "config.json").read_text()) != _jsonable(cfg):
+        raise AccelError(f"--resume: {out_dir} was trained with another configuration; "
+                         "use the same flags or a new --out")
+
+    model = build(cfg, len(ds.class_names), ds.channels)
+    float_seconds = 0.0
+    if resume_from:
+        model.load_state_dict(resume_from["state_dict"])
+        log(f"resuming {out_dir} after epoch {json.loads(resume_from['state'])['epoch']}")
+    else:
+        if cfg.float_epochs and not cfg.float_model:
+            float_path = out_dir / "float.pt"
+            fcfg = TrainConfig.from_dict(dict(_jsonable(cfg), float_model=True))
+            fmodel = build(fcfg, len(ds.class_names), ds.channels)
+            if float_path.is_file():
+                fmodel.load_state_dict(torch.load(float_path, map_location="cpu",
+                                                  weights_only=True)["state_dict"])
+                log(f"float phase already done: {float_path}")
+            else:
+                st = _fit(fmodel, ds, cfg.float_epochs, cfg, progress, log, "float")
+                float_seconds = st["seconds"]
+                _save(_weights(fmodel, fcfg, ds), float_path)
+            model.load_state_dict(fmodel.state_dict(), strict=False)
+        if cfg.init:
+            init = load_checkpoint(cfg.init)
+            missing = model.load_state_dict(init["state_dict"], strict=False)
+            log(f"initialised from {cfg.init} (new tensors: {len(missing.missing_keys)})")
+        if cfg.spec() is not None:
+            _calibrate(model, ds.train, cfg.seed)
+
+    best = {"val": -1.0 if not resume_from else json.loads(resume_from["state"])["best_val"]}
+
+    def on_epoch(state, val, opt, sched):
+        weights = _weights(model, cfg, ds)
+        if val > best["val"]:
+            best["val"] = val
             state["best_val"] = val
             _save(weights, out_dir / "best.pt")
         _save(dict(weights, optimizer=opt.state_dict(), scheduler=sched.state_dict(),
                    state=json.dumps(state)), ckpt_path)
-    best, _, _ = model_from_checkpoint(out_dir / "best.pt")
+
+    state = _fit(model, ds, cfg.epochs, cfg, progress, log, "float" if cfg.float_model else "qat",
+                 on_epoch, resume_from)
+    best_model, _, _ = model_from_checkpoint(out_dir / "best.pt")
     metrics = {"config": _jsonable(cfg), "history": state["history"],
-               "best_val_acc": state["best_val"], "test_acc": evaluate(best, ds.test),
-               "params": zoo.count_params(best), "train_seconds": round(state["seconds"], 1),
+               "best_val_acc": state["best_val"], "test_acc": evaluate(best_model, ds.test),
+               "params": zoo.count_params(best_model),
+               "train_seconds": round(state["seconds"] + float_seconds, 1),
                "test_images": len(ds.test), "note": "test_acc is the torch (Brevitas) model; "
                "the exported integer model is checked by accel eval / accel verify"}
     _save(metrics, out_dir / "metrics.json")

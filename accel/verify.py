@@ -9,6 +9,7 @@ Levels:
 Later stages add their own levels (hls, rtl, c) through `LEVELS`.
 """
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -74,13 +75,37 @@ def torch_trace(model, qm: QuantModel, x: np.ndarray) -> tuple[np.ndarray, dict]
     try:
         model = model.double().eval()
         with torch.no_grad():
-            out = model(torch.from_numpy(x.astype(np.float64) / 256.0))
+            model(torch.from_numpy(x.astype(np.float64) / 256.0))
     finally:
         for h in hooks:
             h.remove()
         model.float()
-    final = out.int().numpy().astype(np.int64).reshape(len(x), -1)
-    return final, trace
+    # The network returns plain logits; their integer view is the last layer's quantizer output.
+    last = qm.layers[-1].name
+    if last not in trace:
+        raise AccelError(f"torch level: no quantizer output captured for the last layer {last}")
+    return trace[last].reshape(len(x), -1), trace
+
+
+@contextmanager
+def _ir_version_cap(cap: int = 13):
+    """qonnx executes a graph node by node, wrapping each in a one-node model made with onnx's
+    default IR version: 14 with onnx 1.23, which onnxruntime 1.31 refuses (max 13). Cap it while
+    qonnx runs."""
+    from qonnx.core import onnx_exec
+
+    original = onnx_exec.qonnx_make_model
+
+    def capped(graph, **kwargs):
+        model = original(graph, **kwargs)
+        model.ir_version = min(model.ir_version, cap)
+        return model
+
+    onnx_exec.qonnx_make_model = capped
+    try:
+        yield
+    finally:
+        onnx_exec.qonnx_make_model = original
 
 
 def qonnx_trace(qm: QuantModel, x: np.ndarray) -> tuple[np.ndarray, dict]:
@@ -92,11 +117,14 @@ def qonnx_trace(qm: QuantModel, x: np.ndarray) -> tuple[np.ndarray, dict]:
 
     model = onnx.load(str(qm.path))
     del model.graph.value_info[:]
-    for vi in list(model.graph.input) + list(model.graph.output):
+    for vi in model.graph.input:
         vi.type.tensor_type.shape.dim[0].dim_value = len(x)
+    for vi in model.graph.output:
+        vi.type.tensor_type.ClearField("shape")  # re-inferred for this batch size
     wrapped = ModelWrapper(model).transform(InferShapes())
-    ctx = execute_onnx(wrapped, {qm.input_name: x.astype(np.float32) / 256.0},
-                       return_full_exec_context=True)
+    with _ir_version_cap():
+        ctx = execute_onnx(wrapped, {qm.input_name: x.astype(np.float32) / 256.0},
+                           return_full_exec_context=True)
     trace = {}
     for layer in qm.layers:
         trace[layer.name] = _codes(ctx[layer.output], layer.out.frac, layer.name)
@@ -140,6 +168,27 @@ def run_level(level: str, qm: QuantModel, x: np.ndarray, ref_out: np.ndarray, re
 
 
 LEVELS = ("golden", "torch", "qonnx")
+
+
+def torch_model_for(qm: QuantModel, checkpoint=None):
+    """The Brevitas model behind a model file: its <stem>.pt sidecar, or --checkpoint. The sidecar
+    must be the very checkpoint that was exported (sha256 in the model file's metadata)."""
+    import hashlib
+    from pathlib import Path
+
+    from accel.train import model_from_checkpoint
+
+    path = Path(checkpoint) if checkpoint else qm.path.with_suffix(".pt")
+    if not path.exists():
+        raise AccelError(f"the torch level needs the training checkpoint and {path} is missing: "
+                         "pass --checkpoint RUN_DIR")
+    if not checkpoint:
+        want = qm.meta.get("sidecar.pt")
+        if want and hashlib.sha256(path.read_bytes()).hexdigest() != want:
+            raise AccelError(f"{path} is not the checkpoint {qm.path.name} was exported from: "
+                             "re-export or pass --checkpoint")
+    model, _, _ = model_from_checkpoint(path)
+    return model
 
 
 def verify(qm: QuantModel, x: np.ndarray, levels, torch_model=None, batch: int = 500) -> list:

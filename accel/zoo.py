@@ -169,6 +169,20 @@ class SqueezeNet(nn.Module):
         add("conv10_act", ops.relu())
         add("gap", ops.global_avgpool())
         self.stage_order: Tuple[str, ...] = tuple(order)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        """torchvision's SqueezeNet init. PyTorch's default conv init (kaiming_uniform with a=sqrt(5))
+        shrinks the signal at every layer: without BatchNorm a deep narrow net then starts with
+        all-zero logits after the last ReLU and never learns (measured: loss stuck at ln 10)."""
+        for name, module in self.named_modules():
+            if isinstance(module, nn.Conv2d):  # QuantConv2d is a Conv2d too
+                if name == "conv10":
+                    nn.init.normal_(module.weight, mean=0.0, std=0.01)
+                else:
+                    nn.init.kaiming_uniform_(module.weight)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
 
     def forward(self, x):
         for name in self.stage_order:

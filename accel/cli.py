@@ -1,0 +1,217 @@
+"""The `accel` command line. Each subcommand is a thin wrapper around one stage module.
+
+Exit codes: 0 ok, 1 a verification found mismatches, 2 bad input (one-line error, no traceback).
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from accel.errors import AccelError
+
+DEFAULT_MODEL = Path(__file__).parent / "default" / "tiny-mnist-int8.onnx"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2 (argparse prints the usage block otherwise)
+        raise AccelError(f"{message} (see `{self.prog} --help`)")
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        parts = [int(p) for p in text.lower().split("x")]
+    except ValueError:
+        parts = []
+    if len(parts) == 1:
+        parts = parts * 2
+    if len(parts) != 2 or min(parts) < 1:
+        raise argparse.ArgumentTypeError(f"bad size '{text}': use HxW, e.g. 28x28")
+    return tuple(parts)
+
+
+def _model_path(args) -> Path:
+    return Path(args.model) if args.model else DEFAULT_MODEL
+
+
+def cmd_train(args) -> int:
+    from accel.train import TrainConfig, train
+
+    cfg = TrainConfig(model=args.model, dataset=args.dataset, wbits=args.wbits, abits=args.abits,
+                      bbits=args.bbits, float_model=args.float, epochs=args.epochs,
+                      float_epochs=args.float_epochs,
+                      batch_size=args.batch_size, lr=args.lr, augment=not args.no_augment,
+                      seed=args.seed, size=args.size, channels=args.channels,
+                      dropout=args.dropout, init=args.init)
+    if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0 or cfg.float_epochs < 0:
+        raise AccelError("--epochs and --batch-size must be >= 1, --float-epochs >= 0, --lr > 0")
+    train(cfg, args.out, resume=args.resume, progress=not args.quiet)
+    return 0
+
+
+def cmd_export(args) -> int:
+    from accel.export import export_run
+
+    out = export_run(args.run, args.out)
+    print(f"wrote {out} (+ {out.with_suffix('.pt').name})")
+    return 0
+
+
+def _images(qm, args):
+    """Real images for eval/verify: the model's dataset split, first --images."""
+    from accel import data
+
+    name = args.dataset or qm.meta.get("dataset")
+    if not name:
+        raise AccelError("the model file names no dataset: pass --dataset")
+    c, h, w = qm.input_shape
+    ds = data.load_dataset(name, size=(h, w), channels=c)
+    split = getattr(ds, args.split)
+    n = len(split) if args.images is None else args.images
+    if n < 1:
+        raise AccelError("--images must be >= 1")
+    return split.x[:n], split.y[:n], name
+
+
+def cmd_eval(args) -> int:
+    import time
+
+    from accel import golden
+    from accel.modelfile import load_model
+
+    qm = load_model(_model_path(args))
+    x, y, name = _images(qm, args)
+    t0 = time.time()
+    pred = golden.predict(qm, x)
+    acc = float((pred == y).mean())
+    result = {"model": str(qm.path), "dataset": name, "split": args.split, "images": len(y),
+              "accuracy": acc, "level": "golden", "seconds": round(time.time() - t0, 2)}
+    print(json.dumps(result, indent=2) if args.json else
+          f"{name} {args.split}: {acc * 100:.2f} % of {len(y)} images (golden integer model)")
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from accel.modelfile import load_model
+    from accel.verify import LEVELS, verify
+
+    qm = load_model(_model_path(args))
+    levels = [lv.strip() for lv in args.levels.split(",") if lv.strip()]
+    bad = [lv for lv in levels if lv not in LEVELS]
+    if bad or not levels:
+        raise AccelError(f"unknown level '{bad[0] if bad else ''}': choose from {', '.join(LEVELS)}")
+    torch_model = None
+    if "torch" in levels:
+        from accel.verify import torch_model_for
+
+        torch_model = torch_model_for(qm, args.checkpoint)
+    x, _, name = _images(qm, args)
+    results = verify(qm, x, levels, torch_model)
+    total = sum(r.mismatches for r in results)
+    if args.json:
+        print(json.dumps({"model": str(qm.path), "dataset": name, "images": len(x),
+                          "mismatches": total,
+                          "levels": [{"level": r.level, "images": r.images,
+                                      "output_mismatches": r.output_mismatches,
+                                      "seconds": round(r.seconds, 2),
+                                      "layers": {k: {"elements": n, "mismatches": m}
+                                                 for k, (n, m) in r.layers.items()}}
+                                     for r in results]}, indent=2))
+    else:
+        print(f"{qm.path.name}: {len(x)} {name} {args.split} images, reference = golden")
+        print(f"{'level':8} {'layer':28} {'elements':>12} {'mismatches':>10}")
+        for r in results:
+            if r.level == "golden":
+                print(f"{'golden':8} {'(reference)':28} {'':>12} {'':>10}  {r.seconds:.1f} s")
+                continue
+            for layer, (n, m) in r.layers.items():
+                print(f"{r.level:8} {layer:28} {n:12d} {m:10d}")
+            print(f"{r.level:8} {'OUTPUT':28} {r.images * qm.num_classes:12d} "
+                  f"{r.output_mismatches:10d}  {r.seconds:.1f} s")
+        print("PASS: 0 mismatches" if total == 0 else f"FAIL: {total} mismatches")
+    return 0 if total == 0 else 1
+
+
+def cmd_info(args) -> int:
+    from accel.modelfile import load_model
+
+    qm = load_model(_model_path(args))
+    print(f"{qm.path}: input {qm.input_shape} {qm.input_type.describe()}, "
+          f"{len(qm.layers)} layers, {sum(l.params for l in qm.layers)} parameters")
+    for layer in qm.layers:
+        extra = ""
+        if layer.kind == "conv":
+            extra = (f"w {layer.wtype.describe()} b {layer.btype.describe() if layer.btype else '-'} "
+                     f"k{layer.kernel[0]} s{layer.stride[0]}{' relu' if layer.relu else ''}")
+        print(f"  {layer.name:24} {layer.kind:8} out {str(layer.shape):14} "
+              f"{layer.out.describe():12} {extra}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="accel", description="Quantized SqueezeNet -> verified Zynq accelerator")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
+
+    t = sub.add_parser("train", help="quantization-aware training (Brevitas)")
+    t.add_argument("--model", default="tiny-mnist")
+    t.add_argument("--dataset", default="mnist", help="mnist, fashion-mnist or folder:PATH")
+    t.add_argument("--wbits", type=int, default=8)
+    t.add_argument("--abits", type=int, default=8)
+    t.add_argument("--bbits", type=int, default=32)
+    t.add_argument("--float", action="store_true", help="train a float reference (no export)")
+    t.add_argument("--epochs", type=int, default=12, help="quantization-aware epochs")
+    t.add_argument("--float-epochs", type=int, default=0,
+                   help="float pre-training epochs before QAT (faster convergence)")
+    t.add_argument("--batch-size", type=int, default=128)
+    t.add_argument("--lr", type=float, default=0.004)
+    t.add_argument("--no-augment", action="store_true")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--size", type=_size, default=None, help="HxW input size (default: native)")
+    t.add_argument("--channels", type=int, choices=(1, 3), default=None)
+    t.add_argument("--dropout", type=float, default=None)
+    t.add_argument("--init", default=None, help="start from this run's weights")
+    t.add_argument("--out", required=True, help="run directory")
+    t.add_argument("--resume", action="store_true")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("export", help="run directory -> quantized model file (QONNX)")
+    e.add_argument("run", help="run directory written by accel train")
+    e.add_argument("--out", required=True, help="model file to write (.onnx)")
+    e.set_defaults(func=cmd_export)
+
+    for name, func, helptext in (("eval", cmd_eval, "accuracy of the golden integer model"),
+                                 ("verify", cmd_verify, "bit-exact comparison of levels")):
+        s = sub.add_parser(name, help=helptext)
+        s.add_argument("--model", default=None, help="model file (default: embedded tiny-mnist)")
+        s.add_argument("--dataset", default=None, help="default: the model's own dataset")
+        s.add_argument("--split", choices=("train", "val", "test"), default="test")
+        s.add_argument("--images", type=int, default=None if name == "eval" else 1000)
+        s.add_argument("--json", action="store_true")
+        if name == "verify":
+            s.add_argument("--levels", default="torch,golden,qonnx")
+            s.add_argument("--checkpoint", default=None,
+                           help="training checkpoint for the torch level (default: the .pt "
+                                "beside the model file)")
+        s.set_defaults(func=func)
+
+    i = sub.add_parser("info", help="layers of a model file")
+    i.add_argument("--model", default=None)
+    i.set_defaults(func=cmd_info)
+    return p
+
+
+def main(argv=None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except AccelError as exc:
+        print(f"accel: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("accel: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
