@@ -10,7 +10,8 @@ Conventions every network follows (the hardware and the golden model rely on the
 - the two expand branches of a fire module share ONE `ops.relu()` instance, so the concat inputs have
   one scale.
 - a bypass add is `ops.requant(signed=False)(ops.add(a, b))`.
-- global average pooling is `ops.global_avgpool()` (pool + its output quantizer).
+- global average pooling is `ops.global_avgpool(signed)` (pool + its output quantizer; signed when
+  its input is).
 """
 
 import torch
@@ -36,7 +37,7 @@ class FloatOps:
         # SqueezeNet pools are 3x3 stride 2 in ceil mode.
         return nn.MaxPool2d(k, stride, ceil_mode=True)
 
-    def global_avgpool(self) -> nn.Module:
+    def global_avgpool(self, signed: bool = False) -> nn.Module:
         return nn.AdaptiveAvgPool2d(1)
 
     def cat(self, xs) -> torch.Tensor:

@@ -106,8 +106,8 @@ class QuantOps(FloatOps):
         return _RequantValue(self._qnn.QuantIdentity(act_quant=quant, bit_width=self.spec.abits,
                                                      return_quant_tensor=True))
 
-    def global_avgpool(self) -> nn.Module:
-        return _GlobalAvgPool(self._qnn.QuantIdentity(act_quant=self._u,
+    def global_avgpool(self, signed: bool = False) -> nn.Module:
+        return _GlobalAvgPool(self._qnn.QuantIdentity(act_quant=self._s if signed else self._u,
                                                       bit_width=self.spec.abits,
                                                       return_quant_tensor=True))
 

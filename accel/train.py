@@ -184,6 +184,7 @@ def train(cfg: TrainConfig, out_dir, resume: bool = False, progress: bool = True
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     ds = data.load_dataset(cfg.dataset, size=cfg.size, seed=cfg.seed, channels=cfg.channels)
+    model = build(cfg, len(ds.class_names), ds.channels)  # bad names fail before anything is written
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -201,7 +202,6 @@ def train(cfg: TrainConfig, out_dir, resume: bool = False, progress: bool = True
         raise AccelError(f"--resume: {out_dir} was trained with another configuration; "
                          "use the same flags or a new --out")
 
-    model = build(cfg, len(ds.class_names), ds.channels)
     float_seconds = 0.0
     if resume_from:
         model.load_state_dict(resume_from["state_dict"])

@@ -110,7 +110,7 @@ class SqueezeNet(nn.Module):
                  conv1: Sequence[int] = V1_0_CONV1,
                  fires: Sequence[Sequence[int]] = V1_FIRES,
                  pools_after: Sequence[str] = V1_0_POOLS,
-                 bypass: str = "none", dropout: float = 0.5):
+                 bypass: str = "none", dropout: float = 0.5, final_relu: bool = True):
         super().__init__()
         ops = FloatOps() if ops is None else ops
         _check_int("in_channels", in_channels)
@@ -166,8 +166,10 @@ class SqueezeNet(nn.Module):
         # Dropout is not a quantized layer: plain nn.Dropout in both float and quant builds.
         add("dropout", nn.Dropout(p=dropout))
         add("conv10", ops.conv(cin, num_classes, 1))
-        add("conv10_act", ops.relu())
-        add("gap", ops.global_avgpool())
+        # The paper's classifier is conv10 -> ReLU -> global average pool. final_relu=False keeps
+        # the logits signed instead (see tiny_mnist for why).
+        add("conv10_act", ops.relu() if final_relu else ops.requant(signed=True))
+        add("gap", ops.global_avgpool(signed=not final_relu))
         self.stage_order: Tuple[str, ...] = tuple(order)
         self._init_weights()
 
@@ -270,9 +272,13 @@ def tiny_mnist(num_classes: int = 10, in_channels: int = 1, ops=None, dropout: f
     "the same" network, but no reading of these lists reproduces 9,472: splitting each expand width
     between the branches (e1 = e3 = e/2) gives 6,898 and dropping the biases gives 12,544. We keep the
     literal reading (each branch has e filters), i.e. 12,978.
+
+    Departure from the paper's classifier: no ReLU between conv10 and the global pool (signed
+    logits). Measured on MNIST (float, 900 Adam steps, same seed): 66.3 % val with the ReLU, 94.7 %
+    without: with only 10 ReLU'd class maps a class whose map is negative everywhere gets no gradient.
     """
     fires = [(s, e, e) for s, e in zip(TINY_MNIST_SQUEEZE, TINY_MNIST_EXPAND)]
-    return SqueezeNet(ops, in_channels, num_classes, conv1=(64, 3, 1, 0), fires=fires,
+    return SqueezeNet(ops, in_channels, num_classes, conv1=(64, 3, 1, 0), fires=fires, final_relu=False,
                       pools_after=V1_1_POOLS, bypass=bypass, dropout=dropout)
 
 

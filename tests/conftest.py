@@ -11,12 +11,13 @@ from accel.export import export_model
 from accel.quant import QuantOps, QuantSpec
 
 
-def small_squeezenet(spec: QuantSpec, bypass: str = "none", hw: int = 15, seed: int = 0):
+def small_squeezenet(spec: QuantSpec, bypass: str = "none", hw: int = 15, seed: int = 0,
+                     final_relu: bool = True):
     """A 3-fire SqueezeNet small enough for fast tests, with quantizer scales calibrated on random
     images. Random weights can leave a layer dead (all ReLU inputs negative: its quantizer's scale
     collapses to Brevitas' clamp, not a power of two); such draws are skipped."""
     for attempt in range(20):
-        model = _draw(spec, bypass, hw, seed + 1000 * attempt)
+        model = _draw(spec, bypass, hw, seed + 1000 * attempt, final_relu)
         scales = [float(m.act_quant.scale()) for m in model.modules() if hasattr(m, "act_quant")
                   and hasattr(m.act_quant, "scale")]
         if all(math.frexp(s)[0] == 0.5 for s in scales):
@@ -24,11 +25,12 @@ def small_squeezenet(spec: QuantSpec, bypass: str = "none", hw: int = 15, seed: 
     raise RuntimeError("no live random draw")
 
 
-def _draw(spec, bypass, hw, seed):
+def _draw(spec, bypass, hw, seed, final_relu):
     torch.manual_seed(seed)
     fires = [(3, 4, 4), (3, 4, 4), (4, 6, 5)]
     model = zoo.SqueezeNet(QuantOps(spec), in_channels=1, num_classes=5, conv1=(8, 3, 1, 0),
-                           fires=fires, pools_after=("conv1", "fire3"), bypass=bypass, dropout=0.0)
+                           fires=fires, pools_after=("conv1", "fire3"), bypass=bypass, dropout=0.0,
+                           final_relu=final_relu)
     model.train()
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -49,11 +51,11 @@ def exported(tmp_path_factory):
     cache = {}
     root = tmp_path_factory.mktemp("models")
 
-    def get(wbits=8, abits=8, bypass="none", hw=15):
-        key = (wbits, abits, bypass, hw)
+    def get(wbits=8, abits=8, bypass="none", hw=15, final_relu=True):
+        key = (wbits, abits, bypass, hw, final_relu)
         if key not in cache:
-            model = small_squeezenet(QuantSpec(wbits, abits), bypass, hw)
-            path = root / f"w{wbits}a{abits}-{bypass}-{hw}.onnx"
+            model = small_squeezenet(QuantSpec(wbits, abits), bypass, hw, final_relu=final_relu)
+            path = root / f"w{wbits}a{abits}-{bypass}-{hw}-{final_relu}.onnx"
             export_model(model, (1, hw, hw), path, {"model": "test", "dataset": "mnist"})
             cache[key] = (model, path)
         return cache[key]

@@ -13,10 +13,11 @@ from accel.verify import qonnx_trace, torch_trace
 from conftest import random_images
 
 
-@pytest.mark.parametrize("wbits, abits, bypass", [(8, 8, "none"), (4, 4, "none"), (6, 6, "none"),
-                                                  (8, 8, "simple"), (4, 4, "complex")])
-def test_golden_equals_torch_and_qonnx_per_layer(exported, wbits, abits, bypass):
-    model, path = exported(wbits, abits, bypass)
+@pytest.mark.parametrize("wbits, abits, bypass, final_relu", [
+    (8, 8, "none", True), (4, 4, "none", True), (6, 6, "none", True), (8, 8, "none", False),
+    (4, 4, "none", False), (8, 8, "simple", True), (4, 4, "complex", True)])
+def test_golden_equals_torch_and_qonnx_per_layer(exported, wbits, abits, bypass, final_relu):
+    model, path = exported(wbits, abits, bypass, final_relu=final_relu)
     qm = load_model(path)
     x = random_images(64, 15, seed=wbits)
     ref, ref_trace = golden.run(qm, x, trace=True)
