@@ -40,7 +40,8 @@ def cmd_train(args) -> int:
     cfg = TrainConfig(model=args.model, dataset=args.dataset, wbits=args.wbits, abits=args.abits,
                       bbits=args.bbits, float_model=args.float, epochs=args.epochs,
                       float_epochs=args.float_epochs,
-                      batch_size=args.batch_size, lr=args.lr, augment=not args.no_augment,
+                      batch_size=args.batch_size, lr=args.lr, qat_lr=args.qat_lr,
+                      augment=not args.no_augment,
                       seed=args.seed, size=args.size, channels=args.channels,
                       dropout=args.dropout, init=args.init)
     if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0 or cfg.float_epochs < 0:
@@ -148,6 +149,58 @@ def cmd_info(args) -> int:
     return 0
 
 
+def cmd_c(args) -> int:
+    from accel.cbackend import write
+    from accel.modelfile import load_model
+
+    qm = load_model(_model_path(args))
+    out = write(qm, args.out, arm=args.arm)
+    built = "accel_demo" + (" and accel_demo.arm (static Cortex-A9)" if args.arm else "")
+    print(f"wrote {out}/accel_model.c, accel_model.h, main.c, Makefile; built {built}")
+    return 0
+
+
+def cmd_hls(args) -> int:
+    from accel.hls import convert, vitis
+    from accel.modelfile import load_model
+
+    qm = load_model(_model_path(args))
+    meta = convert.convert(qm, args.out, board=args.board, config=args.config,
+                           tb_images=args.tb_images)
+    out = Path(args.out)
+    print((out / "report.txt").read_text(), end="")
+    print(f"wrote {out}: hls4ml project (firmware/), accel_top.cpp (AXI4-Stream + AXI4-Lite), "
+          f"build.tcl, build_csim.sh, tb_data/ ({meta['tb']['images']} golden vectors), "
+          "accel_hls.json")
+    status = 0
+    if args.csim is not None:
+        from accel import golden
+        from accel.hls.csim import CSim
+
+        sim = CSim(out)
+        how = "cached" if sim.build_info["cached"] else f"{sim.build_info['compile_seconds']:.0f} s"
+        code, line = sim.testbench()
+        print(f"C-sim (g++, {how}): {line}")
+        status = 1 if code else 0
+        if args.csim > 0:
+            args.split, args.images = "test", args.csim
+            x, _, name = _images(qm, args)
+            got, trace = sim.run(x, trace=True)
+            ref, ref_trace = golden.run(qm, x, trace=True)
+            bad = int((got != ref).sum()) + sum(int((trace[k] != v).sum())
+                                                for k, v in ref_trace.items())
+            print(f"C-sim vs golden on {len(x)} {name} test images, outputs and every layer: "
+                  f"{bad} mismatches")
+            status = status or (1 if bad else 0)
+    if args.vitis:
+        result = vitis.build(out)
+        print(f"Vitis HLS: ran `{result['command']}`, IP {result['ip_zip']}" if result["ran"] else
+              f"vitis_hls is not on PATH: the project is complete; run {result['command']}")
+    else:
+        print(f"next: {vitis.instructions(out)}")
+    return status
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="accel", description="Quantized SqueezeNet -> verified Zynq accelerator")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
@@ -163,7 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--float-epochs", type=int, default=0,
                    help="float pre-training epochs before QAT (faster convergence)")
     t.add_argument("--batch-size", type=int, default=128)
-    t.add_argument("--lr", type=float, default=0.004)
+    t.add_argument("--lr", type=float, default=0.004, help="peak learning rate (one-cycle)")
+    t.add_argument("--qat-lr", type=float, default=None,
+                   help="QAT peak learning rate (default: --lr/10 after pre-training, else --lr)")
     t.add_argument("--no-augment", action="store_true")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--size", type=_size, default=None, help="HxW input size (default: native)")
@@ -194,6 +249,29 @@ def build_parser() -> argparse.ArgumentParser:
                            help="training checkpoint for the torch level (default: the .pt "
                                 "beside the model file)")
         s.set_defaults(func=func)
+
+    cc = sub.add_parser("c", help="plain C99 integer inference (host demo; --arm: Zynq Cortex-A9)")
+    cc.add_argument("--model", default=None, help="model file (default: embedded tiny-mnist)")
+    cc.add_argument("--out", required=True, help="directory to write (replaced atomically)")
+    cc.add_argument("--arm", action="store_true",
+                    help="also build a static Cortex-A9 binary (gcc-arm-linux-gnueabihf)")
+    cc.set_defaults(func=cmd_c)
+
+    h = sub.add_parser("hls", help="hls4ml Vitis HLS project with an AXI DMA top (C-sim: "
+                                   "accel verify --levels golden,hls)")
+    h.add_argument("--model", default=None, help="model file (default: embedded tiny-mnist)")
+    h.add_argument("--out", required=True, help="project directory to write (replaced atomically)")
+    h.add_argument("--board", default="zybo",
+                   help="zybo, zybo-z7-10 (xc7z010), zybo-z7-20, pynq-z2 (xc7z020)")
+    h.add_argument("--config", default=None, help="YAML overriding accel/hls/hls.yaml "
+                   "(strategy / ReuseFactor per layer, clock)")
+    h.add_argument("--tb-images", type=int, default=None, help="golden vectors in tb_data/")
+    h.add_argument("--csim", type=int, nargs="?", const=0, default=None, metavar="N",
+                   help="compile the C-sim (g++, cached), run the testbench, and compare N test "
+                        "images layer by layer with the golden model")
+    h.add_argument("--vitis", action="store_true",
+                   help="run build.tcl with Vitis HLS if it is on PATH (else print the command)")
+    h.set_defaults(func=cmd_hls)
 
     i = sub.add_parser("info", help="layers of a model file")
     i.add_argument("--model", default=None)

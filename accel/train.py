@@ -22,6 +22,7 @@ from torch import nn
 
 from accel import data, zoo
 from accel.errors import AccelError
+from accel.ops import FloatOps, fold_batchnorm
 from accel.quant import QuantSpec, make_ops
 
 
@@ -37,6 +38,7 @@ class TrainConfig:
     float_epochs: int = 0  # float pre-training epochs before QAT (Brevitas costs ~5x per step)
     batch_size: int = 128
     lr: float = 0.004
+    qat_lr: float | None = None  # default: lr / 10 when QAT starts from trained weights, else lr
     weight_decay: float = 1e-4
     augment: bool = True
     seed: int = 0
@@ -57,9 +59,13 @@ class TrainConfig:
         return cfg
 
 
+def _model_kwargs(cfg: TrainConfig) -> dict:
+    return {} if cfg.dropout is None else {"dropout": cfg.dropout}
+
+
 def build(cfg: TrainConfig, num_classes: int, in_channels: int) -> nn.Module:
-    kwargs = {} if cfg.dropout is None else {"dropout": cfg.dropout}
-    return zoo.build_model(cfg.model, num_classes, in_channels, ops=make_ops(cfg.spec()), **kwargs)
+    return zoo.build_model(cfg.model, num_classes, in_channels, ops=make_ops(cfg.spec()),
+                           **_model_kwargs(cfg))
 
 
 def _save(obj, path: Path) -> None:
@@ -119,14 +125,14 @@ def _calibrate(model: nn.Module, split: data.Split, seed: int) -> None:
                 break
 
 
-def _fit(model, ds, epochs: int, cfg: TrainConfig, progress: bool, log, tag: str,
+def _fit(model, ds, epochs: int, lr: float, cfg: TrainConfig, progress: bool, log, tag: str,
          on_epoch=None, resume_from: dict | None = None) -> dict:
     """AdamW + one-cycle schedule over `epochs`; calls on_epoch(state, opt, sched) after each."""
     from tqdm import tqdm
 
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = -(-len(ds.train) // cfg.batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, epochs=epochs,
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, epochs=epochs,
                                                 steps_per_epoch=steps_per_epoch, pct_start=0.2)
     state = {"epoch": 0, "history": [], "best_val": -1.0, "seconds": 0.0}
     if resume_from:
@@ -210,16 +216,19 @@ def train(cfg: TrainConfig, out_dir, resume: bool = False, progress: bool = True
         if cfg.float_epochs and not cfg.float_model:
             float_path = out_dir / "float.pt"
             fcfg = TrainConfig.from_dict(dict(_jsonable(cfg), float_model=True))
-            fmodel = build(fcfg, len(ds.class_names), ds.channels)
             if float_path.is_file():
-                fmodel.load_state_dict(torch.load(float_path, map_location="cpu",
-                                                  weights_only=True)["state_dict"])
+                state = torch.load(float_path, map_location="cpu", weights_only=True)["state_dict"]
                 log(f"float phase already done: {float_path}")
             else:
-                st = _fit(fmodel, ds, cfg.float_epochs, cfg, progress, log, "float")
+                # BatchNorm while the float net learns (a deep net of 2-channel squeezes trains
+                # badly without it), folded into the convs before the quantizers see them.
+                fmodel = zoo.build_model(cfg.model, len(ds.class_names), ds.channels,
+                                         ops=FloatOps(batchnorm=True), **_model_kwargs(cfg))
+                st = _fit(fmodel, ds, cfg.float_epochs, cfg.lr, cfg, progress, log, "float")
                 float_seconds = st["seconds"]
-                _save(_weights(fmodel, fcfg, ds), float_path)
-            model.load_state_dict(fmodel.state_dict(), strict=False)
+                state = fold_batchnorm(fmodel.state_dict())
+                _save(dict(_weights(fmodel, fcfg, ds), state_dict=state), float_path)
+            model.load_state_dict(state, strict=False)
         if cfg.init:
             init = load_checkpoint(cfg.init)
             missing = model.load_state_dict(init["state_dict"], strict=False)
@@ -238,8 +247,10 @@ def train(cfg: TrainConfig, out_dir, resume: bool = False, progress: bool = True
         _save(dict(weights, optimizer=opt.state_dict(), scheduler=sched.state_dict(),
                    state=json.dumps(state)), ckpt_path)
 
-    state = _fit(model, ds, cfg.epochs, cfg, progress, log, "float" if cfg.float_model else "qat",
-                 on_epoch, resume_from)
+    pretrained = bool(cfg.init or (cfg.float_epochs and not cfg.float_model))
+    lr = cfg.qat_lr if cfg.qat_lr is not None else (cfg.lr / 10 if pretrained else cfg.lr)
+    state = _fit(model, ds, cfg.epochs, lr, cfg, progress, log,
+                 "float" if cfg.float_model else "qat", on_epoch, resume_from)
     best_model, _, _ = model_from_checkpoint(out_dir / "best.pt")
     metrics = {"config": _jsonable(cfg), "history": state["history"],
                "best_val_acc": state["best_val"], "test_acc": evaluate(best_model, ds.test),

@@ -6,7 +6,11 @@ Levels:
             float64 so no float32 rounding can hide or fake a mismatch
     qonnx   QONNX's own executor (qonnx.core.onnx_exec.execute_onnx) on the model file; its float
             outputs must be exact multiples of each layer's scale
-Later stages add their own levels (hls, rtl, c) through `LEVELS`.
+    c       the generated C99 (accel.cbackend) built with the host gcc; c-arm the same C built for
+            the Zynq's Cortex-A9 and run under qemu-arm
+    hls     hls4ml's C++ (accel.hls) compiled with g++: accel_top's outputs and hls4ml's
+            per-layer traces
+Later stages add their own levels (rtl) through `LEVELS`.
 """
 
 from contextlib import contextmanager
@@ -155,6 +159,14 @@ def run_level(level: str, qm: QuantModel, x: np.ndarray, ref_out: np.ndarray, re
         out, trace = torch_trace(torch_model, qm, x)
     elif level == "qonnx":
         out, trace = qonnx_trace(qm, x)
+    elif level in ("c", "c-arm"):
+        from accel import cbackend
+
+        out, trace = cbackend.level(qm, x, arm=level == "c-arm")
+    elif level == "hls":
+        from accel.hls import hls_trace
+
+        out, trace = hls_trace(qm, x)
     else:
         raise AccelError(f"unknown level '{level}': choose from {', '.join(LEVELS)}")
     result = LevelResult(level, len(x), seconds=0.0)
@@ -167,7 +179,7 @@ def run_level(level: str, qm: QuantModel, x: np.ndarray, ref_out: np.ndarray, re
     return result
 
 
-LEVELS = ("golden", "torch", "qonnx")
+LEVELS = ("golden", "torch", "qonnx", "c", "c-arm", "hls")
 
 
 def torch_model_for(qm: QuantModel, checkpoint=None):

@@ -102,8 +102,9 @@ def test_output_shapes(name, in_ch, hw, classes):
 
 def test_tiny_mnist_feature_maps():
     rows = {r.name: r for r in describe(tiny_mnist(), 28)}
-    assert (rows["conv1"].out_h, rows["pool1"].out_h, rows["fire3.expand3x3"].out_h,
-            rows["pool3"].out_h, rows["pool5"].out_h) == (26, 13, 13, 6, 3)
+    assert (rows["conv1"].out_h, rows["pool1"].out_h, rows["fire4.expand3x3"].out_h,
+            rows["pool4"].out_h, rows["fire8.expand3x3"].out_h, rows["pool8"].out_h) == \
+        (26, 13, 13, 6, 6, 3)
     assert rows["gap"].kernel == (3, 3) and (rows["gap"].out_h, rows["gap"].out_w) == (1, 1)
 
 

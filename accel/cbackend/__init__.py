@@ -1,0 +1,13 @@
+"""Stage: plain C99 inference for a model file (golden arithmetic, integer only, no dependencies).
+
+`accel c --model M --out DIR [--arm]` writes DIR/accel_model.c (weights as const integer arrays),
+accel_model.h (API), main.c (demo: raw uint8 images in, class + scores out) and a Makefile, and
+compiles the host demo (with --arm also a static Cortex-A9 binary for the Zynq's ARM cores).
+Verify levels: `c` runs the host build, `c-arm` the ARM build under qemu-arm; both are compared with
+the golden model layer by layer through the -DACCEL_TRACE build.
+"""
+
+from accel.cbackend.build import binary, compile_demo, level, run, write
+from accel.cbackend.gen import plan, source_files
+
+__all__ = ["binary", "compile_demo", "level", "plan", "run", "source_files", "write"]
