@@ -12,7 +12,7 @@ accel export runs/tiny-mnist-int8 --out accel/default/tiny-mnist-int8.onnx
 
 # tiny-mnist int4 weights and activations (input stays 8-bit pixels), from the same float weights
 accel train --model tiny-mnist --dataset mnist --wbits 4 --abits 4 \
-    --init runs/tiny-mnist-int8/float.pt --epochs 8 --lr 0.01 --no-augment --seed 0 --out runs/tiny-mnist-int4 --resume
+    --init runs/tiny-mnist-int8/float.pt --epochs 5 --lr 0.01 --no-augment --seed 0 --out runs/tiny-mnist-int4 --resume
 accel export runs/tiny-mnist-int4 --out benchmarks/models/tiny-mnist-int4.onnx
 
 # tiny-mnist int8 on Fashion-MNIST
