@@ -164,6 +164,8 @@ def cmd_hls(args) -> int:
     from accel.hls import convert, vitis
     from accel.modelfile import load_model
 
+    if args.csim is not None and args.csim < 0:
+        raise AccelError("--csim N: N must be >= 0 (0: testbench only)")
     qm = load_model(_model_path(args))
     meta = convert.convert(qm, args.out, board=args.board, config=args.config,
                            tb_images=args.tb_images)
@@ -183,8 +185,8 @@ def cmd_hls(args) -> int:
         print(f"C-sim (g++, {how}): {line}")
         status = 1 if code else 0
         if args.csim > 0:
-            args.split, args.images = "test", args.csim
-            x, _, name = _images(qm, args)
+            x, _, name = _images(qm, argparse.Namespace(dataset=None, split="test",
+                                                        images=args.csim))
             got, trace = sim.run(x, trace=True)
             ref, ref_trace = golden.run(qm, x, trace=True)
             bad = int((got != ref).sum()) + sum(int((trace[k] != v).sum())

@@ -295,8 +295,9 @@ def test_default_model_verify_c_and_arm_on_1000_mnist_test_images(capsys):
 def test_default_model_classes_and_accuracy_from_the_c_demo():
     qm = load_model(DEFAULT_MODEL)
     test = data.load_dataset("mnist").test
-    x, y = test.x[:2000], test.y[:2000]
+    x, y = test.x[:REAL_IMAGES], test.y[:REAL_IMAGES]
     scores, classes = cbackend.run(qm, x)
-    assert np.array_equal(scores, golden.run(qm, x))
-    assert np.array_equal(classes, golden.predict(qm, x))
+    ref = golden.run(qm, x)
+    assert np.array_equal(scores, ref)
+    assert np.array_equal(classes, ref.argmax(axis=1))  # golden.predict's rule: first maximum
     assert (classes == y).mean() > 0.9  # a trained model: the scores carry the classes

@@ -10,7 +10,6 @@ hls4ml is imported lazily: the rest of accel does not need it.
 """
 
 import hashlib
-import json
 from pathlib import Path
 
 _projects: dict = {}

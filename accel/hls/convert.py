@@ -11,7 +11,6 @@ exact average) are accel's extension layers (accel.hls.layers).
 """
 
 import contextlib
-import copy
 import hashlib
 import io
 import json
@@ -180,25 +179,29 @@ def _round_rf(p: Planned, want: int) -> int:
 
 
 def _check_pool(layer: Layer, in_shape: tuple) -> dict:
-    """Parameters of accel's max-pool layer; refuses windows its streaming scheme cannot order."""
+    """Parameters of accel's max-pool layer (see nnet_accel.h)."""
     _, h, w = in_shape
     (kh, kw), (sh, sw) = layer.kernel, layer.stride
     top, left, bottom, right = layer.pads
     oh = pool_out_size(h, kh, sh, top, bottom, layer.ceil_mode)
     ow = pool_out_size(w, kw, sw, left, right, layer.ceil_mode)
-    if (layer.shape[1], layer.shape[2]) != (oh, ow):
+    if (layer.shape[1], layer.shape[2]) != (oh, ow) or min(oh, ow) < 1:
         raise AccelError(f"max-pool {layer.name}: output {layer.shape[1:]} differs from "
                          f"{(oh, ow)}: re-export the model")
+    primary = []
     for size, k, s, pad, n in ((h, kh, sh, top, oh), (w, kw, sw, left, ow)):
-        ends = [min(o * s - pad + k - 1, size - 1) for o in range(n)]
-        if pad >= k or len(set(ends)) != n:
-            raise AccelError(f"max-pool {layer.name}: two windows end on the same input row or "
-                             "column (padding too large for this size); the streaming max-pool "
-                             "cannot order them: use smaller padding")
+        if pad >= k:
+            raise AccelError(f"max-pool {layer.name}: padding {pad} >= kernel {k} makes windows "
+                             "of padding only: use a smaller padding")
+        ends = [o * s - pad + k - 1 for o in range(n)]
+        # windows that end past the last row/column are clipped to it, together: the first of
+        # them is written as its pixel arrives, the rest flushed in order after it
+        primary.append(next((o for o, e in enumerate(ends) if e >= size - 1), n - 1) + 1)
     return {"in_height": h, "in_width": w, "n_chan": in_shape[0], "out_height": oh,
             "out_width": ow, "pool_height": kh, "pool_width": kw, "stride_height": sh,
             "stride_width": sw, "pad_top": top, "pad_left": left,
-            "rows_in_flight": -(-kh // sh), "cols_in_flight": -(-kw // sw)}
+            "rows_in_flight": -(-kh // sh), "cols_in_flight": -(-kw // sw),
+            "primary_rows": primary[0], "primary_cols": primary[1]}
 
 
 def _gap_attrs(layer: Layer, in_shape: tuple) -> dict:
@@ -324,7 +327,7 @@ def io_spec(qm: QuantModel) -> dict:
                                   "bit3 ap_ready, bit7 auto_restart",
                           "0x04": "GIE (global interrupt enable)",
                           "0x08": "IER (bit0 ap_done, bit1 ap_ready)",
-                          "0x0c": "ISR (write 1 to clear)"},
+                          "0x0c": "ISR (bit0 ap_done, bit1 ap_ready; toggle on write)"},
             "usage": "one image per ap_start; set auto_restart (write 0x81) to stream images "
                      "back to back"},
     }
@@ -376,12 +379,63 @@ def _hls4ml_model(qm, planned, cfg, part, out_dir: Path, log: io.StringIO):
     config["TraceOutput"] = True  # trace code is #ifndef __SYNTHESIS__: synthesis never sees it
     with contextlib.redirect_stdout(log), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # hls4ml's attribute-override notices: expected here
-        model = ModelGraph.from_layer_list(config, layers, ["accel_input"], [planned[-1].hls
-                                           if planned[-1].layer.output == qm.output
-                                           else next(p.hls for p in planned
-                                                     if p.layer.output == qm.output)])
+        out_name = next(p.hls for p in planned if p.layer.output == qm.output)
+        model = ModelGraph.from_layer_list(config, layers, ["accel_input"], [out_name])
         model.config.config["Stamp"] = "accel"  # deterministic file contents (content-hash cache)
     return model
+
+
+def size_fifos(model, policy: str) -> int:
+    """Stream FIFO depths. hls4ml gives every stream a whole tensor of depth; only streams inside
+    a fork-join (a squeeze's two expand branches up to their concat, a bypass up to its add) need
+    that: there one branch must buffer while the other fills its line buffer. On the linear parts
+    a blocked writer only waits for its reader (no cycle of waits, no deadlock), so depth 2 is
+    enough. Policy 'whole_tensor' keeps hls4ml's depths. Returns the number of streams resized."""
+    if policy == "whole_tensor":
+        return 0
+    if policy != "reconvergent":
+        raise AccelError(f"fifo_depth '{policy}' is not reconvergent or whole_tensor")
+    layers = list(model.get_layers())
+    consumers = {o: [c.name for c in layers if o in c.inputs] for l in layers for o in l.outputs}
+    succ = {l.name: [c for o in l.outputs for c in consumers[o]] for l in layers}
+
+    def reach(start):  # start and everything downstream of it
+        seen, todo = set(), [start]
+        while todo:
+            n = todo.pop()
+            if n not in seen:
+                seen.add(n)
+                todo.extend(succ[n])
+        return seen
+
+    down = {l.name: reach(l.name) for l in layers}
+    keep = set()  # (producer, output) streams on a path from a fork to a join of its branches
+    for fork in layers:
+        branches = succ[fork.name]
+        if len(branches) < 2:
+            continue
+        common = {j for i, a in enumerate(branches) for b in branches[i + 1:]
+                  for j in down[a] & down[b]}
+        # where the branches meet: common nodes fed from outside the common part
+        joins = {j for j in common if any(j in succ[p] and p not in common for p in succ)}
+        for l in layers:
+            if l.name not in down[fork.name]:
+                continue
+            for o in l.outputs:
+                if any(j in down[c] for c in consumers[o] for j in joins):
+                    keep.add((l.name, o))
+    ends = {v.name for v in model.get_input_variables() + model.get_output_variables()}
+    resized = 0
+    for l in layers:
+        for o in l.outputs:
+            var = l.get_output_variable(o)
+            pragma = getattr(var, "pragma", None)
+            if (l.name, o) in keep or var.name in ends or not (
+                    isinstance(pragma, tuple) and pragma[0] == "stream"):
+                continue
+            var.pragma = ("stream", 2)
+            resized += 1
+    return resized
 
 
 def _check_types(model, planned: list[Planned]) -> None:
@@ -409,6 +463,15 @@ def convert(model, out_dir, board: str = "zybo", config=None, tb_images: int | N
 
     qm = model if isinstance(model, QuantModel) else load_model(model)
     cfg = config if isinstance(config, dict) else load_config(config)
+    if qm.input_type.signed or qm.input_type.bits > 8:
+        raise AccelError(f"model input {qm.input_type.describe()}: accel_top streams uint8 pixels; "
+                         "export with the 8-bit unsigned input quantizer (ops.input())")
+    if output_layer(qm).out.bits > 32:
+        raise AccelError(f"model output has {output_layer(qm).out.bits}-bit codes: accel_top "
+                         "writes 32-bit words; quantize the last layer to <= 32 bits")
+    n_tb = cfg["tb_images"] if tb_images is None else tb_images
+    if not isinstance(n_tb, int) or n_tb < 1:
+        raise AccelError(f"tb_images {n_tb}: the testbench needs at least 1 image (--tb-images)")
     planned = plan(qm, cfg, board)
     part = cfg["boards"][board]["part"]
     out_dir = Path(out_dir)
@@ -421,8 +484,7 @@ def convert(model, out_dir, board: str = "zybo", config=None, tb_images: int | N
     except OSError as exc:
         raise AccelError(f"cannot write {out_dir}: {exc.strerror}; choose another --out") from None
     try:
-        meta = _write(qm, planned, cfg, board, part, stage,
-                      cfg["tb_images"] if tb_images is None else tb_images)
+        meta = _write(qm, planned, cfg, board, part, stage, n_tb)
         (stage / "report.txt").write_text(report.text(meta))
         old = None
         if out_dir.exists():  # replace an earlier project: move it aside, then swap
@@ -445,6 +507,8 @@ def _write(qm, planned, cfg, board, part, stage: Path, n_tb: int) -> dict:
     log = io.StringIO()
     model = _hls4ml_model(qm, planned, cfg, part, stage, log)
     _check_types(model, planned)
+    size_fifos(model, cfg.get("fifo_depth", "reconvergent"))
+    fifo = report.fifos(model)
     with contextlib.redirect_stdout(log):
         model.write()
     project = cfg["project_name"]
@@ -496,6 +560,7 @@ def _write(qm, planned, cfg, board, part, stage: Path, n_tb: int) -> dict:
         "config": cfg,
     }
     meta["estimate"] = report.totals(meta["layers"], cfg["clock_period_ns"])
+    meta["estimate"]["fifos"] = fifo
     (stage / "accel_hls.json").write_text(json.dumps(meta, indent=1, default=int) + "\n")
     (stage / "README.md").write_text(_render("README.md", dict(values, BOARD=board)))
     return meta

@@ -123,6 +123,9 @@ class CSim:
 
     def _nhwc(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x)
+        if x.ndim != 4 or not np.issubdtype(x.dtype, np.integer) or (
+                x.size and (x.min() < 0 or x.max() > 255)):
+            raise AccelError("the C-sim takes uint8 pixel codes shaped (N, C, H, W)")
         n, c, h, w = x.shape
         want = self.meta["io"]["input"]["shape_nhwc"]
         if [h, w, c] != want[1:]:
@@ -150,6 +153,7 @@ class CSim:
         traces = {r["name"]: np.zeros((n, *r["shape_chw"]), dtype=np.int64) for r in rows.values()}
         buf = (_Trace * (len(rows) + 64))()  # room for every map entry the library may hold
         lib.allocate_trace_storage(ctypes.sizeof(ctypes.c_double))
+        seen = set()
         try:
             for i in range(n):
                 self._call(1, px[i:i + 1], out[i:i + 1])
@@ -158,12 +162,17 @@ class CSim:
                     if not t.name:
                         break
                     row = rows[t.name.decode()]
+                    seen.add(row["name"])
                     c, h, w = row["shape_chw"]
                     vals = np.ctypeslib.as_array(ctypes.cast(t.data, ctypes.POINTER(ctypes.c_double)),
                                                  shape=(h * w * c,))
                     traces[row["name"]][i] = _codes(vals, row["out"]["frac"]).reshape(h, w, c).transpose(2, 0, 1)
         finally:
             lib.free_trace_storage()
+        missing = set(traces) - seen
+        if n and missing:
+            raise AccelError(f"{self.project}: the C-sim traced no output for {sorted(missing)[0]}:"
+                             " regenerate the project with `accel hls`")
         return self._final(out), traces
 
     def _call(self, n: int, px: np.ndarray, out: np.ndarray) -> None:

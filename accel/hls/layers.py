@@ -4,7 +4,9 @@ hls4ml's extension API (register_layer, backend templates and sources).
 - AccelMaxPool2D: overlapping windows (SqueezeNet's 3x3 stride 2), ceil mode, padding. hls4ml's
   io_stream pooling2d_cl asserts pool size == stride and no padding.
 - AccelGlobalAvgPool2D: the contract's exact mean round_half_even(sum * 2^shift / N) for any area N
-  (accel.arith.avg_requantize). hls4ml's average pooling multiplies by a truncated 1/N.
+  (accel.arith.avg_requantize). hls4ml's io_stream global average divides in ap_fixed, which
+  truncates the quotient before the output cast rounds it (two roundings, not half-even of the
+  exact mean).
 
 The C++ is templates/nnet_accel.h, copied into the project's nnet_utils/.
 """
@@ -29,6 +31,8 @@ _maxpool_config = """struct config{index} : nnet::accel_maxpool_config {{
     static const int pad_left = {pad_left};
     static const int rows_in_flight = {rows_in_flight};
     static const int cols_in_flight = {cols_in_flight};
+    static const int primary_rows = {primary_rows};
+    static const int primary_cols = {primary_cols};
 }};\n"""
 
 _gap_config = """struct config{index} : nnet::accel_gap_config {{
@@ -64,7 +68,8 @@ def register() -> None:
     class AccelMaxPool2D(Layer):
         _expected_attributes = ints("in_height", "in_width", "n_chan", "out_height", "out_width",
                                     "pool_height", "pool_width", "stride_height", "stride_width",
-                                    "pad_top", "pad_left", "rows_in_flight", "cols_in_flight")
+                                    "pad_top", "pad_left", "rows_in_flight", "cols_in_flight",
+                                    "primary_rows", "primary_cols")
 
         def initialize(self):
             self.add_output_variable([self.attributes["out_height"], self.attributes["out_width"],

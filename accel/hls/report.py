@@ -8,7 +8,14 @@ Cycle figures are estimates from the loop structure of the C++ (no vendor tool h
 - accel max-pool, concat, add: one pixel per cycle; global average pool: pixels + channels.
 The layers form a DATAFLOW pipeline, so the image interval (II) is about the slowest layer's cycles
 and the latency is at most their sum. Vitis HLS' csynth report is the authority once it has run.
+
+Stream FIFOs: hls4ml 1.3 sizes every inter-layer FIFO to a whole tensor; accel keeps that only
+inside fork-joins (convert.size_fifos). Their memory is estimated as BRAM36 in 512 x 72 mode for
+FIFOs over 8 kbit (smaller ones go to LUTRAM/SRL). hls4ml's own FIFO depth optimization needs Vitis
+co-simulation.
 """
+
+import math
 
 from accel.modelfile import QuantModel
 
@@ -40,6 +47,24 @@ def layers(qm: QuantModel, planned) -> list[dict]:
     return rows
 
 
+def fifos(model) -> dict:
+    """Stream FIFOs between the layers of an hls4ml ModelGraph (before write)."""
+    ends = {v.name for v in model.get_input_variables() + model.get_output_variables()}
+    bits = bram = count = 0
+    for layer in model.get_layers():
+        var = layer.get_output_variable()
+        pragma = getattr(var, "pragma", None)
+        if var.name in ends or not (isinstance(pragma, tuple) and pragma[0] == "stream"):
+            continue
+        width = var.type.precision.width * var.shape[-1]
+        depth = int(pragma[1])
+        count += 1
+        bits += width * depth
+        if width * depth > 8192:
+            bram += math.ceil(width / 72) * math.ceil(depth / 512)
+    return {"count": count, "bits": int(bits), "bram36_estimate": int(bram)}
+
+
 def totals(rows: list[dict], clock_ns: float) -> dict:
     ii = max(r["cycles_estimate"] for r in rows)
     slowest = next(r["name"] for r in rows if r["cycles_estimate"] == ii)
@@ -68,6 +93,12 @@ def text(meta: dict) -> str:
             f"{r.get('reuse_factor', '-')!s:>5} {r.get('multipliers', '-')!s:>5} "
             f"{r['cycles_estimate']:7d}")
     lines.append("-" * len(head))
+    board = meta["config"]["boards"][meta["board"]]
+    fifo = est["fifos"]
+    lines.append(f"budget ({meta['board']}): {est['multipliers']} conv multipliers of "
+                 f"{board['dsp48']} DSP48E1; {fifo['count']} stream FIFOs, "
+                 f"{fifo['bits'] / 1024:.0f} kbit, ~{fifo['bram36_estimate']} of {board['bram36']} "
+                 f"BRAM36 (fifo_depth: {meta['config'].get('fifo_depth', 'reconvergent')})")
     lines.append(f"total: {est['macs']} MACs, {est['params']} parameters, {est['multipliers']} "
                  f"multipliers; image interval ~{est['ii_cycles']} cycles (slowest: "
                  f"{est['slowest_layer']}) = ~{est['images_per_second']} images/s, latency <= "

@@ -5,7 +5,8 @@
 //  - max pooling with overlapping windows (SqueezeNet's 3x3 stride 2), ceil mode and padding:
 //    hls4ml's pooling2d_cl asserts pool size == stride and no padding;
 //  - global average pooling as the exact rational mean round_half_even(sum * 2^shift / N) for any
-//    area N (accel.arith.avg_requantize): hls4ml multiplies by a truncated reciprocal.
+//    area N (accel.arith.avg_requantize): hls4ml divides in ap_fixed, which truncates the quotient
+//    before the output cast rounds it.
 // Channels-last streams, one pixel (n_chan values) per beat, like every hls4ml io_stream layer.
 
 #include "hls_stream.h"
@@ -27,12 +28,16 @@ struct accel_maxpool_config {
     static const int pad_left = 0;
     static const int rows_in_flight = 1; // ceil(pool_height / stride_height): windows open at once
     static const int cols_in_flight = 1; // ceil(pool_width / stride_width)
+    static const int primary_rows = 1;   // output rows up to the first one ending on the last row
+    static const int primary_cols = 1;   // output columns up to the first one ending on the last column
 };
 
 // Max over each window of real pixels (padding and the ceil-mode overhang never win). Every input
-// pixel updates the running maxima of the windows that hold it; a window is written when its last
-// real pixel arrives. The converter checks that no two windows end on the same row or column, so at
-// most one output leaves per input pixel and outputs leave in raster order.
+// pixel updates the running maxima of the windows that hold it. Windows end on distinct rows and
+// columns except those clipped at the bottom/right edge, so a "primary" window (row < primary_rows,
+// column < primary_cols) is written when its last pixel arrives: at most one per input pixel, in
+// raster order. The clipped rest follow in raster order: the right-edge columns after each row,
+// the bottom-edge rows after the image.
 template <class data_T, class res_T, typename CONFIG_T>
 void accel_maxpool2d_cl(hls::stream<data_T> &data, hls::stream<res_T> &res) {
     typedef typename data_T::value_type value_t;
@@ -44,12 +49,14 @@ void accel_maxpool2d_cl(hls::stream<data_T> &data, hls::stream<res_T> &res) {
 
 PoolHeight:
     for (int y = 0; y < CONFIG_T::in_height; y++) {
+        const int oy_hi = (y + CONFIG_T::pad_top) / CONFIG_T::stride_height;
     PoolWidth:
         for (int x = 0; x < CONFIG_T::in_width; x++) {
             #pragma HLS PIPELINE II=1
             data_T in = data.read();
-            const int oy_hi = (y + CONFIG_T::pad_top) / CONFIG_T::stride_height;
             const int ox_hi = (x + CONFIG_T::pad_left) / CONFIG_T::stride_width;
+            res_T out;
+            bool emit = false;
         PoolRows:
             for (int r = 0; r < CONFIG_T::rows_in_flight; r++) {
                 #pragma HLS UNROLL
@@ -74,25 +81,55 @@ PoolHeight:
                                            ? xs + CONFIG_T::pool_width - 1
                                            : CONFIG_T::in_width - 1;
                     const bool first = (y == y_first) && (x == x_first);
+                    const bool done = (y == y_last) && (x == x_last) && oy < CONFIG_T::primary_rows &&
+                                      ox < CONFIG_T::primary_cols;
                 PoolChan:
                     for (int c = 0; c < CONFIG_T::n_chan; c++) {
                         #pragma HLS UNROLL
-                        value_t v = in[c];
-                        if (first || v > acc[slot][ox][c])
-                            acc[slot][ox][c] = v;
+                        const value_t v = in[c];
+                        const value_t m = (first || v > acc[slot][ox][c]) ? v : acc[slot][ox][c];
+                        acc[slot][ox][c] = m;
+                        if (done)
+                            out[c] = m;
                     }
-                    if (y == y_last && x == x_last) {
-                        res_T out;
-                        PRAGMA_DATA_PACK(out)
-                    PoolOut:
-                        for (int c = 0; c < CONFIG_T::n_chan; c++) {
-                            #pragma HLS UNROLL
-                            out[c] = acc[slot][ox][c];
-                        }
-                        res.write(out);
-                    }
+                    emit = emit || done;
                 }
             }
+            if (emit)
+                res.write(out);
+        }
+        if (CONFIG_T::primary_cols < CONFIG_T::out_width) {
+        PoolFlushCols: // the primary row that ended on this input row: its right-edge windows
+            for (int r = 0; r < CONFIG_T::rows_in_flight; r++) {
+                const int oy = oy_hi - r;
+                const int ys = oy * CONFIG_T::stride_height - CONFIG_T::pad_top;
+                const int y_last = ys + CONFIG_T::pool_height - 1 < CONFIG_T::in_height - 1
+                                       ? ys + CONFIG_T::pool_height - 1
+                                       : CONFIG_T::in_height - 1;
+                if (oy < 0 || oy >= CONFIG_T::primary_rows || y != y_last)
+                    continue;
+                for (int ox = CONFIG_T::primary_cols; ox < CONFIG_T::out_width; ox++) {
+                    #pragma HLS PIPELINE II=1
+                    res_T out;
+                    for (int c = 0; c < CONFIG_T::n_chan; c++) {
+                        #pragma HLS UNROLL
+                        out[c] = acc[oy % NR][ox][c];
+                    }
+                    res.write(out);
+                }
+            }
+        }
+    }
+PoolFlushRows: // the bottom-edge rows, all ending on the last input row
+    for (int oy = CONFIG_T::primary_rows; oy < CONFIG_T::out_height; oy++) {
+        for (int ox = 0; ox < CONFIG_T::out_width; ox++) {
+            #pragma HLS PIPELINE II=1
+            res_T out;
+            for (int c = 0; c < CONFIG_T::n_chan; c++) {
+                #pragma HLS UNROLL
+                out[c] = acc[oy % NR][ox][c];
+            }
+            res.write(out);
         }
     }
 }
