@@ -62,7 +62,7 @@ def test_interrupted_run_resumes_where_it_stopped(folder, tmp_path):
 def test_train_export_verify_end_to_end(folder, tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "--model", "tiny-mnist", "--dataset", f"folder:{folder}", "--epochs", "3",
-                 "--float-epochs", "3", "--batch-size", "16", "--lr", "0.01", "--size", "16x16",
+                 "--float-epochs", "8", "--batch-size", "8", "--lr", "0.01", "--size", "16x16",
                  "--out", str(run), "--quiet"]) == 0
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["params"] == 12978 - 8 * 65  # 2 classes, not 10 and len(metrics["history"]) == 3
