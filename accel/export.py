@@ -17,7 +17,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import onnx
 import torch
 from onnx import helper, numpy_helper
@@ -219,9 +218,3 @@ def read_metadata(model: onnx.ModelProto) -> dict:
                 out[key] = prop.value
     return out
 
-
-def initializer_array(model: onnx.ModelProto, name: str) -> np.ndarray:
-    for init in model.graph.initializer:
-        if init.name == name:
-            return numpy_helper.to_array(init)
-    raise KeyError(name)

@@ -302,8 +302,6 @@ class _Parser:
         scope = qnode.name.split(":")[0]
         base = node.name.split(":")[0]
         name = self.unique(base if kind in ("conv", "gap") else f"{base}.{kind}")
-        if kind == "add" and pend.get("relu"):
-            pass  # relu after add is folded into the requantize below
         layer = Layer(name, kind, pend["inputs"], qnode.output[0], qt, self.shape(qnode.output[0]),
                       act=scope, relu=pend.get("relu", False),
                       in_types=[self.codes[i] for i in pend["inputs"]])

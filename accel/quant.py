@@ -119,7 +119,3 @@ def make_ops(spec: QuantSpec | None):
     """FloatOps for None, QuantOps otherwise."""
     return FloatOps() if spec is None else QuantOps(spec)
 
-
-def int_view(x) -> torch.Tensor:
-    """The integer codes of a QuantTensor (the 'torch integer view' verifiers compare)."""
-    return x.int()

@@ -52,7 +52,6 @@ def accuracy(qm) -> dict:
 def throughput(qm, n: int) -> dict:
     x = data.load_dataset("mnist").test.x[:n]
     model = torch_model_for(qm)
-    torch.set_num_threads(torch.get_num_threads())
     t0 = time.time()
     golden.run(qm, x)
     g = time.time() - t0
