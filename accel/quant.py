@@ -14,7 +14,6 @@ Why these quantizers (design.md §3, §4):
 
 from dataclasses import dataclass
 
-import torch
 import torch.nn.functional as F
 from torch import nn
 
