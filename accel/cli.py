@@ -1,6 +1,8 @@
 """The `accel` command line. Each subcommand is a thin wrapper around one stage module.
 
-Exit codes: 0 ok, 1 a verification found mismatches, 2 bad input (one-line error, no traceback).
+Exit codes: 0 ok, 1 a verification found mismatches, 2 bad input (one-line error, no traceback),
+3 `accel build` stopped where a vendor tool (vitis_hls, vivado) is missing: every stage that can
+run here ran, and the commands to run on a machine with the tools were printed.
 """
 
 import argparse
@@ -203,6 +205,14 @@ def cmd_hls(args) -> int:
     return status
 
 
+def cmd_build(args) -> int:
+    from accel.build.pipeline import build
+
+    result = build(args.board, model=args.model, backend=args.backend, until=args.until,
+                   out=args.out, images=args.images, accuracy_images=args.accuracy_images)
+    return result.code
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="accel", description="Quantized SqueezeNet -> verified Zynq accelerator")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
@@ -274,6 +284,27 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--vitis", action="store_true",
                    help="run build.tcl with Vitis HLS if it is on PATH (else print the command)")
     h.set_defaults(func=cmd_hls)
+
+    b = sub.add_parser("build", help="whole chain -> Zynq overlay in OUT/BOARD (cached stages; "
+                                     "exit 3 when vitis_hls/vivado are missing: see --help)",
+                       description="model -> golden vectors -> HLS project + C-sim check (or RTL "
+                       "+ simulation) -> Vitis HLS -> Vivado -> overlay (bit, hwh, metadata, "
+                       "driver) in OUT/BOARD, with report.md. Stages are cached by content hash "
+                       "and resume after an interruption. Exit codes: 0 done, 1 a verification "
+                       "found mismatches, 2 bad input, 3 a vendor tool (vitis_hls, vivado) is "
+                       "not installed: every stage that can run here ran and the commands to run "
+                       "on a machine with the tools were printed (then run accel build again).")
+    b.add_argument("--board", required=True, help="zybo, zybo-z7-10, zybo-z7-20, pynq-z2 "
+                   "(accel/boards/*.yaml)")
+    b.add_argument("--model", default=None, help="model file (default: embedded tiny-mnist)")
+    b.add_argument("--backend", choices=("hls", "rtl"), default="hls")
+    b.add_argument("--until", default=None, metavar="STAGE",
+                   help="stop after STAGE: model, golden, hls|rtl, vitis (hls), vivado, overlay")
+    b.add_argument("--out", default="build", help="build folder (default: build)")
+    b.add_argument("--images", type=int, default=32, help="golden vectors checked at each level")
+    b.add_argument("--accuracy-images", type=int, default=1000,
+                   help="test images for the golden accuracy in the report")
+    b.set_defaults(func=cmd_build)
 
     i = sub.add_parser("info", help="layers of a model file")
     i.add_argument("--model", default=None)
