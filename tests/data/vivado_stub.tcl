@@ -81,7 +81,7 @@ proc get_files {args} {
     set pattern [lindex $args end]
     if {[string match *.hwh $pattern]} { return $::stub_hwh }
     if {[string match *.bd $pattern]} { return [file join $::stub_bd_dir $::stub_bd.bd] }
-    return ""
+    return $pattern
 }
 proc generate_target {args} {
     stub_record call generate_target {*}$args

@@ -1,0 +1,213 @@
+"""`accel build`: the board flow's cached stages on the embedded default model.
+
+One build folder is shared by the tests in order (module fixture): --until hls (stages run,
+verified), the same again (cache hits, nothing re-run), the whole flow without vendor tools (exit 3,
+commands, folders prepared), then with stand-in vitis_hls / vivado on PATH (vivado = tclsh with the
+stub commands of tests/data/vivado_stub.tcl): the overlay is packaged. Bad input exits 2 and leaves
+nothing behind.
+"""
+
+import json
+import os
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+
+from accel.build import cache, pipeline
+from accel.cli import main
+
+DATA = Path(__file__).parent / "data"
+ARGS = ["--images", "4", "--accuracy-images", "50"]
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory):
+    return tmp_path_factory.mktemp("build") / "build"
+
+
+def build(out, *extra):
+    return main(["build", "--board", "zybo", "--out", str(out), *ARGS, *extra])
+
+
+def stamps(root: Path) -> dict:
+    return {d.name: cache.stamp(d) for d in root.iterdir() if d.is_dir() and cache.stamp(d)}
+
+
+def test_until_hls_runs_and_verifies(out, capsys):
+    assert build(out, "--until", "hls") == 0
+    text = capsys.readouterr().out
+    root = out / "zybo"
+    for stage in ("model", "golden", "hls"):
+        assert f"] {stage}" in text and cache.stamp(root / stage)["status"] == "done"
+    assert not (root / "vitis").exists() and not (root / "vivado").exists()
+    verify = cache.stamp(root / "hls")["verify"]
+    assert verify["images"] == 4 and verify["output_mismatches"] == 0
+    assert verify["layers_compared"] == 38 and sum(verify["layer_mismatches"].values()) == 0
+    assert verify["testbench_ok"]
+    state = json.loads((root / "build.json").read_text())
+    assert state["exit_code"] == 0 and state["stages"]["vitis"]["status"] == "not run"
+    report = (root / "report.md").read_text()
+    for png in ("bits.png", "params.png", "macs_cycles.png", "resources.png"):
+        assert (root / png).read_bytes()[:4] == b"\x89PNG" and f"({png})" in report
+    assert "| hls C-sim (g++) | 4 | 0 | 38 | 0 |" in report
+    assert "Golden integer model: **" in report and "12,978 parameters" in report
+    assert not [p for p in root.iterdir() if p.name.startswith(".")]  # no temporaries left
+
+
+def test_second_run_is_a_cache_hit(out, capsys, monkeypatch):
+    before = stamps(out / "zybo")
+    from accel.hls import convert
+    from accel.hls import csim
+
+    def boom(*a, **k):
+        raise AssertionError("a cached stage ran again")
+
+    monkeypatch.setattr(convert, "convert", boom)
+    monkeypatch.setattr(csim, "CSim", boom)
+    monkeypatch.setattr("accel.golden.run", boom)
+    assert build(out, "--until", "hls") == 0
+    text = capsys.readouterr().out
+    assert text.count("cached") == 3
+    assert stamps(out / "zybo") == before
+
+
+def test_interrupted_stage_resumes(out, capsys):
+    root = out / "zybo"
+    shutil.rmtree(root / "hls")  # as if killed before the hls folder was swapped in ...
+    (root / ".hls-tmp-abc123").mkdir()  # ... leaving its temporary behind
+    (root / ".hls-tmp-abc123" / "half").write_text("x")
+    assert build(out, "--until", "hls") == 0
+    text = capsys.readouterr().out
+    assert "] model    cached" in text and "] golden   cached" in text
+    assert "] hls      done" in text
+    assert not (root / ".hls-tmp-abc123").exists()
+
+
+def test_without_vendor_tools_exit_3_and_commands(out, capsys, monkeypatch):
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert build(out) == pipeline.EXIT_NEEDS_TOOLS == 3
+    text = capsys.readouterr().out
+    root = out / "zybo"
+    assert f"cd {root / 'vitis'} && vitis_hls -f build.tcl" in text
+    assert f"cd {root / 'vivado'} && vivado -mode batch -source build.tcl" in text
+    assert "then again: accel build --board zybo" in text
+    assert cache.stamp(root / "vitis")["status"] == "pending"
+    assert (root / "vitis" / "build.tcl").is_file() and (root / "vitis" / "tb_data").is_dir()
+    params = (root / "vivado" / "params.tcl").read_text()
+    assert "set ACCEL(part) xc7z010clg400-1" in params
+    assert "set ACCEL(ip_zip) ../vitis/accel_ip.zip" in params
+    state = json.loads((root / "build.json").read_text())
+    assert state["exit_code"] == 3 and state["stages"]["overlay"]["status"] == "blocked"
+    assert len(state["commands"]) == 2
+    assert "vivado -mode batch" in (root / "report.md").read_text()
+
+
+def _tool(bindir: Path, name: str, body: str) -> None:
+    path = bindir / name
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+
+
+def test_with_tools_the_overlay_is_packaged(out, capsys, monkeypatch, tmp_path):
+    if shutil.which("tclsh") is None:
+        pytest.skip("tclsh missing")
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    # vitis_hls stand-in: the IP zip and a csynth report where Vitis HLS puts them
+    _tool(bindir, "vitis_hls", """set -e
+mkdir -p accel_prj/solution1/syn/report
+cat > accel_prj/solution1/syn/report/csynth.xml <<'X'
+<profile><PerformanceEstimates><SummaryOfOverallLatency><Best-caseLatency>31000</Best-caseLatency>
+<Interval-min>25200</Interval-min></SummaryOfOverallLatency></PerformanceEstimates>
+<AreaEstimates><Resources><BRAM_18K>30</BRAM_18K><DSP>51</DSP><FF>9000</FF><LUT>12000</LUT>
+</Resources></AreaEstimates></profile>
+X
+echo ip > accel_ip.zip
+""")
+    # vivado stand-in: build.tcl under tclsh with the stub commands
+    driver = tmp_path / "driver.tcl"
+    driver.write_text(f"source {{{DATA / 'vivado_stub.tcl'}}}\nsource build.tcl\n")
+    _tool(bindir, "vivado", f"exec tclsh {driver}\n")
+    monkeypatch.setenv("PATH", f"{bindir}:/usr/bin:/bin")
+    monkeypatch.setenv("STUB_LOG", str(tmp_path / "calls.tsv"))
+    monkeypatch.setenv("STUB_REPORTS", str(DATA))
+    assert build(out) == 0
+    text = capsys.readouterr().out
+    root = out / "zybo"
+    assert "] vitis    done" in text and "] vivado   done" in text and "] overlay  done" in text
+    ov = root / "overlay"
+    assert (ov / "accel_zybo.bit").is_file() and (ov / "accel_zybo.hwh").is_file()
+    meta = json.loads((ov / "accel_overlay.json").read_text())
+    assert meta["bitstream"] == "accel_zybo.bit" and meta["hwh"] == "accel_zybo.hwh"
+    assert meta["dma"]["base"] == 0x40400000 and meta["dma"]["stream_bits"] == 32
+    assert meta["accel"]["base"] == 0x43C00000 and meta["io"]["input"]["words"] == 196
+    viv = cache.stamp(root / "vivado")
+    assert viv["utilization"]["DSP48E1"]["used"] == 53 and viv["timing"]["met"]
+    assert cache.stamp(root / "vitis")["csynth"]["latency_cycles"] == 31000
+    report = (root / "report.md").read_text()
+    assert "| Vivado (routed) |" in report and "WNS 1.372 ns" in report
+    assert json.loads((root / "build.json").read_text())["exit_code"] == 0
+    # and once more: every stage a cache hit, vivado not called again
+    calls = (tmp_path / "calls.tsv").read_text()
+    assert build(out) == 0
+    assert capsys.readouterr().out.count("cached") == 6
+    assert (tmp_path / "calls.tsv").read_text() == calls
+
+
+# ---------------------------------------------------------------------------------------------
+# bad input: one line, exit 2, nothing written
+
+@pytest.mark.parametrize("argv, message", [
+    (["--board", "zedboard"], "unknown board 'zedboard': choose from pynq-z2, zybo"),
+    (["--board", "zybo", "--until", "bitstream"], "--until bitstream: choose a stage"),
+    (["--board", "zybo", "--backend", "rtl", "--until", "vitis"], None),
+    (["--board", "zybo", "--model", "/nonexistent/m.onnx"], "m.onnx"),
+    (["--board", "zybo", "--images", "0"], "--images must be >= 1"),
+])
+def test_bad_input_exit_2_nothing_written(tmp_path, capsys, argv, message):
+    target = tmp_path / "b"
+    if "rtl" in argv:
+        try:
+            import accel.rtl.estimate  # noqa: F401
+            import accel.rtl.generate  # noqa: F401
+            message = "--until vitis: choose a stage of the rtl flow"
+        except ImportError:
+            message = "--backend rtl: the RTL generator is not available"
+    assert main(["build", *argv, "--out", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("accel: error:") and message in err and err.count("\n") == 1
+    assert not target.exists()
+
+
+def test_unwritable_output(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["build", "--board", "zybo", "--out", str(blocker / "build")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        if os.access(ro, os.W_OK):
+            pytest.skip("running as root: permissions do not stop writes")
+        assert main(["build", "--board", "zybo", "--out", str(ro / "build")]) == 2
+        assert "not writable" in capsys.readouterr().err
+        assert list(ro.iterdir()) == []
+    finally:
+        ro.chmod(0o755)
+
+
+def test_model_that_does_not_fit(tmp_path, capsys, monkeypatch):
+    boards_dir = tmp_path / "boards"
+    boards_dir.mkdir()
+    (boards_dir / "tiny7000.yaml").write_text(
+        "part: xc7z007sclg400-1\nclock_mhz: 100\n"
+        "capacity: {LUT: 14400, FF: 28800, BRAM36: 3, DSP48E1: 66}\n")
+    monkeypatch.setenv("ACCEL_BOARDS", str(boards_dir))
+    target = tmp_path / "b"
+    assert main(["build", "--board", "tiny7000", "--out", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert "does not fit tiny7000" in err and "BRAM36 4 > 3" in err and err.count("\n") == 1
+    assert not target.exists()
