@@ -211,3 +211,30 @@ def test_model_that_does_not_fit(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert "does not fit tiny7000" in err and "BRAM36 4 > 3" in err and err.count("\n") == 1
     assert not target.exists()
+
+
+def test_rtl_backend(tmp_path, capsys, monkeypatch):
+    """--backend rtl through accel.rtl (generate, simulate; estimate when present)."""
+    try:
+        from accel.rtl import generate, sim  # noqa: F401
+    except ImportError:
+        pytest.skip("accel.rtl not available")
+    if shutil.which("iverilog") is None:
+        pytest.skip("iverilog missing")
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    out = tmp_path / "build"
+    code = main(["build", "--board", "zybo", "--backend", "rtl", "--out", str(out), "--images",
+                 "2", "--accuracy-images", "0"])
+    text = capsys.readouterr().out
+    assert code == 3, text
+    root = out / "zybo"
+    rtl = cache.stamp(root / "rtl")
+    assert rtl["status"] == "done" and rtl["fit"]["DSP48E1"]["need"] <= 80
+    if rtl["verify"].get("status") != "not available":
+        assert rtl["verify"]["images"] == 2 and rtl["verify"]["output_mismatches"] == 0
+    params = (root / "vivado" / "params.tcl").read_text()
+    assert "set ACCEL(backend) rtl" in params and "set ACCEL(s_axilite) {}" in params
+    files = next(l for l in params.splitlines() if l.startswith("set ACCEL(rtl_files)"))
+    files = files.split("{", 1)[1].rstrip("}").split()
+    assert files and all((root / "vivado" / f).is_file() for f in files)
+    assert f"cd {root / 'vivado'} && vivado" in text and "vitis_hls" not in text

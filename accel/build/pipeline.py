@@ -136,11 +136,17 @@ class Build:
     # checks before anything is written
 
     def rtl_api(self):
+        """accel.rtl's generate (required) and estimate (optional: without it the fit check uses
+        the generator's multiplier count)."""
         try:
-            from accel.rtl import estimate, generate
+            from accel.rtl import generate
         except ImportError as exc:
             raise AccelError(f"--backend rtl: the RTL generator is not available in this "
                              f"checkout yet ({exc}); use --backend hls") from None
+        try:
+            from accel.rtl import estimate
+        except ImportError:
+            estimate = None
         return generate, estimate
 
     def early_fit(self) -> dict:
@@ -373,6 +379,9 @@ class Build:
         return info
 
     def stage_rtl(self) -> dict:
+        """accel.rtl: generate.generate(model, dir, board=) -> accel_rtl.json; estimate.estimate(
+        dir, board) -> {LUT, FF, DSP, BRAM36, fits}; sim.simulate(dir, images) -> {"outputs",
+        "ii_cycles", "latency_cycles", "layers": [{name, cycles_per_image, ...}]}."""
         generate, estimate = self.rtl_api()
         key = cache.key("rtl", self.keys["golden"], self.board.name, cache.code_hash("rtl"))
         hit = self._cached("rtl", key)
@@ -380,33 +389,44 @@ class Build:
             return hit
         tmp = cache.new_temp(self.root / "rtl")
         try:
-            gen = generate.generate(str(self.model_path), str(tmp / "rtl"), board=self.board.name)
-            est = estimate.estimate(str(tmp / "rtl"), self.board.name)
-            need = {k: est[k] for k in ("LUT", "FF", "DSP48E1", "BRAM36") if k in est}
-            if "DSP" in est and "DSP48E1" not in need:
-                need["DSP48E1"] = est["DSP"]
+            rtl_dir = tmp / "accel"
+            manifest = generate.generate(str(self.model_path), str(rtl_dir), board=self.board.name)
+            if estimate is not None:
+                est = dict(estimate.estimate(str(rtl_dir), self.board.name))
+                est["source"] = "accel.rtl.estimate (yosys)"
+            else:
+                est = {"DSP": manifest.get("estimate", {}).get("multipliers", 0),
+                       "source": "generator multiplier count (accel.rtl.estimate not available)"}
+            need = {k: est[k] for k in ("LUT", "FF", "BRAM36") if isinstance(est.get(k), (int, float))}
+            need["DSP48E1"] = est.get("DSP48E1", est.get("DSP", 0))
             fit = fit_check(self.board, need, "RTL resource estimate")
             if est.get("fits") is False:
-                raise AccelError(f"the model does not fit {self.board.name} by the RTL estimate "
-                                 f"({est})")
+                raise AccelError(f"the model does not fit {self.board.name} by the RTL estimate: "
+                                 f"{need} (capacity {self.board.capacity})")
+            x, y, _ = self._golden()
             result = {"level": "rtl simulation", "status": "not available"}
             try:
                 from accel.rtl import sim
             except ImportError:
                 sim = None
-            if sim is not None and hasattr(sim, "run"):
-                x, y, _ = self._golden()
-                got = np.asarray(sim.run(str(tmp / "rtl"), x)[0])
-                bad = int((got.reshape(y.shape) != y).sum())
-                result = {"level": "rtl simulation", "images": int(len(x)),
-                          "output_mismatches": bad}
+            if sim is not None and hasattr(sim, "simulate"):
+                res = sim.simulate(str(rtl_dir), x)
+                got = np.asarray(res["outputs"]).reshape(y.shape)
+                bad = int((got != y).sum())
+                result = {"level": "rtl simulation (cocotb)", "images": int(len(x)),
+                          "output_mismatches": bad, "ii_cycles": res.get("ii_cycles"),
+                          "latency_cycles": res.get("latency_cycles"),
+                          "layers": [{k: l.get(k) for k in ("name", "cycles_per_image",
+                                                           "estimated_cycles")}
+                                     for l in res.get("layers", [])]}
                 if bad:
                     raise VerificationFailed(f"RTL simulation differs from the golden model: "
                                              f"{bad} output mismatches on {len(x)} images")
             info = {"stage": "rtl", "key": key, "status": "done", "verify": result,
-                    "estimate": est, "fit": fit, "generate": gen,
-                    "note": f"estimate {need}; simulation: "
-                            + ("0 mismatches" if "images" in result else "not available")}
+                    "estimate": est, "fit": fit,
+                    "note": f"{need['DSP48E1']} multipliers; simulation vs golden: "
+                            + (f"0 mismatches ({len(x)} images)" if "images" in result
+                               else "not available")}
             cache.commit(tmp, self.root / "rtl", info)
         finally:
             cache.discard(tmp)
@@ -472,9 +492,9 @@ class Build:
             desc = vivado.accel_from_hls(meta, "../vitis/accel_ip.zip")
             ready = self.info.get("vitis", {}).get("status") == "done"
         else:
-            rtl_dir = self.root / "rtl" / "rtl"
+            rtl_dir = self.root / "rtl" / "accel"
             meta = json.loads((rtl_dir / "accel_rtl.json").read_text())
-            desc = vivado.accel_from_rtl(meta, rtl_dir, "../rtl/rtl")
+            desc = vivado.accel_from_rtl(meta, rtl_dir, "../rtl/accel")
             ready = True
         return desc, ready
 
@@ -534,7 +554,7 @@ class Build:
                 copied = sorted(p.name for p in (tmp / "driver").iterdir())
             io_ = (json.loads((self.root / "hls" / "project" / "accel_hls.json").read_text())["io"]
                    if self.backend == "hls" else
-                   json.loads((self.root / "rtl" / "rtl" / "accel_rtl.json").read_text())["io"])
+                   json.loads((self.root / "rtl" / "accel" / "accel_rtl.json").read_text())["io"])
             meta = {
                 "format": "accel-overlay-1", "board": self.board.name, "part": self.board.part,
                 "clock_mhz": self.board.clock_mhz, "backend": self.backend,

@@ -81,9 +81,20 @@ def plots(root: Path, state: dict, summary: dict, board, folder: Path) -> list[s
     a1.set_ylabel("MACs / image")
     a1.set_title("per-layer work and cycles")
     cycles = [hls_rows.get(n, {}).get("cycles_estimate") for n in names]
-    if any(c is not None for c in cycles):
-        a2.bar(list(x), [c or 0 for c in cycles], color="tab:orange")
-        a2.set_ylabel("cycles / image\n(HLS estimate)")
+    rtl = {l["name"]: l for l in ((state["stages"].get("rtl") or {}).get("verify") or {})
+           .get("layers", [])}
+    rtl_cycles = [rtl.get(n, {}).get("cycles_per_image") for n in names]
+    if any(c is not None for c in cycles) or any(c is not None for c in rtl_cycles):
+        both = any(c is not None for c in cycles) and any(c is not None for c in rtl_cycles)
+        w = 0.4 if both else 0.8
+        if any(c is not None for c in cycles):
+            a2.bar([i - (0.2 if both else 0) for i in x], [c or 0 for c in cycles], w,
+                   color="tab:orange", label="HLS estimate")
+        if any(c is not None for c in rtl_cycles):
+            a2.bar([i + (0.2 if both else 0) for i in x], [c or 0 for c in rtl_cycles], w,
+                   color="tab:green", label="RTL simulation")
+        a2.set_ylabel("cycles / image")
+        a2.legend(fontsize=7)
     else:
         a2.text(0.5, 0.5, "no cycle figures yet (HLS/RTL stage not run)", ha="center",
                 transform=a2.transAxes)
@@ -140,6 +151,10 @@ def markdown(root: Path, state: dict, summary: dict, board, pngs: list[str]) -> 
         lines.append(f"HLS estimate ({e['note']}): image interval ~{e['ii_cycles']:,} cycles "
                      f"(slowest {e['slowest_layer']}) = ~{e['images_per_second']:,} images/s at "
                      f"{board.clock_mhz:g} MHz; latency <= {e['latency_bound_cycles']:,} cycles.")
+    rv = (st.get("rtl") or {}).get("verify") or {}
+    if rv.get("ii_cycles") or rv.get("latency_cycles"):
+        lines.append(f"RTL simulation: latency {rv.get('latency_cycles')} cycles, image interval "
+                     f"{rv.get('ii_cycles')} cycles at {board.clock_mhz:g} MHz.")
     cs = st.get("vitis", {}).get("csynth")
     if cs:
         lines.append(f"Vitis HLS csynth: latency {cs['latency_cycles']} cycles, interval "
