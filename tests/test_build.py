@@ -170,7 +170,6 @@ def test_bad_input_exit_2_nothing_written(tmp_path, capsys, argv, message):
     target = tmp_path / "b"
     if "rtl" in argv:
         try:
-            import accel.rtl.estimate  # noqa: F401
             import accel.rtl.generate  # noqa: F401
             message = "--until vitis: choose a stage of the rtl flow"
         except ImportError:

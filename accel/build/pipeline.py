@@ -87,7 +87,8 @@ def hls_config(board) -> dict:
         cfg["boards"][board.name] = {
             "part": board.part, "multipliers": max(1, int(0.8 * board.capacity["DSP48E1"])),
             "dsp48": board.capacity["DSP48E1"], "bram36": board.capacity["BRAM36"]}
-    cfg["clock_period_ns"] = round(board.clock_ns, 3)
+    ns = round(board.clock_ns, 3)
+    cfg["clock_period_ns"] = int(ns) if float(ns).is_integer() else ns
     return cfg
 
 

@@ -173,6 +173,9 @@ set bd_file [get_files ${bd}.bd]
 set_property synth_checkpoint_mode None $bd_file
 generate_target all $bd_file
 set wrapper [make_wrapper -files $bd_file -top]
+if {$wrapper eq "" || ![file exists $wrapper]} {
+    set wrapper [lindex [glob -nocomplain [file join $here bd $bd hdl ${bd}_wrapper.v]] 0]
+}
 read_verilog $wrapper
 
 synth_design -top ${bd}_wrapper -part $ACCEL(part) -flatten_hierarchy rebuilt
