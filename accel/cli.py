@@ -213,6 +213,34 @@ def cmd_build(args) -> int:
     return result.code
 
 
+def cmd_compress(args) -> int:
+    from accel.compress import CompressConfig, compress
+    from accel.compress.prune import parse_layer_targets
+
+    cfg = CompressConfig(
+        sparsity=args.sparsity, share_bits=args.share_bits, scope=args.scope,
+        layer_sparsity=parse_layer_targets(args.layer_sparsity), min_density=args.min_density,
+        stages=args.stages, prune_steps=args.prune_steps, share_steps=args.share_steps,
+        lr=args.lr, share_lr=args.share_lr, batch_size=args.batch_size, gap_bits=args.gap_bits,
+        train_images=args.train_images, eval_images=args.eval_images, seed=args.seed,
+        threads=args.threads).check()
+    if args.structural:
+        from accel.compress.structural import write_estimates
+
+        print(write_estimates(args.structural, 1 - cfg.sparsity, cfg.share_bits, args.out,
+                              gap_bits=cfg.gap_bits), end="")
+        return 0
+    rep = compress(_model_path(args), args.out, cfg, epochs=args.epochs,
+                   log=(lambda *a: None) if args.quiet else print)
+    t, acc = rep["bytes"], rep["accuracy"]
+    print(f"{rep['out']}: {t['huffman']:,} bytes ({rep['ratio_vs_float32']:.1f}x vs float32 "
+          f"{t['float32']:,} B, {rep['ratio_vs_quantized']:.1f}x vs quantized {t['quantized']:,} B), "
+          f"density {rep['density']:.3f}, golden accuracy {acc['huffman'] * 100:.2f} % of "
+          f"{rep['test_images']} test images; model.onnx + model.pt, weights.adc, report.md, "
+          "accuracy_vs_size.png")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="accel", description="Quantized SqueezeNet -> verified Zynq accelerator")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
@@ -305,6 +333,40 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--accuracy-images", type=int, default=1000,
                    help="test images for the golden accuracy in the report")
     b.set_defaults(func=cmd_build)
+
+    z = sub.add_parser("compress", help="Deep Compression: prune, share weights, Huffman-code "
+                                         "(the result is an ordinary model file)")
+    z.add_argument("--model", default=None, help="model file with its .pt checkpoint beside it "
+                   "(default: embedded tiny-mnist)")
+    z.add_argument("--sparsity", type=float, default=0.6, help="fraction of weights pruned, [0, 1)")
+    z.add_argument("--share-bits", type=int, default=4, help="B: 2^B shared weights per layer (1-8)")
+    z.add_argument("--out", required=True, help="directory to write (replaced atomically)")
+    z.add_argument("--epochs", type=float, default=None,
+                   help="fine-tuning budget in passes over the training images (2/3 pruning, "
+                        "1/3 sharing); overrides --prune-steps/--share-steps")
+    z.add_argument("--scope", choices=("global", "layer"), default="global",
+                   help="one magnitude threshold for all layers, or the sparsity in each layer")
+    z.add_argument("--layer-sparsity", default=None, metavar="NAME=S,...",
+                   help="per-layer sparsity overrides, e.g. conv1=0.2,conv10=0.5")
+    z.add_argument("--min-density", type=float, default=0.05,
+                   help="global scope: keep at least this fraction of every layer")
+    z.add_argument("--stages", type=int, default=4, help="gradual pruning steps (cubic schedule)")
+    z.add_argument("--prune-steps", type=int, default=200, help="retraining steps per pruning step")
+    z.add_argument("--share-steps", type=int, default=300, help="centroid fine-tuning steps")
+    z.add_argument("--lr", type=float, default=3e-4, help="weights/biases learning rate")
+    z.add_argument("--share-lr", type=float, default=0.05, help="centroid learning rate (codes)")
+    z.add_argument("--batch-size", type=int, default=128)
+    z.add_argument("--gap-bits", type=int, default=4, help="relative index bits (top value = filler)")
+    z.add_argument("--train-images", type=int, default=None, help="fine-tune on the first N")
+    z.add_argument("--eval-images", type=int, default=None, help="accuracy on the first N test "
+                   "images (default: all)")
+    z.add_argument("--seed", type=int, default=0)
+    z.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    z.add_argument("--structural", default=None, metavar="MODELS",
+                   help="instead: sizes of zoo models (e.g. squeezenet1_0,squeezenet1_1) at "
+                        "--sparsity/--share-bits from their structure alone (synthetic weights)")
+    z.add_argument("--quiet", action="store_true")
+    z.set_defaults(func=cmd_compress)
 
     i = sub.add_parser("info", help="layers of a model file")
     i.add_argument("--model", default=None)

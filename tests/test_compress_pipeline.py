@@ -1,0 +1,129 @@
+"""`accel compress` end to end on the embedded tiny-mnist model, with a tiny fine-tuning budget
+(the benchmark, benchmarks/compress.py, does the real run)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from accel.cli import DEFAULT_MODEL, main
+from accel.compress import BITSTREAM, CompressConfig, codec, compress
+from accel.modelfile import load_model
+
+
+@pytest.fixture(scope="module")
+def compressed(tmp_path_factory):
+    out = tmp_path_factory.mktemp("compress") / "out"
+    cfg = CompressConfig(sparsity=0.5, share_bits=3, stages=2, prune_steps=3, share_steps=3,
+                         train_images=512, eval_images=60, min_density=0.1)
+    rep = compress(DEFAULT_MODEL, out, cfg, log=lambda *a: None)
+    return out, rep, cfg
+
+
+def test_output_directory(compressed):
+    out, rep, _ = compressed
+    names = {p.name for p in out.iterdir()}
+    assert {"model.onnx", "model.pt", BITSTREAM, "report.json", "report.md",
+            "accuracy_vs_size.png"} <= names
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temp dirs left
+    assert (out / "accuracy_vs_size.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    on_disk = json.loads((out / "report.json").read_text())
+    assert on_disk["bytes"]["huffman"] == (out / BITSTREAM).stat().st_size
+    assert "| **total (bytes)** |" in (out / "report.md").read_text()
+
+
+def test_model_file_is_pruned_shared_and_otherwise_unchanged(compressed):
+    out, rep, cfg = compressed
+    src, qm = load_model(DEFAULT_MODEL), load_model(out / "model.onnx")
+    assert [l.name for l in src.layers] == [l.name for l in qm.layers]
+    for a, b in zip(src.layers, qm.layers):
+        assert a.out == b.out and a.kind == b.kind  # every activation keeps its type and scale
+    convs = [l for l in qm.layers if l.kind == "conv"]
+    weights = sum(l.weight.size for l in convs)
+    nonzeros = sum(int(np.count_nonzero(l.weight)) for l in convs)
+    assert nonzeros / weights <= 1 - cfg.sparsity + 0.02
+    assert nonzeros == rep["nonzeros"]
+    for layer in convs:
+        live = layer.weight[layer.weight != 0]
+        assert len(np.unique(live)) <= 2 ** cfg.share_bits, layer.name
+        assert np.abs(layer.weight).max() <= 127
+
+
+def test_bitstream_decodes_to_the_model_files_codes(compressed):
+    out, _, _ = compressed
+    qm = load_model(out / "model.onnx")
+    convs = [l for l in qm.layers if l.kind == "conv"]
+    decoded = codec.decode((out / BITSTREAM).read_bytes(), [l.weight.shape for l in convs])
+    for layer, d in zip(convs, decoded):
+        assert np.array_equal(layer.weight, d.weight) and np.array_equal(layer.bias, d.bias)
+        assert d.wfrac == layer.wtype.frac and d.bfrac == layer.btype.frac
+
+
+def test_report_stages_shrink_and_count_everything(compressed):
+    _, rep, _ = compressed
+    b = rep["bytes"]
+    assert b["float32"] == 51912 and b["quantized"] == 14280  # the foundation's figures
+    assert b["float32"] > b["quantized"] > b["pruned"] > b["shared"] > b["huffman"]
+    bias_bits = sum(r["huffman_parts"]["biases"] for r in rep["layers"])
+    assert bias_bits > 434 * 4  # 434 biases are in the stream, not free
+    assert sum(r["bits"]["huffman"] for r in rep["layers"]) + rep["container_bits"] == 8 * b["huffman"]
+    assert 0 <= rep["accuracy"]["huffman"] <= 1 and rep["test_images"] == 60
+
+
+def test_compressed_model_verifies_bit_exact(compressed):
+    from accel.verify import torch_model_for, verify
+
+    out, _, _ = compressed
+    qm = load_model(out / "model.onnx")
+    from accel import data
+    x = data.load_dataset("mnist").test.x[:20]
+    results = verify(qm, x, ["golden", "torch", "qonnx", "c"], torch_model_for(qm))
+    assert {r.level for r in results} == {"golden", "torch", "qonnx", "c"}
+    assert sum(r.mismatches for r in results) == 0
+    assert all(r.layers for r in results if r.level != "golden")
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--sparsity", "1.0"], ["--sparsity 1.0", "[0, 1)"]),
+    (["--sparsity", "-0.2"], ["--sparsity -0.2"]),
+    (["--share-bits", "0"], ["--share-bits 0", "1 to 8"]),
+    (["--share-bits", "9"], ["--share-bits 9"]),
+    (["--model", "{tmp}/missing.onnx"], ["missing.onnx", "not found"]),
+    (["--scope", "everywhere"], ["invalid choice"]),
+    (["--layer-sparsity", "conv1=2"], ["conv1"]),
+])
+def test_bad_input_is_one_line_exit_2(capsys, tmp_path, argv, words):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    code = main(["compress", "--out", str(tmp_path / "out"), *argv])
+    err = capsys.readouterr().err
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("accel: error: "), err
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+    assert not (tmp_path / "out").exists()
+
+
+def test_model_without_checkpoint_and_foreign_out_dir(capsys, tmp_path):
+    import shutil
+
+    lone = tmp_path / "lone.onnx"
+    shutil.copyfile(DEFAULT_MODEL, lone)
+    assert main(["compress", "--model", str(lone), "--out", str(tmp_path / "o")]) == 2
+    assert "lone.pt is missing" in capsys.readouterr().err
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    assert main(["compress", "--out", str(foreign)]) == 2
+    assert "not an `accel compress` directory" in capsys.readouterr().err
+    assert (foreign / "notes.txt").read_text() == "keep me"
+
+
+def test_structural_estimate_cli(capsys, tmp_path):
+    code = main(["compress", "--structural", "squeezenet1_1", "--sparsity", "0.67",
+                 "--share-bits", "6", "--out", str(tmp_path / "s")])
+    text = capsys.readouterr().out
+    assert code == 0 and "STRUCTURAL" in text
+    est = json.loads((tmp_path / "s" / "structural.json").read_text())[0]
+    assert est["weights"] == 1231552 and abs(est["density"] - 0.33) < 0.001
+    b = est["bytes"]
+    assert b["quantized"] > b["pruned"] > b["shared"] > b["huffman"]
