@@ -1,0 +1,123 @@
+// Sliding-window unit: a channels-last pixel stream (one pixel = C codes per beat, raster order)
+// in, the K x K windows out, one window position per beat (ky outer, kx inner), with M_PAD set on
+// positions outside the image (zero data: convolutions read them as 0, max-pools skip them).
+// The image is held in NR rows of line buffer (one inferable RAM, one read + one write port); an
+// input row is accepted once the row it overwrites is no longer inside any pending window.
+`default_nettype none
+module accel_swu #(
+    parameter C    = 1,    // channels per pixel
+    parameter BITS = 8,    // bits per code
+    parameter H    = 28,
+    parameter W    = 28,
+    parameter K    = 3,    // square kernel
+    parameter S    = 1,    // stride
+    parameter PT   = 0,    // top / left padding (bottom / right padding follows from OH / OW)
+    parameter PL   = 0,
+    parameter OH   = 26,   // output rows / columns (ceil-mode pools give one more)
+    parameter OW   = 26,
+    parameter NR   = K + S // line-buffer rows
+) (
+    input  wire              clk,
+    input  wire              rst_n,
+    input  wire [C*BITS-1:0] s_data,
+    input  wire              s_last,   // unused: the image size is a parameter
+    input  wire              s_valid,
+    output wire              s_ready,
+    output wire [C*BITS-1:0] m_data,
+    output reg               m_pad,
+    output reg               m_last,   // last position of the image's last window
+    output reg               m_valid,
+    input  wire              m_ready
+);
+    localparam AW = $clog2(NR * W);
+    reg [C*BITS-1:0] mem [0:NR*W-1];
+
+    // input side
+    reg signed [15:0] in_row;          // next row to write (H when the image is in)
+    reg        [15:0] in_col;
+    reg        [15:0] in_slot;         // in_row mod NR
+    wire in_done = (in_row == H);
+    // output side
+    reg        [15:0] oy, ox, ky, kx;
+    reg signed [15:0] row_lo, col_lo;  // top-left input coordinate of the current window
+    reg        [15:0] base;            // row_lo mod NR
+    reg               out_done;        // all windows of this image issued
+
+    assign s_ready = !in_done && (out_done || (in_row - row_lo < NR));
+    wire push = s_valid && s_ready;
+
+    wire signed [15:0] r_end  = row_lo + K - 1;
+    wire signed [15:0] c_end  = col_lo + K - 1;
+    wire signed [15:0] r_need = (r_end > H - 1) ? H - 1 : r_end;
+    wire signed [15:0] c_need = (c_end > W - 1) ? W - 1 : c_end;
+    wire avail = in_done || (in_row > r_need) || (in_row == r_need && $signed(in_col) > c_need);
+    wire free  = !m_valid || m_ready;
+    wire issue = !out_done && avail && free;
+
+    wire signed [15:0] r = row_lo + $signed(ky);
+    wire signed [15:0] c = col_lo + $signed(kx);
+    wire pad = (r < 0) || (r >= H) || (c < 0) || (c >= W);
+    wire [15:0] slot_raw = base + ky;
+    wire [15:0] slot = (slot_raw >= NR) ? slot_raw - NR : slot_raw;
+    wire [AW-1:0] raddr = pad ? {AW{1'b0}} : slot * W + c;
+    wire [AW-1:0] waddr = in_slot * W + in_col;
+    wire k_end   = (kx == K - 1) && (ky == K - 1);
+    wire row_end = k_end && (ox == OW - 1);
+    wire img_end = row_end && (oy == OH - 1);
+    localparam [15:0] BASE0 = (NR - (PT % NR)) % NR;
+
+    reg [C*BITS-1:0] rdata;
+    always @(posedge clk) begin
+        if (push) mem[waddr] <= s_data;
+        if (issue) rdata <= mem[raddr];
+    end
+    assign m_data = m_pad ? {C*BITS{1'b0}} : rdata;
+
+    always @(posedge clk or negedge rst_n) begin
+        if (!rst_n) begin
+            in_row <= 0; in_col <= 0; in_slot <= 0;
+            oy <= 0; ox <= 0; ky <= 0; kx <= 0;
+            row_lo <= -PT; col_lo <= -PL; base <= BASE0; out_done <= 1'b0;
+            m_valid <= 1'b0; m_pad <= 1'b0; m_last <= 1'b0;
+        end else begin
+            if (in_done && out_done) begin          // both sides finished: next image
+                in_row <= 0; in_col <= 0; in_slot <= 0; out_done <= 1'b0;
+            end else if (push) begin
+                if (in_col == W - 1) begin
+                    in_col <= 0;
+                    in_row <= in_row + 1;
+                    in_slot <= (in_slot == NR - 1) ? 0 : in_slot + 1;
+                end else begin
+                    in_col <= in_col + 1;
+                end
+            end
+            if (free) m_valid <= issue;
+            if (issue) begin
+                m_pad <= pad;
+                m_last <= img_end;
+                if (kx != K - 1) begin
+                    kx <= kx + 1;
+                end else begin
+                    kx <= 0;
+                    if (ky != K - 1) begin
+                        ky <= ky + 1;
+                    end else begin
+                        ky <= 0;
+                        if (ox != OW - 1) begin
+                            ox <= ox + 1; col_lo <= col_lo + S;
+                        end else begin
+                            ox <= 0; col_lo <= -PL;
+                            if (oy != OH - 1) begin
+                                oy <= oy + 1; row_lo <= row_lo + S;
+                                base <= (base + S >= NR) ? base + S - NR : base + S;
+                            end else begin
+                                oy <= 0; row_lo <= -PT; base <= BASE0; out_done <= 1'b1;
+                            end
+                        end
+                    end
+                end
+            end
+        end
+    end
+endmodule
+`default_nettype wire

