@@ -80,15 +80,16 @@ def _read_mem(path: Path, signed: bool) -> np.ndarray:
     return np.where(v >= 1 << 31, v - (1 << 32), v) if signed else v
 
 
-def simulate(rtl_dir, images, simulator: str = "icarus", valid_gaps: float = 0.0,
+def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float = 0.0,
              backpressure: float = 0.0, seed: int = 0, waves: bool = False,
-             timeout_cycles: int | None = None, driver: str = "hdl") -> dict:
+             timeout_cycles: int | None = None, driver: str = "hdl", words=None) -> dict:
     """Run images (uint8 N, C, H, W) through the RTL in rtl_dir. Returns outputs (N, classes) as
     int64 codes, per-image latency, the initiation interval, images/s and per-stream timing.
 
     driver "hdl": the HDL DMA model (tb/accel_tb_dma.v) feeds the top, fast for many images;
     "cocotbext": cocotbext-axi's AxiStreamSource/Sink in Python, every clock. valid_gaps and
-    backpressure are probabilities (0..1) of a gap / of READY low per cycle."""
+    backpressure are probabilities (0..1) of a gap / of READY low per cycle. words: already
+    packed DMA words (N, words per image) instead of images (what a DMA buffer holds)."""
     if driver not in DRIVERS:
         raise AccelError(f"unknown driver '{driver}': use one of {', '.join(DRIVERS)}")
     if not (0 <= valid_gaps < 1 and 0 <= backpressure < 1):
@@ -103,10 +104,16 @@ def simulate(rtl_dir, images, simulator: str = "icarus", valid_gaps: float = 0.0
     manifest = json.loads(man_path.read_text())
     check_simulator(simulator)
     io = manifest["io"]
-    images = np.asarray(images)
+    if words is None:
+        images = np.asarray(images)
+        words = pack_images(images, io["input"]["words"])
+    words = np.asarray(words, dtype=np.uint32)
+    if words.ndim != 2 or words.shape[1] != io["input"]["words"]:
+        raise AccelError(f"DMA input must be (images, {io['input']['words']}) 32-bit words, got "
+                         f"shape {words.shape}")
+    images = words  # only its length is used below
     if len(images) < 1 or len(images) > MAX_IMAGES:
         raise AccelError(f"simulate 1..{MAX_IMAGES} images per run (got {len(images)})")
-    words = pack_images(images, io["input"]["words"])
     if timeout_cycles is None:  # generous: the estimate's slowest layer per image, x4, + fill
         per = manifest["estimate"]["slowest_layer_cycles"]
         timeout_cycles = int(4 * per * (len(images) + 4) / (1 - backpressure) / (1 - valid_gaps))
