@@ -1,0 +1,402 @@
+"""A simulated device behind the PYNQ interface the driver uses: the AXI DMA and the accelerator
+are the RTL simulation (accel.rtl.sim, Verilator or Icarus), so `driver.Accelerator` runs here the
+same code path it runs on the board.
+
+    ov, meta = sim_overlay(model="model.onnx", simulator="verilator")   # or rtl_dir= / build=
+    acc = driver.Accelerator(ov, meta, allocate=ov.allocate)
+    acc.run(images)
+
+What is modelled (AXI DMA PG021, simple mode, as PYNQ's _SDMAChannel drives it):
+  * MM2S (sendchannel.transfer(buf, start, nbytes)) streams 32-bit words into the accelerator. It
+    reads io.input.words words per image; the words of whole images are simulated in one
+    accel.rtl.sim.simulate(words=...) run once an S2MM transfer is armed to take the output.
+    A trailing partial image is absorbed by the accelerator but never completes: no TLAST follows,
+    so the S2MM transfer waiting for it never goes idle (the driver's deadline then fires).
+  * S2MM (recvchannel.transfer) ends at TLAST (one image's output words): `transferred` is the
+    byte count received. A transfer shorter than the image's output halts the channel with
+    DMAIntErr (status bit 0x10): `error` is set and `wait()` raises as PYNQ does.
+  * Transfers larger than the DMA's length register (2^23 - 1 bytes), unaligned, outside the
+    buffer, or on a busy channel fail as PYNQ fails them.
+  * `wait()` on a busy channel raises at once instead of spinning forever as PYNQ's would.
+  * control="axilite" adds an HLS-style AP_CTRL register (0x00): nothing runs until ap_start;
+    with auto_restart (0x81) images stream back to back, with ap_start alone one image runs.
+
+Simulated time: every simulate() run reports latency and initiation interval in clock cycles;
+`SimOverlay.stats()` sums them into simulated images/s at the accelerator clock.
+"""
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+
+from accel.errors import AccelError
+
+SR_HALTED, SR_IDLE, SR_INTERR = 0x1, 0x2, 0x10
+MAX_TRANSFER = (1 << 23) - 1  # accel/build/vivado.py DMA_LENGTH_WIDTH = 23
+
+
+class SimBuffer(np.ndarray):
+    """What pynq.allocate returns, in host memory: an ndarray with the PynqBuffer methods."""
+
+    _next_address = 0x1000_0000
+
+    def flush(self):
+        pass
+
+    def invalidate(self):
+        pass
+
+    def freebuffer(self):
+        pass
+
+    def close(self):
+        pass
+
+    @property
+    def physical_address(self) -> int:
+        return getattr(self, "_address", 0)
+
+
+def allocate(shape, dtype=np.uint32, **_):
+    buf = np.zeros(shape, dtype=dtype).view(SimBuffer)
+    buf._address = SimBuffer._next_address
+    SimBuffer._next_address += (buf.nbytes + 0xFFF) & ~0xFFF
+    return buf
+
+
+class SimChannel:
+    """One AXI DMA channel (sendchannel = MM2S, recvchannel = S2MM) of the simulated device."""
+
+    def __init__(self, device: "SimDevice", direction: str, max_size: int = MAX_TRANSFER):
+        self.device, self.direction, self._max_size = device, direction, max_size
+        self.sr = 0x0  # running, not idle until the first transfer (as after a DMA reset)
+        self.transferred = 0
+        self._first_transfer = True
+        self._active_buffer = None
+        self.transfers = 0
+
+    @property
+    def running(self) -> bool:
+        return not self.sr & SR_HALTED
+
+    @property
+    def idle(self) -> bool:
+        return bool(self.sr & SR_IDLE)
+
+    @property
+    def error(self) -> bool:
+        return bool(self.sr & 0x70)
+
+    def start(self):
+        self.sr &= ~SR_HALTED
+        self._first_transfer = True
+
+    def stop(self):
+        self.sr |= SR_HALTED
+
+    def transfer(self, array, start: int = 0, nbytes: int = 0):
+        if not self.running:
+            raise RuntimeError("DMA channel not started")
+        if not self.idle and not self._first_transfer:
+            raise RuntimeError("DMA channel not idle")
+        if nbytes == 0:
+            nbytes = array.nbytes - start
+        if nbytes > self._max_size:
+            raise ValueError(f"Transfer size is {nbytes} bytes, which exceeds the maximum DMA "
+                             f"buffer size {self._max_size}.")
+        if start % 4 or nbytes % 4 or nbytes <= 0:
+            raise RuntimeError("DMA does not support unaligned transfers: start and length must "
+                               "be multiples of the 4-byte stream word")
+        if start + nbytes > array.nbytes:
+            raise ValueError(f"transfer of {nbytes} bytes at offset {start} runs past the "
+                             f"{array.nbytes}-byte buffer")
+        mem = np.asarray(array).reshape(-1).view(np.uint8)[start:start + nbytes].view("<u4")
+        self._active_buffer = array
+        self._first_transfer = False
+        self.sr &= ~SR_IDLE
+        self.transferred = 0
+        self.transfers += 1
+        if self.direction == "mm2s":
+            self.device.feed(self, mem.copy())
+        else:
+            self.device.arm(self, mem)
+
+    def wait(self):
+        if not self.running and not self.error:
+            raise RuntimeError("DMA channel not started")
+        if self.sr & SR_INTERR:
+            raise RuntimeError("DMA Internal Error (transfer length 0?)")
+        if not self.idle:
+            raise RuntimeError("wait() on a busy DMA channel: on the board this spins forever "
+                               "(hls4ml issue #776); poll .idle with a deadline instead")
+
+    # device side
+    def _complete(self, nbytes: int):
+        self.transferred = int(nbytes)
+        self.sr |= SR_IDLE
+
+    def _internal_error(self, nbytes: int):
+        self.transferred = int(nbytes)
+        self.sr |= SR_INTERR | SR_HALTED
+
+
+class SimDMA:
+    def __init__(self, device):
+        self.buffer_max_size = MAX_TRANSFER
+        self.sendchannel = SimChannel(device, "mm2s")
+        self.recvchannel = SimChannel(device, "s2mm")
+
+
+class SimControl:
+    """HLS block-level control registers over AXI-Lite (offset 0x00 AP_CTRL)."""
+
+    def __init__(self, device):
+        self.device, self.regs = device, {0x00: 0x04}  # ap_idle
+
+    def read(self, offset: int) -> int:
+        return self.regs.get(offset, 0)
+
+    def write(self, offset: int, value: int):
+        self.regs[offset] = int(value)
+        if offset == 0x00:
+            self.device.pump()
+
+    def budget(self) -> float:
+        v = self.regs[0x00]
+        return float("inf") if v & 0x80 else (1 if v & 0x01 else 0)
+
+    def consumed(self, n: int):
+        if n and not self.regs[0x00] & 0x80:
+            self.regs[0x00] = (self.regs[0x00] & ~0x01) | 0x02 | 0x04
+
+
+class SimDevice:
+    """The accelerator: consumes MM2S words, runs whole images through the RTL simulation, and
+    emits one TLAST-terminated packet of output words per image."""
+
+    def __init__(self, rtl_dir, simulator: str = "verilator", control: str = "none",
+                 quiet: bool = True, log=None):
+        self.rtl_dir = Path(rtl_dir)
+        self.manifest = json.loads((self.rtl_dir / "accel_rtl.json").read_text())
+        io = self.manifest["io"]
+        self.words = int(io["input"]["words"])
+        self.out_words = int(io["output"]["words"])
+        self.simulator, self.quiet = simulator, quiet
+        self.log = Path(log) if log else None
+        self.pending = np.zeros(0, np.uint32)  # words streamed in, not yet simulated
+        self.mm2s_open = []  # MM2S channels whose words are not all consumed yet
+        self.packets = deque()  # output words per finished image (TLAST at the end)
+        self.s2mm = None  # (channel, destination words) of the armed S2MM transfer
+        self.control = SimControl(self) if control == "axilite" else None
+        self.runs = []  # simulate() cycle figures per run
+
+    def feed(self, ch: SimChannel, words: np.ndarray):
+        self.pending = np.concatenate([self.pending, words])
+        self.mm2s_open.append((ch, len(words)))
+        self.pump()
+
+    def arm(self, ch: SimChannel, dest: np.ndarray):
+        self.s2mm = (ch, dest)
+        self.pump()
+
+    def pump(self):
+        if self.s2mm is not None and not self.packets:
+            n = len(self.pending) // self.words
+            if self.control is not None:
+                n = int(min(n, self.control.budget()))
+            if n:
+                self._simulate(n)
+                if self.control is not None:
+                    self.control.consumed(n)
+        if len(self.pending) < self.words:
+            # every whole image is computed: the MM2S transfers feeding them are done (a partial
+            # image's words are absorbed by the accelerator's input, which waits for the rest)
+            for ch, n_words in self.mm2s_open:
+                ch._complete(4 * n_words)
+            self.mm2s_open = []
+        if self.s2mm is not None and self.packets:
+            ch, dest = self.s2mm
+            self.s2mm = None
+            pkt = self.packets.popleft()
+            k = min(len(pkt), len(dest))
+            dest[:k] = pkt[:k]
+            if len(pkt) > len(dest):  # the buffer ends before TLAST: DMAIntErr, channel halts
+                ch._internal_error(4 * k)
+            else:  # TLAST ends the transfer, possibly before the buffer is full
+                ch._complete(4 * k)
+
+    def _simulate(self, n: int):
+        from accel.rtl import sim
+
+        words = self.pending[:n * self.words].reshape(n, self.words)
+        self.pending = self.pending[n * self.words:]
+        with _quiet(self.quiet, self.log) as logfile:
+            try:
+                res = sim.simulate(self.rtl_dir, words=words, simulator=self.simulator)
+            except AccelError as e:
+                raise AccelError(f"simulated device: {e}"
+                                 + (f" (simulator log: {logfile})" if logfile else "")) from None
+        out = np.asarray(res["outputs"], dtype=np.int64).astype(np.uint32)  # two's complement
+        for row in out:
+            self.packets.append(row.reshape(-1))
+        ii = res["ii_cycles"] or res["latency_cycles"]
+        self.runs.append({"images": n, "latency_cycles": res["latency_cycles"],
+                          "ii_cycles": res["ii_cycles"], "clock_mhz": res["clock_mhz"],
+                          "cycles": res["latency_cycles_max"] + (n - 1) * ii})
+
+
+class SimOverlay:
+    """The overlay object the driver sees: `dma` (sendchannel/recvchannel), `accel` when the
+    control is AXI-Lite, `ip_dict`, and `allocate`."""
+
+    def __init__(self, device: SimDevice, dma_cell: str = "dma", accel_cell: str = "accel"):
+        self.device = device
+        setattr(self, dma_cell, SimDMA(device))
+        self.ip_dict = {dma_cell: {"type": "xilinx.com:ip:axi_dma:7.1"}}
+        if device.control is not None:
+            setattr(self, accel_cell, device.control)
+            self.ip_dict[accel_cell] = {"type": "accel:hls:accel_top:1.0"}
+        self.allocate = allocate
+
+    def stats(self) -> dict:
+        """Simulated throughput: images, clock cycles and images/s at the accelerator clock."""
+        runs = self.device.runs
+        if not runs:
+            return {"images": 0, "runs": 0}
+        n = sum(r["images"] for r in runs)
+        cycles = sum(r["cycles"] for r in runs)
+        mhz = runs[-1]["clock_mhz"]
+        iis = [r["ii_cycles"] for r in runs if r["ii_cycles"]]
+        ii = sum(iis) / len(iis) if iis else None
+        return {"images": n, "runs": len(runs), "cycles": int(cycles), "clock_mhz": mhz,
+                "latency_cycles": runs[0]["latency_cycles"], "ii_cycles": ii,
+                "images_per_s": mhz * 1e6 / ii if ii else None,
+                "images_per_s_with_fill": n * mhz * 1e6 / cycles,
+                "simulated_seconds": cycles / (mhz * 1e6)}
+
+
+@contextlib.contextmanager
+def _quiet(quiet: bool, log):
+    """Send the simulator's output (cocotb, Verilator's make) to a log file, fd-level."""
+    if not quiet:
+        yield None
+        return
+    import sys
+
+    if log is None:
+        fd, name = tempfile.mkstemp(prefix="accel-simdevice-", suffix=".log")
+        os.close(fd)
+        log = Path(name)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(log, "ab") as f:
+        os.dup2(f.fileno(), 1)
+        os.dup2(f.fileno(), 2)
+        try:
+            yield log
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for s in saved:
+                os.close(s)
+
+
+# ---------------------------------------------------------------------------------------------
+# where the RTL comes from, and the overlay metadata for it
+
+def cache_dir() -> Path:
+    from accel.rtl import sim
+
+    return sim.cache_root() / "simdevice"
+
+
+def rtl_for_model(model, fold=None, board: str = "zybo") -> Path:
+    """Generate the RTL for a model file into the cache (keyed by the model's bytes, the fold
+    and the generator's code), or reuse it."""
+    from accel.rtl import generate
+
+    model = Path(model)
+    if not model.is_file():
+        raise AccelError(f"model file {model} not found")
+    h = hashlib.sha256(model.read_bytes())
+    h.update(json.dumps([fold, board], sort_keys=True, default=str).encode())
+    rtl_pkg = Path(generate.__file__).parent
+    for f in sorted(rtl_pkg.glob("*.py")) + sorted((rtl_pkg / "lib").glob("*.v")):
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    out = cache_dir() / h.hexdigest()[:24]
+    if not (out / "accel_rtl.json").is_file():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        generate.generate(model, out, fold=fold, board=board)
+    return out
+
+
+def find_rtl(path) -> Path:
+    """An RTL folder (accel_rtl.json) or an `accel build --backend rtl` folder (rtl/accel/)."""
+    path = Path(path)
+    for cand in (path, path / "rtl" / "accel", path.parent / "rtl" / "accel"):
+        if (cand / "accel_rtl.json").is_file():
+            return cand
+    if (path / "hls").is_dir() or (path.parent / "hls").is_dir():
+        raise AccelError(f"{path} is an HLS build: the simulated device runs the RTL backend "
+                         "(accel build --backend rtl), or omit --overlay to generate it")
+    raise AccelError(f"{path}: no accel_rtl.json there or in rtl/accel/: pass an RTL folder or "
+                     "an `accel build --backend rtl` folder")
+
+
+def overlay_metadata(rtl_dir, model=None, control: str = "none") -> dict:
+    """accel_overlay.json as the build's overlay stage writes it, for the simulated device."""
+    from accel.build.pipeline import model_summary
+    from accel.modelfile import load_model
+
+    manifest = json.loads((Path(rtl_dir) / "accel_rtl.json").read_text())
+    qm = load_model(model or manifest["model"])
+    summary = model_summary(qm)
+    axilite = control == "axilite"
+    return {
+        "format": "accel-overlay-1", "board": "sim", "part": None,
+        "clock_mhz": manifest.get("fold", {}).get("clock_mhz"), "backend": "rtl",
+        "bitstream": None, "hwh": None,
+        "model": {k: summary[k] for k in ("file", "input_shape", "input_type", "dataset",
+                                          "class_names", "params")},
+        "io": manifest["io"],
+        "dma": {"cell": "dma", "base": None, "range": None, "stream_bits": 32,
+                "mode": "simple (no SG)"},
+        "accel": {"cell": "accel",
+                  "control": "ap_ctrl (AXI4-Lite)" if axilite else "none (free running)",
+                  "base": 0 if axilite else None},
+        "driver": [], "_path": f"simulated device ({rtl_dir})",
+    }
+
+
+def sim_overlay(model=None, rtl_dir=None, build=None, simulator: str = "verilator",
+                control: str = "none", quiet: bool = True, fold=None):
+    """(SimOverlay, metadata) for a model file (RTL generated into the cache), an RTL folder, or
+    a build folder (`accel build --backend rtl`, its overlay metadata when present)."""
+    meta = None
+    if build is not None:
+        rtl_dir = find_rtl(build)
+        for cand in (Path(build) / "overlay" / "accel_overlay.json",
+                     Path(build) / "accel_overlay.json"):
+            if cand.is_file():
+                meta = json.loads(cand.read_text())
+                meta["_path"] = str(cand)
+                break
+    elif rtl_dir is None:
+        if model is None:
+            raise AccelError("sim_overlay needs a model file, an RTL folder or a build folder")
+        rtl_dir = rtl_for_model(model, fold=fold)
+    rtl_dir = Path(rtl_dir)
+    if meta is None:
+        meta = overlay_metadata(rtl_dir, model, control)
+    dev = SimDevice(rtl_dir, simulator=simulator, control=control, quiet=quiet)
+    return SimOverlay(dev, meta["dma"]["cell"], meta["accel"]["cell"]), meta
