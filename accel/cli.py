@@ -213,6 +213,79 @@ def cmd_build(args) -> int:
     return result.code
 
 
+def cmd_run(args) -> int:
+    """The PYNQ driver on the board, or against the simulated device (the RTL simulation)."""
+    import time
+
+    import numpy as np
+
+    from accel import boards, golden
+    from accel.modelfile import load_model
+    from accel.python import driver
+
+    if args.images < 1 or args.timeout <= 0:
+        raise AccelError("--images must be >= 1 and --timeout > 0")
+    if args.board != "sim":
+        boards.get(args.board)  # unknown board: one line, exit 2
+        try:
+            import pynq  # noqa: F401  (board-only; pins numpy<2)
+        except ImportError:
+            raise AccelError(f"pynq is not installed here: run `accel run --board {args.board}` "
+                             "on the board (a PYNQ 4.0 image) or use --board sim") from None
+        folder = Path(args.overlay or Path("build") / args.board / "overlay")
+        meta = driver.load_metadata(folder)
+        if meta.get("board") not in (args.board, None):
+            raise AccelError(f"{folder} is an overlay for {meta['board']}, not {args.board}")
+        model = Path(args.model) if args.model else Path(meta["_path"]).parent / "model.onnx"
+        acc = driver.AccelOverlay(folder, timeout_s=args.timeout, batch=args.batch)
+        where, sim_overlay = f"{args.board} ({folder})", None
+    else:
+        from accel.python import simdevice
+
+        model = _model_path(args)
+        if args.overlay:
+            sim_overlay, meta = simdevice.sim_overlay(build=args.overlay, simulator=args.simulator)
+            model = Path(args.model) if args.model else Path(sim_overlay.device.manifest["model"])
+        else:
+            sim_overlay, meta = simdevice.sim_overlay(model=model, simulator=args.simulator)
+        acc = driver.Accelerator(sim_overlay, meta, allocate=sim_overlay.allocate,
+                                 timeout_s=args.timeout, batch=args.batch)
+        where = f"simulated device ({args.simulator} RTL simulation, {sim_overlay.device.rtl_dir})"
+    qm = load_model(model)
+    args.dataset, args.split = None, "test"
+    x, y, name = _images(qm, args)
+    t0 = time.perf_counter()
+    res = acc.run(x)
+    wall = time.perf_counter() - t0
+    ref = golden.run(qm, x)
+    mismatches = int((res.codes != ref).any(axis=1).sum())
+    acc_pct = float((res.labels == y).mean()) * 100
+    summary = {"board": args.board, "device": where, "model": str(model), "dataset": name,
+               "images": len(y), "predictions": res.labels.tolist(), "labels": y.tolist(),
+               "accuracy": acc_pct / 100, "golden_mismatches": mismatches,
+               "host_seconds": round(wall, 3), "host_images_per_s": len(y) / wall}
+    if sim_overlay is not None:
+        st = sim_overlay.stats()
+        summary["simulated"] = st
+    if args.json:
+        print(json.dumps(summary, indent=1))
+        return 1 if mismatches else 0
+    shown = 32
+    print(f"{where}: {len(y)} {name} test images")
+    print("predicted: " + " ".join(res.names[:shown]) + (" ..." if len(y) > shown else ""))
+    print("label:     " + " ".join(str(qm.class_names[int(v)]) for v in y[:shown])
+          + (" ..." if len(y) > shown else ""))
+    print(f"accuracy: {acc_pct:.2f} % ({int((res.labels == y).sum())}/{len(y)}); golden model: "
+          f"{mismatches} mismatching images")
+    if sim_overlay is not None:
+        print(f"simulated: {st['images_per_s']:.0f} images/s at {st['clock_mhz']:g} MHz "
+              f"(II {st['ii_cycles']:.0f} cycles, latency {st['latency_cycles']} cycles; "
+              f"{st['cycles']} cycles for the {st['images']} images)")
+    print(f"host wall time: {wall:.2f} s ({len(y) / wall:.1f} images/s"
+          + (", the simulation's)" if sim_overlay is not None else ", DMA and driver included)"))
+    return 1 if mismatches else 0
+
+
 def cmd_compress(args) -> int:
     from accel.compress import CompressConfig, compress
     from accel.compress.prune import parse_layer_targets
@@ -367,6 +440,23 @@ def build_parser() -> argparse.ArgumentParser:
                         "--sparsity/--share-bits from their structure alone (synthetic weights)")
     z.add_argument("--quiet", action="store_true")
     z.set_defaults(func=cmd_compress)
+
+    r = sub.add_parser("run", help="PYNQ driver: inference on the board, or --board sim (the "
+                                   "RTL simulation behind the same driver)")
+    r.add_argument("--board", required=True, help="sim, or a board (zybo, zybo-z7-10, zybo-z7-20, "
+                   "pynq-z2): on the board itself, with pynq installed")
+    r.add_argument("--model", default=None, help="model file (default: embedded tiny-mnist; on a "
+                   "board: the overlay's model.onnx)")
+    r.add_argument("--images", type=int, default=16, help="first N test images of the model's "
+                   "dataset")
+    r.add_argument("--overlay", default=None, metavar="DIR", help="board: the overlay folder "
+                   "(default build/BOARD/overlay); sim: an RTL folder or `accel build --backend "
+                   "rtl` folder (default: generate the RTL for the model, cached)")
+    r.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
+    r.add_argument("--batch", type=int, default=256, help="images per DMA transfer")
+    r.add_argument("--timeout", type=float, default=2.0, help="seconds per DMA wait")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(func=cmd_run)
 
     i = sub.add_parser("info", help="layers of a model file")
     i.add_argument("--model", default=None)

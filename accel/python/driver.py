@@ -372,8 +372,8 @@ def _import_pynq():
     try:
         import pynq
     except ImportError:
-        raise DriverError("pynq is not installed: run on the board (pip install accel[board], "
-                          "PYNQ 4.0) or use the simulated device (accel run --board sim)") from None
+        raise DriverError("pynq is not installed: run on the board (a PYNQ 4.0 image) or use "
+                          "the simulated device (accel run --board sim)") from None
     return pynq
 
 
