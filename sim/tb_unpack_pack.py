@@ -1,0 +1,28 @@
+"""The DMA ends: accel_unpack (32-bit words of NHWC bytes, a partial last word -> pixels of C
+codes) and accel_pack (pixels -> one sign- or zero-extended 32-bit word per code, TKEEP all ones,
+TLAST on the image's last word)."""
+
+import cocotb
+from cocotb.triggers import RisingEdge
+
+from common import run_config
+
+
+@cocotb.test()
+async def unpack(dut):
+    await run_config(dut)
+
+
+async def _keep_monitor(dut, bad: list):
+    while True:
+        await RisingEdge(dut.clk)
+        if int(dut.m_valid.value) and int(dut.m_keep.value) != 0xF:
+            bad.append(int(dut.m_keep.value))
+
+
+@cocotb.test()
+async def pack(dut):
+    bad = []
+    cocotb.start_soon(_keep_monitor(dut, bad))
+    await run_config(dut)
+    assert not bad, f"m_keep {bad[0]:#x} on a valid output word (expected 0xf)"
