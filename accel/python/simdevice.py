@@ -320,23 +320,36 @@ def cache_dir() -> Path:
 
 
 def rtl_for_model(model, fold=None, board: str = "zybo") -> Path:
-    """Generate the RTL for a model file into the cache (keyed by the model's bytes, the fold
-    and the generator's code), or reuse it."""
+    """The RTL for a model file, in the cache: generated afresh (about a second) into a temporary
+    folder, then kept under the hash of what it contains. An unchanged design keeps its folder,
+    paths and file times, so the simulator's compiled model (cached by accel.rtl.sim) is reused
+    instead of rebuilt (Verilator takes about a minute)."""
+    import shutil
+
     from accel.rtl import generate
 
     model = Path(model)
     if not model.is_file():
         raise AccelError(f"model file {model} not found")
-    h = hashlib.sha256(model.read_bytes())
-    h.update(json.dumps([fold, board], sort_keys=True, default=str).encode())
-    rtl_pkg = Path(generate.__file__).parent
-    for f in sorted(rtl_pkg.glob("*.py")) + sorted((rtl_pkg / "lib").glob("*.v")):
-        h.update(f.name.encode())
-        h.update(f.read_bytes())
-    out = cache_dir() / h.hexdigest()[:24]
-    if not (out / "accel_rtl.json").is_file():
-        out.parent.mkdir(parents=True, exist_ok=True)
-        generate.generate(model, out, fold=fold, board=board)
+    root = cache_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".gen-", dir=root))
+    try:
+        manifest = generate.generate(model, tmp / "accel", fold=fold, board=board)
+        h = hashlib.sha256(json.dumps({k: v for k, v in manifest.items() if k != "model"},
+                                      sort_keys=True, default=str).encode())
+        for rel in manifest["files"] + manifest["mem_files"]:
+            h.update(rel.encode())
+            h.update((tmp / "accel" / rel).read_bytes())
+        out = root / h.hexdigest()[:24]
+        if not (out / "accel_rtl.json").is_file():
+            try:
+                (tmp / "accel").rename(out)
+            except OSError:  # another process made it meanwhile
+                if not (out / "accel_rtl.json").is_file():
+                    raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 
