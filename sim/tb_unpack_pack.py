@@ -16,6 +16,8 @@ async def unpack(dut):
 async def _keep_monitor(dut, bad: list):
     while True:
         await RisingEdge(dut.clk)
+        if not dut.rst_n.value.is_resolvable or not int(dut.rst_n.value):
+            continue  # before and during reset m_valid is still X
         if int(dut.m_valid.value) and int(dut.m_keep.value) != 0xF:
             bad.append(int(dut.m_keep.value))
 
