@@ -371,3 +371,15 @@ def test_cli_run_sim_from_an_rtl_folder(tmp_path, capsys):
     (tmp_path / "hls").mkdir()
     assert main(["run", "--board", "sim", "--overlay", str(tmp_path)]) == 2
     assert "HLS build" in capsys.readouterr().err
+
+
+def test_busy_channel_after_a_timeout_is_a_clear_error(mnist):
+    """After a timeout the S2MM channel is still busy: PYNQ refuses the next transfer; the driver
+    says to reload the overlay instead of passing on a bare RuntimeError."""
+    _, x, _ = mnist
+    acc, ov = sim_accel(control="axilite", timeout_s=0.2)
+    acc.start = lambda: None  # never started: S2MM stays busy
+    with pytest.raises(DeviceTimeout):
+        acc.run(x[:1])
+    with pytest.raises(DriverError, match="refused a transfer.*reload the overlay"):
+        acc.run(x[:1])

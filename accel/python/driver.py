@@ -244,11 +244,11 @@ class Accelerator:
                 raise DriverError(f"the DMA {what} channel is in an error state from an earlier "
                                   "transfer: reload the overlay (AccelOverlay(..., download=True))")
         # S2MM first: the accelerator's first output word then has a place to go.
-        recv.transfer(out_buf, 0, self.out_bytes)
-        send.transfer(in_buf, 0, n * self.in_bytes)
+        _transfer(recv, out_buf, 0, self.out_bytes, "S2MM (receive)")
+        _transfer(send, in_buf, 0, n * self.in_bytes, "MM2S (send)")
         for i in range(n):
             if i:
-                recv.transfer(out_buf, i * self.out_bytes, self.out_bytes)
+                _transfer(recv, out_buf, i * self.out_bytes, self.out_bytes, "S2MM (receive)")
             self._wait(recv, f"S2MM (receive) of image {i + 1} of {n}", self.out_bytes)
         self._wait(send, f"MM2S (send) of {n} images", None)
 
@@ -366,6 +366,15 @@ class AccelOverlay(Accelerator):
         pynq = _import_pynq()
         overlay = pynq.Overlay(str(bit), download=download)
         super().__init__(overlay, meta, allocate=kw.pop("allocate", pynq.allocate), **kw)
+
+
+def _transfer(ch, buf, start: int, nbytes: int, what: str):
+    try:
+        ch.transfer(buf, start, nbytes)
+    except RuntimeError as e:  # PYNQ: "DMA channel not idle" / "not started"
+        raise DriverError(f"DMA {what} refused a transfer ({e}): an earlier transfer did not "
+                          "complete (a timeout?); reload the overlay (AccelOverlay(..., "
+                          "download=True)) before the next one") from None
 
 
 def _import_pynq():
