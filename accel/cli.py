@@ -205,6 +205,103 @@ def cmd_hls(args) -> int:
     return status
 
 
+def _rtl_dir(args, qm):
+    """--rtl DIR if given, else the cached project for the model file and --fold."""
+    from accel.rtl import project_for
+
+    if getattr(args, "rtl", None):
+        path = Path(args.rtl)
+        if not (path / "accel_rtl.json").is_file():
+            raise AccelError(f"{path} is not an RTL project (no accel_rtl.json): write one with "
+                             f"`accel rtl --out {path}`")
+        return path
+    return project_for(qm, fold=args.fold, board=getattr(args, "board", "zybo"))
+
+
+def cmd_rtl(args) -> int:
+    from accel.modelfile import load_model
+    from accel.rtl.generate import generate
+
+    qm = load_model(_model_path(args))
+    fold = args.fold
+    if args.target_fps is not None:
+        fold = {"target_fps": args.target_fps}
+    m = generate(qm, args.out, fold=fold, board=args.board)
+    print(f"{'layer':20} {'kind':8} {'PE':>4} {'SIMD':>5} {'mults':>6} {'cycles/img':>11}")
+    for l in m["layers"]:
+        if l["kind"] in ("conv", "maxpool", "gap"):
+            print(f"{l['name']:20} {l['kind']:8} {l.get('pe', ''):>4} {l.get('simd', ''):>5} "
+                  f"{l.get('multipliers', ''):>6} {l['cycles']:11d}")
+    e = m["estimate"]
+    print(f"{e['multipliers']} multipliers; slowest layer {e['slowest_layer_cycles']} cycles/image "
+          f"-> {e['images_per_s']:.0f} images/s at {m['fold']['clock_mhz']:g} MHz (estimate; "
+          f"`accel sim` measures), MAC utilization {e['mac_utilization']:.1%}")
+    print(f"wrote {args.out}: rtl/ (Verilog-2001 + ROM .mem files), accel_rtl.json")
+    return 0
+
+
+def cmd_sim(args) -> int:
+    from accel import golden
+    from accel.modelfile import load_model
+    from accel.rtl.sim import simulate
+
+    qm = load_model(_model_path(args))
+    x, y, name = _images(qm, argparse.Namespace(dataset=None, split="test", images=args.images))
+    rtl = _rtl_dir(args, qm)
+    res = simulate(rtl, x, simulator=args.simulator, valid_gaps=args.valid_gaps,
+                   backpressure=args.backpressure, seed=args.seed, waves=args.waves,
+                   driver=args.driver)
+    c, h, w = next(l for l in qm.layers if l.output == qm.output).shape
+    out = res["outputs"].reshape(len(x), h, w, c).transpose(0, 3, 1, 2).reshape(len(x), -1)
+    ref = golden.run(qm, x)
+    bad = int((out != ref).any(axis=1).sum())
+    acc = float((out.argmax(axis=1) == y).mean()) if y is not None else None
+    summary = {k: v for k, v in res.items() if k != "outputs"}
+    summary.update(model=str(qm.path), rtl=str(rtl), simulator=args.simulator, dataset=name,
+                   mismatched_images=bad, accuracy=acc)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"{args.simulator}: {len(x)} {name} test images through {rtl}")
+        print(f"{'layer':20} {'PE':>4} {'SIMD':>5} {'est. cycles':>12} {'first out':>10} "
+              f"{'cycles/img':>11}")
+        for l in res["layers"]:
+            cyc = l["cycles_per_image"]
+            print(f"{l['name']:20} {l['pe'] or '':>4} {l['simd'] or '':>5} "
+                  f"{l['estimated_cycles']:12d} {l['first_out_cycle']:10d} "
+                  f"{cyc if cyc is None else round(cyc):>11}")
+        ii = res["ii_cycles"]
+        print(f"latency {res['latency_cycles']} cycles (first input word -> last output word), "
+              f"II {ii if ii is None else round(ii)} cycles -> {res['images_per_s']:.0f} images/s "
+              f"at {res['clock_mhz']:g} MHz; {res['multipliers']} multipliers"
+              + (f", MAC utilization {res['mac_utilization']:.1%}" if res["mac_utilization"]
+                 else ""))
+        if acc is not None:
+            print(f"accuracy {acc:.2%} of {len(x)}")
+        if res["waves"]:
+            print(f"waveform: {res['waves']}")
+        print("PASS: 0 mismatches vs golden" if bad == 0 else
+              f"FAIL: {bad} of {len(x)} images differ from the golden model")
+    return 0 if bad == 0 else 1
+
+
+def cmd_estimate(args) -> int:
+    from accel.modelfile import load_model
+    from accel.rtl.estimate import estimate
+
+    qm = load_model(_model_path(args))
+    rtl = _rtl_dir(args, qm)
+    e = estimate(rtl, args.board)
+    if args.json:
+        print(json.dumps(e, indent=2))
+    else:
+        print(f"yosys synth_xilinx -family xc7 on {rtl} (estimate; Vivado's numbers will differ)")
+        for k in ("LUT", "FF", "DSP", "BRAM36"):
+            print(f"  {k:7} {e[k]:>9g} of {e['capacity'][k]:>7} ({e[k] / e['capacity'][k]:.0%})")
+        print(f"{'fits' if e['fits'] else 'does NOT fit'} {e['board']} ({e['part']})")
+    return 0 if e["fits"] else 1
+
+
 def cmd_build(args) -> int:
     from accel.build.pipeline import build
 
@@ -385,6 +482,41 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--vitis", action="store_true",
                    help="run build.tcl with Vitis HLS if it is on PATH (else print the command)")
     h.set_defaults(func=cmd_hls)
+
+    rt = sub.add_parser("rtl", help="our Verilog dataflow accelerator from the model file "
+                                    "(folding: --fold YAML or --target-fps)")
+    rt.add_argument("--model", default=None, help="model file (default: embedded tiny-mnist)")
+    rt.add_argument("--out", required=True, help="directory to write (replaced atomically)")
+    rt.add_argument("--fold", default=None, help="fold.yaml: target_fps, clock_mhz, layers: "
+                    "{name: {pe, simd}} (see accel/rtl/fold.py)")
+    rt.add_argument("--target-fps", type=float, default=None,
+                    help="automatic folding: fewest multipliers per layer reaching this rate")
+    rt.add_argument("--board", default="zybo")
+    rt.set_defaults(func=cmd_rtl)
+
+    sm = sub.add_parser("sim", help="simulate the RTL on test images (cocotb): mismatches vs "
+                                    "golden, latency, II, images/s, per-layer cycles")
+    sm.add_argument("--model", default=None, help="model file (default: embedded tiny-mnist)")
+    sm.add_argument("--rtl", default=None, help="RTL project (default: generated into the cache)")
+    sm.add_argument("--fold", default=None, help="fold.yaml when generating")
+    sm.add_argument("--images", type=int, default=8)
+    sm.add_argument("--simulator", choices=("icarus", "verilator"), default="verilator")
+    sm.add_argument("--driver", choices=("hdl", "cocotbext"), default="hdl",
+                    help="hdl: HDL DMA model (fast); cocotbext: cocotbext-axi in Python")
+    sm.add_argument("--valid-gaps", type=float, default=0.0, help="P(no input word) per cycle")
+    sm.add_argument("--backpressure", type=float, default=0.0, help="P(READY low) per cycle")
+    sm.add_argument("--seed", type=int, default=0)
+    sm.add_argument("--waves", action="store_true", help="write a waveform (FST/VCD)")
+    sm.add_argument("--json", action="store_true")
+    sm.set_defaults(func=cmd_sim)
+
+    es = sub.add_parser("estimate", help="resources of the RTL by yosys synth_xilinx vs the board")
+    es.add_argument("--board", default="zybo")
+    es.add_argument("--model", default=None, help="model file (default: embedded tiny-mnist)")
+    es.add_argument("--rtl", default=None, help="RTL project (default: generated into the cache)")
+    es.add_argument("--fold", default=None, help="fold.yaml when generating")
+    es.add_argument("--json", action="store_true")
+    es.set_defaults(func=cmd_estimate)
 
     b = sub.add_parser("build", help="whole chain -> Zynq overlay in OUT/BOARD (cached stages; "
                                      "exit 3 when vitis_hls/vivado are missing: see --help)",

@@ -167,6 +167,10 @@ def run_level(level: str, qm: QuantModel, x: np.ndarray, ref_out: np.ndarray, re
         from accel.hls import hls_trace
 
         out, trace = hls_trace(qm, x)
+    elif level == "rtl":
+        from accel.rtl import rtl_trace
+
+        out, trace = rtl_trace(qm, x)
     else:
         raise AccelError(f"unknown level '{level}': choose from {', '.join(LEVELS)}")
     result = LevelResult(level, len(x), seconds=0.0)
@@ -179,7 +183,7 @@ def run_level(level: str, qm: QuantModel, x: np.ndarray, ref_out: np.ndarray, re
     return result
 
 
-LEVELS = ("golden", "torch", "qonnx", "c", "c-arm", "hls")
+LEVELS = ("golden", "torch", "qonnx", "c", "c-arm", "hls", "rtl")
 
 
 def torch_model_for(qm: QuantModel, checkpoint=None):

@@ -6,3 +6,43 @@ simulated with cocotb against the golden model, sized with yosys.
     sim.simulate(rtl_dir, images, simulator)          cocotb run: outputs, latency, II, per layer
     estimate.estimate(rtl_dir, board)                 yosys synth_xilinx resources vs the board
 """
+
+import hashlib
+import json
+from pathlib import Path
+
+
+def project_for(qm, fold=None, board: str = "zybo") -> Path:
+    """An RTL project for this model file and fold, generated once into the cache (keyed by the
+    model file, the fold spec and the generator's and library's contents)."""
+    from accel.rtl import generate, sim
+
+    h = hashlib.sha256(Path(qm.path).read_bytes())
+    h.update(json.dumps(fold, sort_keys=True, default=str).encode())
+    if fold is not None and not isinstance(fold, dict) and Path(fold).is_file():
+        h.update(Path(fold).read_bytes())
+    here = Path(__file__).parent
+    for f in sorted(here.rglob("*")):
+        if f.is_file() and f.suffix in (".py", ".v"):
+            h.update(f.read_bytes())
+    path = sim.cache_root() / "rtl" / "projects" / f"{h.hexdigest()[:24]}-{board}"
+    if not (path / "accel_rtl.json").is_file():
+        generate.generate(qm, path, fold=fold, board=board)
+    return path
+
+
+def rtl_trace(qm, x, simulator: str | None = None):
+    """The `rtl` level of accel verify: final codes (N, classes) from the simulated RTL fed like
+    the DMA feeds it (HDL DMA model, random valid gaps and backpressure), and {} (the RTL is
+    compared on its outputs; its blocks are compared one by one in tests/test_rtl_blocks.py)."""
+    import os
+
+    import numpy as np
+
+    from accel.rtl.sim import simulate
+
+    simulator = simulator or os.environ.get("ACCEL_SIMULATOR", "verilator")
+    res = simulate(project_for(qm), x, simulator=simulator, valid_gaps=0.1, backpressure=0.3)
+    c, h, w = next(l for l in qm.layers if l.output == qm.output).shape
+    out = res["outputs"].reshape(len(x), h, w, c).transpose(0, 3, 1, 2).reshape(len(x), -1)
+    return out.astype(np.int64), {}

@@ -167,7 +167,8 @@ def conv(net: Netlist, layer, src: Stream, f: folding.Fold) -> Stream:
     in_max = (1 << src.bits) - 1 if not src.signed else 1 << (src.bits - 1)
     w = np.abs(layer.weight.reshape(cout, -1)).sum(axis=1) * in_max << acc_shift
     b = np.abs(layer.bias) << bias_shift if layer.bias is not None else 0
-    acc_w = int((w + b).max()).bit_length() + 2
+    # (at least OUT_SHIFT + 2 bits: accel_requant reads the remainder bits below the shift)
+    acc_w = max(int((w + b).max()).bit_length() + 2, out_shift + 2)
     wmem, bmem, bbits = weight_rom(layer, f)
     net.mems[f"{lid}_w.mem"], net.mems[f"{lid}_b.mem"] = wmem, bmem
     lo, hi = arith.code_range(out.bits, out.signed, out.narrow)

@@ -6,6 +6,7 @@ The compiled simulator is cached by the content of the Verilog and ROM files (un
 ~/.cache/accel/rtl), so a second run with the same design starts at once.
 """
 
+import fcntl
 import hashlib
 import json
 import os
@@ -75,8 +76,9 @@ MAX_IMAGES = 10000  # the HDL DMA model's memories
 
 
 def _read_mem(path: Path, signed: bool) -> np.ndarray:
-    v = np.array([int(t, 16) for t in path.read_text().split() if not t.startswith("//")],
-                 dtype=np.int64)
+    words = [t for line in path.read_text().splitlines()
+             for t in line.split("//")[0].split()]  # Icarus writes "// 0x..." address comments
+    v = np.array([int(t, 16) for t in words], dtype=np.int64)
     return np.where(v >= 1 << 31, v - (1 << 32), v) if signed else v
 
 
@@ -145,9 +147,12 @@ def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float 
         saved = {k: os.environ.get(k) for k in env}
         os.environ.update(env)
         try:
-            runner.build(sources=sources, hdl_toplevel=top, build_dir=build_dir,
-                         defines={"ACCEL_PROFILE": 1}, parameters=params, waves=waves,
-                         build_args=build_args, timescale=("1ns", "1ps"), always=False)
+            build_dir.mkdir(parents=True, exist_ok=True)
+            with open(build_dir.parent / f"{build_dir.name}.lock", "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)  # parallel runs (pytest -n) share the cache
+                runner.build(sources=sources, hdl_toplevel=top, build_dir=build_dir,
+                             defines={"ACCEL_PROFILE": 1}, parameters=params, waves=waves,
+                             build_args=build_args, timescale=("1ns", "1ps"), always=False)
             runner.test(test_module="network", hdl_toplevel=top, build_dir=build_dir,
                         testcase="dma_model" if driver == "hdl" else "run_images",
                         plusargs=[f"+images={len(images)}", f"+gap={round(valid_gaps * 100)}",

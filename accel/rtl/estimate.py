@@ -1,0 +1,95 @@
+"""Resources of a generated RTL project without Vivado: yosys `synth_xilinx -family xc7` on the
+network, `stat -tech xilinx`, and the cell counts folded into the four figures a Zynq part is sized
+by (LUT, FF, DSP48E1, RAMB36) against the board's capacity. An estimate: Vivado's optimisation,
+packing and the DMA/interconnect around the accelerator will move the numbers.
+
+LUT counts LUT1..LUT6 plus the LUTs inside distributed RAMs and shift registers; a RAMB18E1 counts
+as half a RAMB36E1. Results are cached by the Verilog and ROM contents (yosys takes minutes on a
+whole net).
+"""
+
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from accel import boards
+from accel.errors import AccelError
+
+# LUTs per distributed-RAM / shift-register primitive (7-series CLB slices).
+LUTRAM = {"RAM32M": 4, "RAM64M": 4, "RAM32M16": 8, "RAM64M8": 8, "RAM32X1D": 2, "RAM64X1D": 2,
+          "RAM128X1D": 4, "RAM256X1S": 4, "RAM128X1S": 2, "RAM64X1S": 1, "RAM32X1S": 1,
+          "RAM16X1D": 2, "RAM16X1S": 1, "SRL16E": 1, "SRLC32E": 1, "SRLC16E": 1}
+FLOPS = ("FDRE", "FDSE", "FDCE", "FDPE", "LDCE", "LDPE")
+
+
+def script(manifest: dict) -> str:
+    files = " ".join(Path(f).name for f in manifest["files"])
+    # -defer: modules are elaborated with the top's parameters only (the library's default ROM
+    # file names do not exist).
+    return (f"read_verilog -defer {files}\n"
+            f"synth_xilinx -family xc7 -top {manifest['top']} -noiopad\n"
+            "stat -tech xilinx\n")
+
+
+def parse_stat(log: str) -> dict:
+    """Cell counts of the last `stat` block of a yosys log -> {cell type: count}."""
+    block = log[log.rfind("Printing statistics"):]
+    cells = {}
+    for m in re.finditer(r"^\s+(\S+)\s+(\d+)\s*$", block, flags=re.M):
+        cells[m.group(1)] = int(m.group(2))
+    if not cells:
+        raise AccelError("yosys printed no cell statistics: see the yosys log")
+    return cells
+
+
+def summarize(cells: dict) -> dict:
+    lut = sum(n for c, n in cells.items() if re.fullmatch(r"LUT[1-6]", c))
+    lutram = sum(LUTRAM[c] * n for c, n in cells.items() if c in LUTRAM)
+    return {"LUT": lut + lutram, "LUT_logic": lut, "LUT_memory": lutram,
+            "FF": sum(cells.get(c, 0) for c in FLOPS),
+            "DSP": cells.get("DSP48E1", 0),
+            "BRAM36": cells.get("RAMB36E1", 0) + 0.5 * cells.get("RAMB18E1", 0),
+            "CARRY4": cells.get("CARRY4", 0)}
+
+
+def estimate(rtl_dir, board: str = "zybo", cache: bool = True) -> dict:
+    """yosys resource estimate of the RTL project in rtl_dir against a board's capacity."""
+    from accel.rtl.sim import cache_root
+
+    b = boards.get(board)
+    rtl_dir = Path(rtl_dir)
+    man = rtl_dir / "accel_rtl.json"
+    if not man.is_file():
+        raise AccelError(f"{rtl_dir} has no accel_rtl.json: generate it with `accel rtl`")
+    manifest = json.loads(man.read_text())
+    if not shutil.which("yosys"):
+        raise AccelError("yosys not found: apt-get install yosys (scripts/setup.sh installs it)")
+    h = hashlib.sha256(script(manifest).encode())
+    for rel in manifest["files"] + manifest["mem_files"]:
+        h.update((rtl_dir / rel).read_bytes())
+    cached = cache_root() / "rtl" / "yosys" / f"{h.hexdigest()[:24]}.json"
+    if cache and cached.is_file():
+        cells = json.loads(cached.read_text())
+    else:
+        work = rtl_dir / "rtl"
+        (rtl_dir / "yosys.ys").write_text(script(manifest))
+        log = rtl_dir / "yosys.log"
+        proc = subprocess.run(["yosys", "-q", "-l", str(log), "-s", str(rtl_dir / "yosys.ys")],
+                              cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True)
+        if proc.returncode != 0:
+            tail = (proc.stderr.strip().splitlines() or ["?"])[-1]
+            raise AccelError(f"yosys failed on {rtl_dir}: {tail} (see {log})")
+        cells = parse_stat(log.read_text())
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        cached.write_text(json.dumps(cells))
+    res = summarize(cells)
+    cap = {"LUT": b.capacity["LUT"], "FF": b.capacity["FF"], "DSP": b.capacity["DSP48E1"],
+           "BRAM36": b.capacity["BRAM36"]}
+    res.update(board=b.name, part=b.part, capacity=cap, cells=cells,
+               utilization={k: res[k] / cap[k] for k in cap},
+               fits=all(res[k] <= cap[k] for k in cap), tool="yosys synth_xilinx -family xc7")
+    return res

@@ -1,0 +1,168 @@
+"""The RTL backend on whole networks: generator, folding, and simulation against the golden model
+(real MNIST test images on both simulators, with random valid gaps and READY backpressure)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from accel import golden
+from accel.cli import DEFAULT_MODEL, main
+from accel.data import load_dataset
+from accel.errors import AccelError
+from accel.modelfile import load_model
+from accel.rtl import fold as folding
+from accel.rtl.generate import _pack, generate
+from accel.rtl.sim import pack_images, simulate
+from conftest import random_images
+
+MNIST_IMAGES = 200
+
+
+@pytest.fixture(scope="module")
+def qm():
+    return load_model(DEFAULT_MODEL)
+
+
+@pytest.fixture(scope="module")
+def tiny_rtl(qm, tmp_path_factory):
+    out = tmp_path_factory.mktemp("rtl") / "tiny"
+    return out, generate(qm, out)
+
+
+@pytest.fixture(scope="module")
+def mnist_x():
+    return load_dataset("mnist").test.x[:MNIST_IMAGES]
+
+
+def _nchw(qm, out):
+    c, h, w = qm.layers[-1].shape
+    return out.reshape(len(out), h, w, c).transpose(0, 3, 1, 2).reshape(len(out), -1)
+
+
+def test_default_fold_meets_target_on_the_smallest_board(qm, tiny_rtl):
+    _, m = tiny_rtl
+    est = m["estimate"]
+    # 6000 images/s at 100 MHz: every layer within 16,666 cycles per image; on 80 DSP48E1
+    assert est["slowest_layer_cycles"] <= 100e6 / folding.DEFAULT_TARGET_FPS
+    assert est["multipliers"] <= 80
+    assert est["macs_per_image"] == sum(l.weight.size * l.shape[1] * l.shape[2]
+                                        for l in qm.layers if l.kind == "conv")
+
+
+def test_auto_fold_is_cheapest_meeting_target(qm):
+    byname = {l.name: l for l in qm.layers}
+    folds = folding.auto_fold(qm, target_fps=3000)
+    for name, f in folds.items():
+        layer = byname[name]
+        assert folding.layer_cycles(layer, f) <= 100e6 / 3000
+        _, _, n, cout = folding.conv_dims(layer)
+        cheaper = [folding.Fold(p, s) for p in folding.divisors(cout) for s in folding.divisors(n)
+                   if p * s < f.multipliers]
+        assert all(folding.layer_cycles(layer, c) > 100e6 / 3000 for c in cheaper)
+
+
+def test_weight_rom_round_trip(qm, tiny_rtl):
+    """The .mem words decode back to the model's weights in (o, ky, kx, c) order."""
+    out, m = tiny_rtl
+    layer = next(l for l in qm.layers if l.name == "fire2.expand3x3")
+    rec = next(l for l in m["layers"] if l["name"] == layer.name)
+    pe, simd, wb = rec["pe"], rec["simd"], layer.wtype.bits
+    words = [int(t, 16) for t in (out / "rtl" / "fire2_expand3x3_w.mem").read_text().split()]
+    w = layer.weight.transpose(0, 2, 3, 1).reshape(layer.weight.shape[0], -1)
+    sf = w.shape[1] // simd
+    got = np.zeros_like(w)
+    for addr, word in enumerate(words):
+        nf, s = divmod(addr, sf)
+        for p in range(pe):
+            for k in range(simd):
+                v = (word >> ((p * simd + k) * wb)) & ((1 << wb) - 1)
+                got[nf * pe + p, s * simd + k] = v - (1 << wb) if v >> (wb - 1) else v
+    assert np.array_equal(got, w)
+    assert _pack([-1, 1], 4) == 0x1F
+
+
+def test_bad_fold_is_refused_and_nothing_written(qm, tmp_path):
+    out = tmp_path / "r"
+    with pytest.raises(AccelError, match="pe=3 must divide"):
+        generate(qm, out, fold={"layers": {"conv1": {"pe": 3, "simd": 1}}})
+    with pytest.raises(AccelError, match="no convolution named"):
+        generate(qm, out, fold={"layers": {"nope": {"pe": 1}}})
+    with pytest.raises(AccelError, match="unknown keys"):
+        generate(qm, out, fold={"target": 5})
+    assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_bypass_is_refused_with_a_pointer_to_hls(exported, tmp_path):
+    _, path = exported(bypass="simple")
+    with pytest.raises(AccelError, match="bypass.*HLS"):
+        generate(path, tmp_path / "r")
+
+
+def test_pack_images_layout():
+    x = np.arange(2 * 3 * 2 * 2, dtype=np.uint8).reshape(2, 3, 2, 2)
+    words = pack_images(x, 3)
+    nhwc = x.transpose(0, 2, 3, 1).reshape(2, -1)
+    assert words.shape == (2, 3)
+    assert [(int(words[1, 0]) >> (8 * i)) & 255 for i in range(4)] == list(nhwc[1, :4])
+
+
+@pytest.mark.parametrize("wbits,abits,final_relu,fps", [(8, 8, False, 20000), (4, 4, True, 5000),
+                                                         (6, 6, True, 50000)])
+def test_small_nets_bit_exact_icarus(exported, tmp_path, wbits, abits, final_relu, fps):
+    """Other bit widths, unsigned and signed classifier outputs, slow and fast folds."""
+    _, path = exported(wbits=wbits, abits=abits, final_relu=final_relu)
+    qm = load_model(path)
+    generate(qm, tmp_path / "r", fold={"target_fps": fps})
+    x = random_images(6, 15, seed=wbits)
+    res = simulate(tmp_path / "r", x, "icarus", valid_gaps=0.2, backpressure=0.4, seed=wbits)
+    assert np.array_equal(_nchw(qm, res["outputs"]), golden.run(qm, x))
+
+
+@pytest.mark.parametrize("simulator", ["icarus", "verilator"])
+def test_tiny_mnist_bit_exact_on_mnist_with_backpressure(qm, tiny_rtl, mnist_x, simulator):
+    out, m = tiny_rtl
+    res = simulate(out, mnist_x, simulator, valid_gaps=0.1, backpressure=0.3, seed=1)
+    got = _nchw(qm, res["outputs"])
+    ref = golden.run(qm, mnist_x)
+    assert got.shape == ref.shape == (MNIST_IMAGES, 10)
+    assert int((got != ref).any(axis=1).sum()) == 0
+    # the pipeline runs at its slowest layer's designed rate (READY low 30 % of the time at the
+    # output hardly matters: one image's 10 words per ~16k cycles)
+    assert res["ii_cycles"] <= 1.1 * m["estimate"]["slowest_layer_cycles"]
+    assert res["latency_cycles"] > res["ii_cycles"]
+
+
+def test_cocotbext_axi_driver(qm, tiny_rtl, mnist_x):
+    """The same top driven by cocotbext-axi's AxiStreamSource/Sink from Python."""
+    out, _ = tiny_rtl
+    res = simulate(out, mnist_x[:2], "verilator", valid_gaps=0.3, backpressure=0.5, seed=3,
+                   driver="cocotbext")
+    assert np.array_equal(_nchw(qm, res["outputs"]), golden.run(qm, mnist_x[:2]))
+
+
+def test_stall_is_reported_not_hung(tiny_rtl, mnist_x):
+    """A timeout too short for one image: a clear error, no hang."""
+    out, _ = tiny_rtl
+    with pytest.raises(AccelError, match="not all images came out"):
+        simulate(out, mnist_x[:1], "verilator", timeout_cycles=5000)
+
+
+def test_cli_rtl_and_sim(tmp_path, capsys):
+    assert main(["rtl", "--out", str(tmp_path / "r"), "--target-fps", "4000"]) == 0
+    text = capsys.readouterr().out
+    assert "multipliers" in text and (tmp_path / "r" / "rtl" / "accel_top.v").is_file()
+    assert main(["sim", "--rtl", str(tmp_path / "r"), "--images", "2", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["mismatched_images"] == 0 and res["images"] == 2 and res["ii_cycles"] > 0
+
+
+def test_cli_bad_inputs(tmp_path, capsys):
+    bad = tmp_path / "fold.yaml"
+    bad.write_text("layers: [1, 2")
+    assert main(["rtl", "--out", str(tmp_path / "r"), "--fold", str(bad)]) == 2
+    assert main(["sim", "--rtl", str(tmp_path / "nothing")]) == 2
+    assert main(["sim", "--simulator", "modelsim"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all(e.startswith("accel: error:") for e in err)
+    assert not (tmp_path / "r").exists()
