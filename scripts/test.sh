@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/python -m pytest -q "$@"
+# Two workers (the RTL simulations are long single-threaded runs); a test file stays on one worker.
+exec .venv/bin/python -m pytest -q -n 2 --dist loadfile "$@"

@@ -119,8 +119,13 @@ def test_small_nets_bit_exact_icarus(exported, tmp_path, wbits, abits, final_rel
     assert np.array_equal(_nchw(qm, res["outputs"]), golden.run(qm, x))
 
 
-@pytest.mark.parametrize("simulator", ["icarus", "verilator"])
-def test_tiny_mnist_bit_exact_on_mnist_with_backpressure(qm, tiny_rtl, mnist_x, simulator):
+def test_tiny_mnist_bit_exact_on_mnist_with_backpressure(qm, tiny_rtl, mnist_x):
+    """200 MNIST test images on Verilator (Icarus: test_rtl_icarus.py, a file of its own so the
+    two long runs can go to different pytest workers)."""
+    check_mnist(qm, tiny_rtl, mnist_x, "verilator")
+
+
+def check_mnist(qm, tiny_rtl, mnist_x, simulator):
     out, m = tiny_rtl
     res = simulate(out, mnist_x, simulator, valid_gaps=0.1, backpressure=0.3, seed=1)
     got = _nchw(qm, res["outputs"])

@@ -54,7 +54,7 @@ module accel_gap #(
                         : {{SW{1'b0}}, s_data[i*BITS +: BITS]});
     end
     // numerator of the selected channel, offset to be non-negative
-    wire signed [SW-1:0] sum_ch = sums[ch*SW +: SW];
+    wire signed [SW-1:0] sum_ch = sums[SW-1:0];  // sums rotate: the current channel is lowest
     wire signed [UW-1:0] num    = $signed(sum_ch) <<< LSH;
     localparam [UW-1:0] OFFSET  = DEN << M;
     wire [UW-1:0] num_off = num + OFFSET;
@@ -68,6 +68,17 @@ module accel_gap #(
     wire [DB+1:0]        twice = {rem, 1'b0};
     wire up = (twice > DEN) || ((twice == DEN) && quo[0]);
     wire signed [UW+1:0] y = q + $signed({1'b0, up});
+    wire [SW*C-1:0] sums_rot;
+    wire [C*OUT_BITS-1:0] m_shift;
+    generate
+        if (C == 1) begin : g_one
+            assign sums_rot = sums;
+            assign m_shift = sat[OUT_BITS-1:0];
+        end else begin : g_many
+            assign sums_rot = {sums[SW-1:0], sums[SW*C-1:SW]};
+            assign m_shift = {sat[OUT_BITS-1:0], m_data[C*OUT_BITS-1:OUT_BITS]};
+        end
+    endgenerate
     localparam signed [UW+1:0] LO_E = LO;
     localparam signed [UW+1:0] HI_E = HI;
     wire signed [UW+1:0] sat = (y < LO_E) ? LO_E : ((y > HI_E) ? HI_E : y);
@@ -88,11 +99,12 @@ module accel_gap #(
             S_DIV: begin
                 if (bitn == 0) begin                  // load this channel's numerator
                     dvd <= num_off; quo <= 0; rem <= 0; bitn <= 1;
+                    sums <= sums_rot;
                 end else if (bitn <= UW) begin        // UW division steps
                     rem <= rem_nx; quo <= quo_nx; dvd <= {dvd[UW-2:0], 1'b0};
                     bitn <= bitn + 1;
                 end else begin                        // store the rounded, saturated code
-                    m_data[ch*OUT_BITS +: OUT_BITS] <= sat[OUT_BITS-1:0];
+                    m_data <= m_shift;                // results shift in from the top
                     bitn <= 0;
                     if (ch == C - 1) begin
                         ch <= 0; state <= S_OUT; m_valid <= 1'b1; m_last <= last_q;

@@ -61,18 +61,34 @@ module accel_mvau #(
     // ---- fold sequencer ----
     reg busy, c_last;
     reg [15:0] nf, sf;
+    reg [RW-1:0] waddr;                 // nf * SF + sf, counted (no multiplier)
     wire stall;
     wire fin  = busy && (nf == NF - 1) && (sf == SF - 1);
     wire load = in_full && (!busy || fin) && !stall;
 
-    always @(posedge clk) begin
-        if (push) inbuf[beat*IN_C*IN_BITS +: IN_C*IN_BITS] <= s_data;
-        if (load) cbuf <= inbuf;
-    end
+    // Beats shift in from the top (beat b ends at element b*IN_C); the compute copy rotates by
+    // SIMD elements per fold, so x1 is always its low slice: no variable part-select (a mux and,
+    // in synthesis, an index multiplier) on the wide vector.
+    generate
+        if (BEATS == 1) begin : g_in1
+            always @(posedge clk) if (push) inbuf <= s_data;
+        end else begin : g_inN
+            always @(posedge clk)
+                if (push) inbuf <= {s_data, inbuf[N*IN_BITS-1:IN_C*IN_BITS]};
+        end
+        if (SF == 1) begin : g_rot1
+            always @(posedge clk) if (load) cbuf <= inbuf;
+        end else begin : g_rotN
+            always @(posedge clk)
+                if (load) cbuf <= inbuf;
+                else if (busy && !stall)
+                    cbuf <= {cbuf[SIMD*IN_BITS-1:0], cbuf[N*IN_BITS-1:SIMD*IN_BITS]};
+        end
+    endgenerate
     always @(posedge clk or negedge rst_n) begin
         if (!rst_n) begin
             beat <= 0; in_full <= 1'b0; in_last <= 1'b0;
-            busy <= 1'b0; c_last <= 1'b0; nf <= 0; sf <= 0;
+            busy <= 1'b0; c_last <= 1'b0; nf <= 0; sf <= 0; waddr <= 0;
         end else begin
             if (push) begin
                 beat <= (beat == BEATS - 1) ? 0 : beat + 1;
@@ -84,9 +100,10 @@ module accel_mvau #(
             end
             if (!stall) begin
                 if (load) begin
-                    busy <= 1'b1; c_last <= in_last; nf <= 0; sf <= 0;
+                    busy <= 1'b1; c_last <= in_last; nf <= 0; sf <= 0; waddr <= 0;
                 end else if (busy) begin
                     if (fin) busy <= 1'b0;
+                    waddr <= waddr + 1'b1;
                     if (sf == SF - 1) begin
                         sf <= 0; nf <= nf + 1;
                     end else begin
@@ -109,13 +126,12 @@ module accel_mvau #(
     reg [SIMD*IN_BITS-1:0] x1;
     reg v1, first1, lastsf1, lastv1, last1;
     reg [15:0] nf1;
-    wire [RW-1:0] waddr = nf * SF + sf;
     wire [BW-1:0] baddr = nf;
     always @(posedge clk) begin
         if (!stall) begin
             wq <= wrom[waddr];
             bq <= brom[baddr];
-            x1 <= cbuf[sf*SIMD*IN_BITS +: SIMD*IN_BITS];
+            x1 <= cbuf[SIMD*IN_BITS-1:0];
             first1 <= (sf == 0); lastsf1 <= (sf == SF - 1); lastv1 <= fin;
             nf1 <= nf; last1 <= c_last;
         end

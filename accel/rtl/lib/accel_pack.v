@@ -22,16 +22,19 @@ module accel_pack #(
     reg [C*BITS-1:0] pix;
     reg full, last_q;
     reg [CW-1:0] ch;
-    wire [BITS-1:0] code = pix[ch*BITS +: BITS];
+    wire [BITS-1:0] code = pix[BITS-1:0];  // the pixel shifts down one code per word
     wire fin = full && m_ready && (ch == C - 1);
     assign s_ready = !full || fin;
     assign m_valid = full;
     assign m_data  = SIGNED ? {{(32-BITS){code[BITS-1]}}, code} : {{(32-BITS){1'b0}}, code};
     assign m_keep  = 4'hf;
     assign m_last  = last_q && (ch == C - 1);
-    always @(posedge clk) if (s_valid && s_ready) begin
-        pix <= s_data; last_q <= s_last;
-    end
+    always @(posedge clk)
+        if (s_valid && s_ready) begin
+            pix <= s_data; last_q <= s_last;
+        end else if (full && m_ready) begin
+            pix <= pix >> BITS;
+        end
     always @(posedge clk or negedge rst_n) begin
         if (!rst_n) begin
             full <= 1'b0; ch <= 0;

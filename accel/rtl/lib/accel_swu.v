@@ -40,7 +40,9 @@ module accel_swu #(
     // output side
     reg        [15:0] oy, ox, ky, kx;
     reg signed [15:0] row_lo, col_lo;  // top-left input coordinate of the current window
-    reg        [15:0] base;            // row_lo mod NR
+    reg        [AW-1:0] base_addr;     // (row_lo mod NR) * W: the window's first row in the RAM
+    reg        [AW-1:0] ky_off;        // ky * W
+    reg        [AW-1:0] in_base;       // in_slot * W
     reg               out_done;        // all windows of this image issued
 
     assign s_ready = !in_done && (out_done || (in_row - row_lo < NR));
@@ -57,14 +59,16 @@ module accel_swu #(
     wire signed [15:0] r = row_lo + $signed(ky);
     wire signed [15:0] c = col_lo + $signed(kx);
     wire pad = (r < 0) || (r >= H) || (c < 0) || (c >= W);
-    wire [15:0] slot_raw = base + ky;
-    wire [15:0] slot = (slot_raw >= NR) ? slot_raw - NR : slot_raw;
-    wire [AW-1:0] raddr = pad ? {AW{1'b0}} : slot * W + c;
-    wire [AW-1:0] waddr = in_slot * W + in_col;
+    // Addresses kept incrementally (no multiplier: synthesis would spend DSP48s on slot * W).
+    wire [AW:0]   row_raw  = base_addr + ky_off;
+    wire [AW-1:0] row_addr = (row_raw >= NR * W) ? row_raw - NR * W : row_raw;
+    wire [AW-1:0] raddr = pad ? {AW{1'b0}} : row_addr + c[AW-1:0];
+    wire [AW-1:0] waddr = in_base + in_col[AW-1:0];
+    wire [AW:0]   base_next = base_addr + S * W;
     wire k_end   = (kx == K - 1) && (ky == K - 1);
     wire row_end = k_end && (ox == OW - 1);
     wire img_end = row_end && (oy == OH - 1);
-    localparam [15:0] BASE0 = (NR - (PT % NR)) % NR;
+    localparam [AW-1:0] BASE0 = ((NR - (PT % NR)) % NR) * W;
 
     reg [C*BITS-1:0] rdata;
     always @(posedge clk) begin
@@ -75,18 +79,19 @@ module accel_swu #(
 
     always @(posedge clk or negedge rst_n) begin
         if (!rst_n) begin
-            in_row <= 0; in_col <= 0; in_slot <= 0;
-            oy <= 0; ox <= 0; ky <= 0; kx <= 0;
-            row_lo <= -PT; col_lo <= -PL; base <= BASE0; out_done <= 1'b0;
+            in_row <= 0; in_col <= 0; in_slot <= 0; in_base <= 0;
+            oy <= 0; ox <= 0; ky <= 0; kx <= 0; ky_off <= 0;
+            row_lo <= -PT; col_lo <= -PL; base_addr <= BASE0; out_done <= 1'b0;
             m_valid <= 1'b0; m_pad <= 1'b0; m_last <= 1'b0;
         end else begin
             if (in_done && out_done) begin          // both sides finished: next image
-                in_row <= 0; in_col <= 0; in_slot <= 0; out_done <= 1'b0;
+                in_row <= 0; in_col <= 0; in_slot <= 0; in_base <= 0; out_done <= 1'b0;
             end else if (push) begin
                 if (in_col == W - 1) begin
                     in_col <= 0;
                     in_row <= in_row + 1;
                     in_slot <= (in_slot == NR - 1) ? 0 : in_slot + 1;
+                    in_base <= (in_slot == NR - 1) ? 0 : in_base + W;
                 end else begin
                     in_col <= in_col + 1;
                 end
@@ -100,18 +105,19 @@ module accel_swu #(
                 end else begin
                     kx <= 0;
                     if (ky != K - 1) begin
-                        ky <= ky + 1;
+                        ky <= ky + 1; ky_off <= ky_off + W;
                     end else begin
-                        ky <= 0;
+                        ky <= 0; ky_off <= 0;
                         if (ox != OW - 1) begin
                             ox <= ox + 1; col_lo <= col_lo + S;
                         end else begin
                             ox <= 0; col_lo <= -PL;
                             if (oy != OH - 1) begin
                                 oy <= oy + 1; row_lo <= row_lo + S;
-                                base <= (base + S >= NR) ? base + S - NR : base + S;
+                                base_addr <= (base_next >= NR * W) ? base_next - NR * W
+                                                                   : base_next;
                             end else begin
-                                oy <= 0; row_lo <= -PT; base <= BASE0; out_done <= 1'b1;
+                                oy <= 0; row_lo <= -PT; base_addr <= BASE0; out_done <= 1'b1;
                             end
                         end
                     end

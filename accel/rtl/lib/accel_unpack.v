@@ -31,11 +31,15 @@ module accel_unpack #(
     wire word_end = (bi == 2'd3) || img_end;
     assign s_ready = !full || (step && word_end);
     wire [7:0] byte_ = word[bi*8 +: 8];
-    reg [C*BITS-1:0] pix_next;
-    always @* begin
-        pix_next = pix;
-        pix_next[ch*BITS +: BITS] = byte_[BITS-1:0];
-    end
+    // codes shift in from the top: after C codes, channel 0 is lowest
+    wire [C*BITS-1:0] pix_next;
+    generate
+        if (C == 1) begin : g_one
+            assign pix_next = byte_[BITS-1:0];
+        end else begin : g_many
+            assign pix_next = {byte_[BITS-1:0], pix[C*BITS-1:BITS]};
+        end
+    endgenerate
     always @(posedge clk) begin
         if (s_valid && s_ready) word <= s_data;
         if (step) pix <= pix_next;

@@ -1,0 +1,105 @@
+"""RTL benchmark: the generated Verilog accelerator of a model file, simulated on MNIST test images
+(both simulators), against the golden model, with cycle figures and the yosys resource estimate.
+
+    .venv/bin/python benchmarks/rtl.py [--model M] [--images N] [--icarus-images N]
+                                       [--fold fold.yaml] [--board zybo] [--out ...]
+
+Records: the fold (PE x SIMD per layer, multipliers), mismatches vs golden on N images (Verilator,
+random valid gaps 10 % and READY backpressure 30 %) and on --icarus-images (Icarus, same traffic),
+latency (first input word -> last output word), initiation interval between images, images/s at
+the board clock, MAC-unit utilization (model MACs / (multipliers x II)), per-layer cycles, and
+LUT/FF/DSP48E1/RAMB36 by yosys synth_xilinx -family xc7 against the board's capacity.
+"""
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from accel import data, golden  # noqa: E402
+from accel.cli import DEFAULT_MODEL  # noqa: E402
+from accel.modelfile import load_model  # noqa: E402
+from accel.rtl.estimate import estimate  # noqa: E402
+from accel.rtl.generate import generate  # noqa: E402
+from accel.rtl.sim import simulate  # noqa: E402
+
+
+def run(rtl, qm, x, y, simulator):
+    t0 = time.time()
+    res = simulate(rtl, x, simulator, valid_gaps=0.1, backpressure=0.3, seed=1)
+    wall = time.time() - t0
+    c, h, w = qm.layers[-1].shape
+    out = res["outputs"].reshape(len(x), h, w, c).transpose(0, 3, 1, 2).reshape(len(x), -1)
+    ref = golden.run(qm, x)
+    return res, {
+        "simulator": simulator, "images": int(len(x)),
+        "mismatched_images": int((out != ref).any(axis=1).sum()),
+        "mismatched_codes": int((out != ref).sum()),
+        "accuracy": float((out.argmax(axis=1) == y).mean()),
+        "latency_cycles": res["latency_cycles"], "ii_cycles": res["ii_cycles"],
+        "images_per_s": round(res["images_per_s"], 1),
+        "mac_utilization": round(res["mac_utilization"], 4),
+        "wall_seconds": round(wall, 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default=str(DEFAULT_MODEL))
+    ap.add_argument("--images", type=int, default=1000, help="Verilator images")
+    ap.add_argument("--icarus-images", type=int, default=200)
+    ap.add_argument("--fold", default=None)
+    ap.add_argument("--board", default="zybo")
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+
+    qm = load_model(args.model)
+    name = Path(args.model).stem
+    out_path = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / f"rtl-{name}.json"
+    c, h, w = qm.input_shape
+    ds = data.load_dataset(qm.meta.get("dataset", "mnist"), size=(h, w), channels=c)
+    rtl = ROOT / "build" / "bench-rtl" / name
+    t0 = time.time()
+    m = generate(qm, rtl, fold=args.fold, board=args.board)
+    gen_s = time.time() - t0
+    runs = []
+    res = None
+    for sim, n in (("verilator", args.images), ("icarus", args.icarus_images)):
+        if n:
+            r, summary = run(rtl, qm, ds.test.x[:n], ds.test.y[:n], sim)
+            res = res or r
+            runs.append(summary)
+            print(json.dumps(summary))
+    t0 = time.time()
+    est = estimate(rtl, args.board)
+    est_s = time.time() - t0
+    yosys = subprocess.run(["yosys", "-V"], capture_output=True, text=True).stdout.strip()
+    result = {
+        "model": Path(args.model).name, "board": args.board, "clock_mhz": m["fold"]["clock_mhz"],
+        "fold_target_fps": m["fold"]["target_fps"],
+        "multipliers": m["estimate"]["multipliers"], "macs_per_image": m["estimate"]["macs_per_image"],
+        "runs": runs,
+        "layers": [{k: l.get(k) for k in ("name", "kind", "pe", "simd", "estimated_cycles",
+                                          "first_out_cycle", "cycles_per_image")}
+                   for l in res["layers"]] if res else [],
+        "resources": {k: est[k] for k in ("LUT", "LUT_logic", "LUT_memory", "FF", "DSP",
+                                          "BRAM36", "CARRY4")},
+        "capacity": est["capacity"], "utilization": {k: round(v, 3) for k, v in
+                                                     est["utilization"].items()},
+        "fits": est["fits"], "estimate_tool": f"{yosys} synth_xilinx -family xc7",
+        "generate_seconds": round(gen_s, 1), "estimate_seconds": round(est_s, 1),
+        "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
+    }
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in result.items() if k != "layers"}, indent=2))
+    print(f"wrote {out_path}")
+
+
+if __name__ == "__main__":
+    main()
