@@ -48,9 +48,11 @@ def conv_dims(layer) -> tuple[int, int, int, int]:
 
 
 def vector_cycles(beats: int, n: int, cout: int, fold: Fold) -> int:
-    """Cycles per output pixel in steady state: the folds, or the input beats plus the one cycle
-    that moves a full input buffer to the compute buffer, whichever is longer."""
-    return max((n // fold.simd) * (cout // fold.pe), beats + 1)
+    """Cycles per output pixel in steady state. 1x1 layers (one beat, one buffer): the folds plus
+    the cycle that takes the next vector. Windowed layers (double buffered): the folds, or the
+    beats plus the cycle that moves the full buffer to the compute buffer, whichever is longer."""
+    folds = (n // fold.simd) * (cout // fold.pe)
+    return folds + 1 if beats == 1 else max(folds, beats + 1)
 
 
 def layer_cycles(layer, fold: Fold) -> int:

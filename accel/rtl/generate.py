@@ -128,12 +128,12 @@ def _source(prefix: str, s: Stream, pad: bool = False) -> dict:
 
 
 def _window(net: Netlist, src: Stream, name: str, k: int, stride: int, pads, oh: int,
-            ow: int) -> Stream:
+            ow: int, zero_pad: bool = True) -> Stream:
     top, left = pads[0], pads[1]
     win = net.stream(name, src.channels, src.bits, src.signed, src.frac, oh, ow, pad=True)
     net.inst("accel_swu", f"u_{name}",
              dict(C=src.channels, BITS=src.bits, H=src.height, W=src.width, K=k, S=stride,
-                  PT=top, PL=left, OH=oh, OW=ow),
+                  PT=top, PL=left, OH=oh, OW=ow, ZERO_PAD=int(zero_pad)),
              {**_sink("s", src), **_source("m", win, pad=True)})
     return win
 
@@ -192,7 +192,8 @@ def maxpool(net: Netlist, layer, src: Stream) -> Stream:
     lid = ident(layer.name)
     k = _square(layer, "pool")
     c, oh, ow = layer.shape
-    win = _window(net, src, f"{lid}_win", k, layer.stride[0], layer.pads, oh, ow)
+    win = _window(net, src, f"{lid}_win", k, layer.stride[0], layer.pads, oh, ow,
+                  zero_pad=False)
     dst = net.stream(lid, c, src.bits, src.signed, src.frac, oh, ow)
     net.inst("accel_maxpool", f"u_{lid}", dict(C=c, BITS=src.bits, SIGNED=int(src.signed),
                                                 BEATS=k * k),

@@ -51,68 +51,76 @@ module accel_mvau #(
     localparam RW = (NF * SF > 1) ? $clog2(NF * SF) : 1;
     localparam BW = (NF > 1) ? $clog2(NF) : 1;
 
-    // ---- input vector buffer ----
-    reg [N*IN_BITS-1:0] inbuf, cbuf;
-    reg in_full, in_last;
-    reg [15:0] beat;
-    assign s_ready = !in_full;
-    wire push = s_valid && !in_full;
-
-    // ---- fold sequencer ----
+    // ---- input vector buffer and fold sequencer ----
+    // 1x1 layers (BEATS == 1): the vector arrives in one beat straight into the compute buffer
+    // (one buffer; the next vector waits one cycle after the last fold). Windowed layers: beats
+    // shift into a second buffer while the compute buffer is in use (beat b ends at element
+    // b*IN_C), so the window's K*K beats overlap the folds.
+    reg [N*IN_BITS-1:0] cbuf;
     reg busy, c_last;
     reg [15:0] nf, sf;
     reg [RW-1:0] waddr;                 // nf * SF + sf, counted (no multiplier)
     wire stall;
-    wire fin  = busy && (nf == NF - 1) && (sf == SF - 1);
-    wire load = in_full && (!busy || fin) && !stall;
-
-    // Beats shift in from the top (beat b ends at element b*IN_C); the compute copy rotates by
-    // SIMD elements per fold, so x1 is always its low slice: no variable part-select (a mux and,
-    // in synthesis, an index multiplier) on the wide vector.
+    wire fin = busy && (nf == NF - 1) && (sf == SF - 1);
+    wire start, start_last;
     generate
-        if (BEATS == 1) begin : g_in1
-            always @(posedge clk) if (push) inbuf <= s_data;
-        end else begin : g_inN
-            always @(posedge clk)
+        if (BEATS == 1) begin : g_single
+            assign s_ready = !busy;
+            assign start = s_valid && !busy;
+            assign start_last = s_last;
+            always @(posedge clk) if (start) cbuf <= s_data;
+        end else begin : g_double
+            reg [N*IN_BITS-1:0] inbuf;
+            reg in_full, in_last;
+            reg [15:0] beat;
+            wire push = s_valid && !in_full;
+            assign s_ready = !in_full;
+            assign start = in_full && (!busy || fin) && !stall;
+            assign start_last = in_last;
+            always @(posedge clk) begin
                 if (push) inbuf <= {s_data, inbuf[N*IN_BITS-1:IN_C*IN_BITS]};
-        end
-        if (SF == 1) begin : g_rot1
-            always @(posedge clk) if (load) cbuf <= inbuf;
-        end else begin : g_rotN
-            always @(posedge clk)
-                if (load) cbuf <= inbuf;
-                else if (busy && !stall)
-                    cbuf <= {cbuf[SIMD*IN_BITS-1:0], cbuf[N*IN_BITS-1:SIMD*IN_BITS]};
+                if (start) cbuf <= inbuf;
+            end
+            always @(posedge clk or negedge rst_n) begin
+                if (!rst_n) begin
+                    beat <= 0; in_full <= 1'b0; in_last <= 1'b0;
+                end else if (push) begin
+                    beat <= (beat == BEATS - 1) ? 0 : beat + 1;
+                    if (beat == BEATS - 1) begin
+                        in_full <= 1'b1; in_last <= s_last;
+                    end
+                end else if (start) begin
+                    in_full <= 1'b0;
+                end
+            end
         end
     endgenerate
     always @(posedge clk or negedge rst_n) begin
         if (!rst_n) begin
-            beat <= 0; in_full <= 1'b0; in_last <= 1'b0;
             busy <= 1'b0; c_last <= 1'b0; nf <= 0; sf <= 0; waddr <= 0;
-        end else begin
-            if (push) begin
-                beat <= (beat == BEATS - 1) ? 0 : beat + 1;
-                if (beat == BEATS - 1) begin
-                    in_full <= 1'b1; in_last <= s_last;
-                end
-            end else if (load) begin
-                in_full <= 1'b0;
-            end
-            if (!stall) begin
-                if (load) begin
-                    busy <= 1'b1; c_last <= in_last; nf <= 0; sf <= 0; waddr <= 0;
-                end else if (busy) begin
-                    if (fin) busy <= 1'b0;
-                    waddr <= waddr + 1'b1;
-                    if (sf == SF - 1) begin
-                        sf <= 0; nf <= nf + 1;
-                    end else begin
-                        sf <= sf + 1;
-                    end
-                end
+        end else if (start) begin
+            busy <= 1'b1; c_last <= start_last; nf <= 0; sf <= 0; waddr <= 0;
+        end else if (busy && !stall) begin
+            if (fin) busy <= 1'b0;
+            waddr <= waddr + 1'b1;
+            if (sf == SF - 1) begin
+                sf <= 0; nf <= nf + 1;
+            end else begin
+                sf <= sf + 1;
             end
         end
     end
+    // The SIMD slice of fold sf: an AND-OR mux over constant slices (an indexed part-select
+    // would cost an index multiplier in synthesis).
+    wire [SIMD*IN_BITS-1:0] sel [0:SF];
+    assign sel[0] = {SIMD*IN_BITS{1'b0}};
+    genvar f;
+    generate
+        for (f = 0; f < SF; f = f + 1) begin : g_slice
+            assign sel[f + 1] = sel[f] |
+                ({SIMD*IN_BITS{sf == f}} & cbuf[f*SIMD*IN_BITS +: SIMD*IN_BITS]);
+        end
+    endgenerate
 
     // ---- stage 1: weight/bias ROM read, input slice ----
     reg [WW-1:0]       wrom [0:NF*SF-1];
@@ -131,7 +139,7 @@ module accel_mvau #(
         if (!stall) begin
             wq <= wrom[waddr];
             bq <= brom[baddr];
-            x1 <= cbuf[SIMD*IN_BITS-1:0];
+            x1 <= sel[SF];
             first1 <= (sf == 0); lastsf1 <= (sf == SF - 1); lastv1 <= fin;
             nf1 <= nf; last1 <= c_last;
         end
@@ -189,23 +197,18 @@ module accel_mvau #(
                 u_rq (.acc(acc[p*ACC_W +: ACC_W]), .code(rq[p*OUT_BITS +: OUT_BITS]));
         end
     endgenerate
-    reg [OUT_C*OUT_BITS-1:0] obuild;
-    wire [OUT_C*OUT_BITS-1:0] merged;   // obuild with fold nf2's slice replaced by rq
-    generate
-        for (p = 0; p < NF; p = p + 1) begin : g_fold
-            assign merged[p*PE*OUT_BITS +: PE*OUT_BITS] =
-                (nf2 == p) ? rq : obuild[p*PE*OUT_BITS +: PE*OUT_BITS];
-        end
-    endgenerate
+    // Each fold's PE codes go straight into their slice of the output register; a fold that
+    // finishes while the previous vector still waits there stalls the pipeline.
     wire done_fold = v2 && lastsf2;
     wire complete  = done_fold && lastv2;
-    assign stall = complete && m_valid && !m_ready;
-    always @(posedge clk) begin
-        if (done_fold && !stall) obuild <= merged;
-        if (complete && !stall) begin
-            m_data <= merged; m_last <= last2;
+    assign stall = done_fold && m_valid && !m_ready;
+    integer j;
+    always @(posedge clk)
+        if (done_fold && !stall) begin
+            for (j = 0; j < NF; j = j + 1)
+                if (nf2 == j) m_data[j*PE*OUT_BITS +: PE*OUT_BITS] <= rq;
+            if (complete) m_last <= last2;
         end
-    end
     always @(posedge clk or negedge rst_n) begin
         if (!rst_n) m_valid <= 1'b0;
         else if (complete && !stall) m_valid <= 1'b1;

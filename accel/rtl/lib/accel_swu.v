@@ -15,7 +15,8 @@ module accel_swu #(
     parameter PL   = 0,
     parameter OH   = 26,   // output rows / columns (ceil-mode pools give one more)
     parameter OW   = 26,
-    parameter NR   = K + S // line-buffer rows
+    parameter NR   = K + S, // line-buffer rows
+    parameter ZERO_PAD = 1  // 0: padded positions carry whatever (a max-pool skips them anyway)
 ) (
     input  wire              clk,
     input  wire              rst_n,
@@ -75,7 +76,7 @@ module accel_swu #(
         if (push) mem[waddr] <= s_data;
         if (issue) rdata <= mem[raddr];
     end
-    assign m_data = m_pad ? {C*BITS{1'b0}} : rdata;
+    assign m_data = (ZERO_PAD != 0 && m_pad) ? {C*BITS{1'b0}} : rdata;
 
     always @(posedge clk or negedge rst_n) begin
         if (!rst_n) begin
