@@ -37,9 +37,9 @@ module accel_gap #(
     localparam S_ACC = 2'd0, S_DIV = 2'd1, S_OUT = 2'd2;
     reg [1:0] state;
     reg [SW*C-1:0] sums;
-    reg [15:0] pix;
+    reg [$clog2(NPIX + 1)-1:0] pix;
     reg [CW-1:0] ch;
-    reg [15:0] bitn;
+    reg [$clog2(UW + 2):0] bitn;
     reg [UW-1:0] dvd, quo;
     reg [DB:0] rem;
     reg last_q;

@@ -21,7 +21,7 @@ module accel_maxpool #(
 );
     reg [C*BITS-1:0] cur;
     reg have;
-    reg [15:0] beat;
+    reg [$clog2(BEATS + 1)-1:0] beat;
     wire end_beat = (beat == BEATS - 1);
     assign s_ready = !(end_beat && m_valid && !m_ready);
     wire push = s_valid && s_ready;

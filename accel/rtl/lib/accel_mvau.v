@@ -50,6 +50,9 @@ module accel_mvau #(
     localparam WW = PE * SIMD * W_BITS;
     localparam RW = (NF * SF > 1) ? $clog2(NF * SF) : 1;
     localparam BW = (NF > 1) ? $clog2(NF) : 1;
+    localparam NFW = $clog2(NF + 1);        // counter widths
+    localparam SFW = $clog2(SF + 1);
+    localparam BTW = $clog2(BEATS + 1);
 
     // ---- input vector buffer and fold sequencer ----
     // 1x1 layers (BEATS == 1): the vector arrives in one beat straight into the compute buffer
@@ -58,7 +61,8 @@ module accel_mvau #(
     // b*IN_C), so the window's K*K beats overlap the folds.
     reg [N*IN_BITS-1:0] cbuf;
     reg busy, c_last;
-    reg [15:0] nf, sf;
+    reg [NFW-1:0] nf;
+    reg [SFW-1:0] sf;
     reg [RW-1:0] waddr;                 // nf * SF + sf, counted (no multiplier)
     wire stall;
     wire fin = busy && (nf == NF - 1) && (sf == SF - 1);
@@ -72,7 +76,7 @@ module accel_mvau #(
         end else begin : g_double
             reg [N*IN_BITS-1:0] inbuf;
             reg in_full, in_last;
-            reg [15:0] beat;
+            reg [BTW-1:0] beat;
             wire push = s_valid && !in_full;
             assign s_ready = !in_full;
             assign start = in_full && (!busy || fin) && !stall;
@@ -133,7 +137,7 @@ module accel_mvau #(
     reg [PE*B_BITS-1:0] bq;
     reg [SIMD*IN_BITS-1:0] x1;
     reg v1, first1, lastsf1, lastv1, last1;
-    reg [15:0] nf1;
+    reg [NFW-1:0] nf1;
     wire [BW-1:0] baddr = nf;
     always @(posedge clk) begin
         if (!stall) begin
@@ -152,7 +156,7 @@ module accel_mvau #(
     // ---- stage 2: PE dot products of SIMD lanes, accumulate ----
     reg [PE*ACC_W-1:0] acc;
     reg v2, lastsf2, lastv2, last2;
-    reg [15:0] nf2;
+    reg [NFW-1:0] nf2;
     wire [PE*ACC_W-1:0] acc_next;
     genvar p;
     generate

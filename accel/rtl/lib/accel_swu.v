@@ -31,16 +31,19 @@ module accel_swu #(
     input  wire              m_ready
 );
     localparam AW = $clog2(NR * W);
+    // coordinate width: signed, wide enough for -pad .. H + K and for RAM addresses
+    localparam CW0 = $clog2((H > W ? H : W) + 2 * K + 2) + 2;
+    localparam CW  = (CW0 > AW + 1) ? CW0 : AW + 1;
     reg [C*BITS-1:0] mem [0:NR*W-1];
 
     // input side
-    reg signed [15:0] in_row;          // next row to write (H when the image is in)
-    reg        [15:0] in_col;
-    reg        [15:0] in_slot;         // in_row mod NR
+    reg signed [CW-1:0] in_row;          // next row to write (H when the image is in)
+    reg        [CW-1:0] in_col;
+    reg        [CW-1:0] in_slot;         // in_row mod NR
     wire in_done = (in_row == H);
     // output side
-    reg        [15:0] oy, ox, ky, kx;
-    reg signed [15:0] row_lo, col_lo;  // top-left input coordinate of the current window
+    reg        [CW-1:0] oy, ox, ky, kx;
+    reg signed [CW-1:0] row_lo, col_lo;  // top-left input coordinate of the current window
     reg        [AW-1:0] base_addr;     // (row_lo mod NR) * W: the window's first row in the RAM
     reg        [AW-1:0] ky_off;        // ky * W
     reg        [AW-1:0] in_base;       // in_slot * W
@@ -49,16 +52,16 @@ module accel_swu #(
     assign s_ready = !in_done && (out_done || (in_row - row_lo < NR));
     wire push = s_valid && s_ready;
 
-    wire signed [15:0] r_end  = row_lo + K - 1;
-    wire signed [15:0] c_end  = col_lo + K - 1;
-    wire signed [15:0] r_need = (r_end > H - 1) ? H - 1 : r_end;
-    wire signed [15:0] c_need = (c_end > W - 1) ? W - 1 : c_end;
+    wire signed [CW-1:0] r_end  = row_lo + K - 1;
+    wire signed [CW-1:0] c_end  = col_lo + K - 1;
+    wire signed [CW-1:0] r_need = (r_end > H - 1) ? H - 1 : r_end;
+    wire signed [CW-1:0] c_need = (c_end > W - 1) ? W - 1 : c_end;
     wire avail = in_done || (in_row > r_need) || (in_row == r_need && $signed(in_col) > c_need);
     wire free  = !m_valid || m_ready;
     wire issue = !out_done && avail && free;
 
-    wire signed [15:0] r = row_lo + $signed(ky);
-    wire signed [15:0] c = col_lo + $signed(kx);
+    wire signed [CW-1:0] r = row_lo + $signed(ky);
+    wire signed [CW-1:0] c = col_lo + $signed(kx);
     wire pad = (r < 0) || (r >= H) || (c < 0) || (c >= W);
     // Addresses kept incrementally (no multiplier: synthesis would spend DSP48s on slot * W).
     wire [AW:0]   row_raw  = base_addr + ky_off;

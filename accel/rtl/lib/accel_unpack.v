@@ -22,7 +22,7 @@ module accel_unpack #(
     reg [31:0] word;
     reg        full;
     reg [1:0]  bi;
-    reg [31:0] vi;                         // value index in the image
+    reg [$clog2(VALUES + 1)-1:0] vi;       // value index in the image
     reg [CW-1:0] ch;
     reg [C*BITS-1:0] pix;
     wire pix_end  = (ch == C - 1);
