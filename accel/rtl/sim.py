@@ -67,12 +67,18 @@ def _design_key(rtl_dir: Path, manifest: dict, simulator: str) -> str:
     for rel in manifest["files"] + manifest["mem_files"]:
         h.update(rel.encode())
         h.update((rtl_dir / rel).read_bytes())
-    h.update((TB_DIR / "network.py").read_bytes())
+    for tb in sorted(TB_DIR.glob("*")):
+        if tb.suffix in (".py", ".v"):
+            h.update(tb.read_bytes())
     return h.hexdigest()[:24]
 
 
 DRIVERS = ("hdl", "cocotbext")
-MAX_IMAGES = 10000  # the HDL DMA model's memories
+
+
+def max_images(words_per_image: int) -> int:
+    """Images per run the HDL DMA model's memories hold (about 4 M words, at most 10,000)."""
+    return max(16, min(10_000, (1 << 22) // words_per_image))
 
 
 def _read_mem(path: Path, signed: bool) -> np.ndarray:
@@ -113,12 +119,13 @@ def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float 
     if words.ndim != 2 or words.shape[1] != io["input"]["words"]:
         raise AccelError(f"DMA input must be (images, {io['input']['words']}) 32-bit words, got "
                          f"shape {words.shape}")
-    images = words  # only its length is used below
-    if len(images) < 1 or len(images) > MAX_IMAGES:
-        raise AccelError(f"simulate 1..{MAX_IMAGES} images per run (got {len(images)})")
+    n = len(words)
+    limit = max_images(io["input"]["words"])
+    if not 1 <= n <= limit:
+        raise AccelError(f"simulate 1..{limit} images per run (got {n}): split the images")
     if timeout_cycles is None:  # generous: the estimate's slowest layer per image, x4, + fill
         per = manifest["estimate"]["slowest_layer_cycles"]
-        timeout_cycles = int(4 * per * (len(images) + 4) / (1 - backpressure) / (1 - valid_gaps))
+        timeout_cycles = int(4 * per * (n + 4) / (1 - backpressure) / (1 - valid_gaps))
     key = _design_key(rtl_dir, manifest, simulator + driver)
     build_dir = cache_root() / "rtl" / f"{key}-{simulator}-{driver}{'-waves' if waves else ''}"
     top = manifest["top"] if driver == "cocotbext" else "accel_tb_dma"
@@ -127,7 +134,7 @@ def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float 
     if driver == "hdl":
         sources.append(TB_DIR / "accel_tb_dma.v")
         params = {"WORDS": io["input"]["words"], "OUT_WORDS": io["output"]["words"],
-                  "MAX_IMAGES": MAX_IMAGES}
+                  "MAX_IMAGES": limit}
     streams = [l["stream"] for l in manifest["layers"]]
     env = tool_env(simulator)
     runner = get_runner(simulator)
@@ -152,17 +159,22 @@ def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float 
                 fcntl.flock(lock, fcntl.LOCK_EX)  # parallel runs (pytest -n) share the cache
                 runner.build(sources=sources, hdl_toplevel=top, build_dir=build_dir,
                              defines={"ACCEL_PROFILE": 1}, parameters=params, waves=waves,
-                             build_args=build_args, timescale=("1ns", "1ps"), always=False)
+                             build_args=build_args, timescale=("1ns", "1ps"), always=False,
+                             log_file=build_dir / "build.log")
             runner.test(test_module="network", hdl_toplevel=top, build_dir=build_dir,
                         testcase="dma_model" if driver == "hdl" else "run_images",
-                        plusargs=[f"+images={len(images)}", f"+gap={round(valid_gaps * 100)}",
+                        plusargs=[f"+images={n}", f"+gap={round(valid_gaps * 100)}",
                                   f"+bp={round(backpressure * 100)}", f"+seed={seed + 1}"],
-                        test_dir=tmp, waves=waves, seed=seed,
+                        test_dir=tmp, waves=waves, seed=seed, log_file=tmp / "sim.log",
                         extra_env={"ACCEL_SIM_CONFIG": str(tmp / "config.json"), **env})
+        except RuntimeError as e:  # a build or simulator command failed
+            raise AccelError(f"{simulator} failed on {rtl_dir} ({e}): see {build_dir}/build.log")
         except SystemExit as e:
             if not (tmp / "result.json").is_file():
-                raise AccelError(f"{simulator} simulation of {rtl_dir} failed (exit {e.code}); "
-                                 f"see the log above")
+                log = rtl_dir / "sim.log"
+                shutil.copy(tmp / "sim.log", log)
+                raise AccelError(f"{simulator} simulation of {rtl_dir} failed (exit {e.code}): "
+                                 f"see {log}")
         finally:
             sys.path.remove(str(TB_DIR))
             for k, v in saved.items():
@@ -174,7 +186,7 @@ def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float 
             raise AccelError(f"{simulator} simulation of {rtl_dir} wrote no results")
         res = json.loads((tmp / "result.json").read_text())
         if driver == "hdl" and res["error"] is None:
-            n, signed = len(images), io["output"]["signed"]
+            signed = io["output"]["signed"]
             res["outputs"] = _read_mem(tmp / "tb_out.mem", signed).reshape(n, -1).tolist()
             res["latency"] = _read_mem(tmp / "tb_lat.mem", False).tolist()
             res["done_cycle"] = _read_mem(tmp / "tb_cyc.mem", False).tolist()
@@ -187,7 +199,7 @@ def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float 
                 shutil.copy(found[0], wave_file)
     if res["error"]:
         raise AccelError(f"RTL simulation: {res['error']}")
-    return summarize(manifest, res, len(images), wave_file)
+    return summarize(manifest, res, n, wave_file)
 
 
 def summarize(manifest: dict, res: dict, n: int, wave_file=None) -> dict:
