@@ -149,7 +149,8 @@ def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float 
                "valid_gaps": valid_gaps, "backpressure": backpressure, "seed": seed,
                "timeout_cycles": timeout_cycles, "streams": streams}
         (tmp / "config.json").write_text(json.dumps(cfg))
-        build_args = ["-Wno-fatal", "-Wno-WIDTH", "-Wno-UNUSED"] if simulator == "verilator" else []
+        build_args = (["-Wno-fatal", "-Wno-WIDTH", "-Wno-UNUSED", "-Wno-UNOPTFLAT"]
+                      if simulator == "verilator" else [])
         sys.path.insert(0, str(TB_DIR))
         saved = {k: os.environ.get(k) for k in env}
         os.environ.update(env)
