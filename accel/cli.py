@@ -271,9 +271,10 @@ def cmd_sim(args) -> int:
                   f"{l['estimated_cycles']:12d} {l['first_out_cycle']:10d} "
                   f"{cyc if cyc is None else round(cyc):>11}")
         ii = res["ii_cycles"]
+        rate = (f"II {round(ii)} cycles -> {res['images_per_s']:.0f} images/s" if ii else
+                "II needs 2+ images")
         print(f"latency {res['latency_cycles']} cycles (first input word -> last output word), "
-              f"II {ii if ii is None else round(ii)} cycles -> {res['images_per_s']:.0f} images/s "
-              f"at {res['clock_mhz']:g} MHz; {res['multipliers']} multipliers"
+              f"{rate} at {res['clock_mhz']:g} MHz; {res['multipliers']} multipliers"
               + (f", MAC utilization {res['mac_utilization']:.1%}" if res["mac_utilization"]
                  else ""))
         if acc is not None:

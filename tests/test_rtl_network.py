@@ -107,6 +107,13 @@ def test_pack_images_layout():
     assert [(int(words[1, 0]) >> (8 * i)) & 255 for i in range(4)] == list(nhwc[1, :4])
 
 
+def test_waveform_on_request(exported, tmp_path):
+    _, path = exported()
+    generate(path, tmp_path / "r", fold={"target_fps": 50000})
+    res = simulate(tmp_path / "r", random_images(1, 15), "icarus", waves=True)
+    assert res["waves"] and (tmp_path / "r" / "accel_tb_dma.fst").stat().st_size > 1000
+
+
 @pytest.mark.parametrize("wbits,abits,final_relu,fps", [(8, 8, False, 20000), (4, 4, True, 5000),
                                                          (6, 6, True, 50000)])
 def test_small_nets_bit_exact_icarus(exported, tmp_path, wbits, abits, final_relu, fps):
