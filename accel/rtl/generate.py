@@ -114,17 +114,13 @@ class Netlist:
                          f".rst_n(ap_rst_n),\n        {conns});\n")
 
 
-def _sink(prefix: str, s: Stream, pad: bool = False) -> dict:
-    """Port map of a block's input side connected to stream s."""
+def _ports(prefix: str, s: Stream, pad: bool = False) -> dict:
+    """Port map of a block's AXI4-Stream side `prefix` (s, m, a, b, m0, ...) on stream s."""
     d = {f"{prefix}_data": f"{s.name}_data", f"{prefix}_last": f"{s.name}_last",
          f"{prefix}_valid": f"{s.name}_valid", f"{prefix}_ready": f"{s.name}_ready"}
     if pad:
         d[f"{prefix}_pad"] = f"{s.name}_pad"
     return d
-
-
-def _source(prefix: str, s: Stream, pad: bool = False) -> dict:
-    return _sink(prefix, s, pad)
 
 
 def _window(net: Netlist, src: Stream, name: str, k: int, stride: int, pads, oh: int,
@@ -134,7 +130,7 @@ def _window(net: Netlist, src: Stream, name: str, k: int, stride: int, pads, oh:
     net.inst("accel_swu", f"u_{name}",
              dict(C=src.channels, BITS=src.bits, H=src.height, W=src.width, K=k, S=stride,
                   PT=top, PL=left, OH=oh, OW=ow, ZERO_PAD=int(zero_pad)),
-             {**_sink("s", src), **_source("m", win, pad=True)})
+             {**_ports("s", src), **_ports("m", win, pad=True)})
     return win
 
 
@@ -179,8 +175,8 @@ def conv(net: Netlist, layer, src: Stream, f: folding.Fold) -> Stream:
                   ACC_W=acc_w, ACC_SHIFT=acc_shift, BIAS_SHIFT=bias_shift, OUT_SHIFT=out_shift,
                   RELU=int(layer.relu), OUT_BITS=out.bits, LO=lo, HI=hi,
                   WEIGHT_FILE=f"{lid}_w.mem", BIAS_FILE=f"{lid}_b.mem"),
-             {**_sink("s", feed, pad=beats > 1), **({"s_pad": "1'b0"} if beats == 1 else {}),
-              **_source("m", dst)})
+             {**_ports("s", feed, pad=beats > 1), **({"s_pad": "1'b0"} if beats == 1 else {}),
+              **_ports("m", dst)})
     net.layers.append(dict(name=layer.name, kind="conv", stream=lid, pe=f.pe, simd=f.simd,
                            multipliers=f.multipliers, macs=pixels * n * cout,
                            cycles=folding.layer_cycles(layer, f), acc_bits=acc_w,
@@ -197,7 +193,7 @@ def maxpool(net: Netlist, layer, src: Stream) -> Stream:
     dst = net.stream(lid, c, src.bits, src.signed, src.frac, oh, ow)
     net.inst("accel_maxpool", f"u_{lid}", dict(C=c, BITS=src.bits, SIGNED=int(src.signed),
                                                 BEATS=k * k),
-             {**_sink("s", win, pad=True), **_source("m", dst)})
+             {**_ports("s", win, pad=True), **_ports("m", dst)})
     net.layers.append(dict(name=layer.name, kind="maxpool", stream=lid, cycles=oh * ow * k * k))
     return dst
 
@@ -214,7 +210,7 @@ def concat(net: Netlist, layer, a: Stream, b: Stream) -> Stream:
     net.inst("accel_concat", f"u_{lid}",
              dict(CA=a.channels, BA=a.bits, SHA=sha, CB=b.channels, BB=b.bits, SHB=shb,
                   SIGNED=int(a.signed), OB=ob),
-             {**_sink("a", a), **_sink("b", b), **_source("m", dst)})
+             {**_ports("a", a), **_ports("b", b), **_ports("m", dst)})
     net.layers.append(dict(name=layer.name, kind="concat", stream=lid, cycles=a.height * a.width))
     return dst
 
@@ -228,7 +224,7 @@ def gap(net: Netlist, layer, src: Stream) -> Stream:
              dict(C=src.channels, BITS=src.bits, SIGNED=int(src.signed),
                   NPIX=src.height * src.width, SH=out.frac - layer.in_types[0].frac,
                   OUT_BITS=out.bits, LO=lo, HI=hi),
-             {**_sink("s", src), **_source("m", dst)})
+             {**_ports("s", src), **_ports("m", dst)})
     net.layers.append(dict(name=layer.name, kind="gap", stream=lid,
                            cycles=src.height * src.width))
     return dst
@@ -243,7 +239,7 @@ def fork(net: Netlist, src: Stream, consumers: list, windowed: list[bool]) -> li
     branch = [net.stream(n, src.channels, src.bits, src.signed, src.frac, src.height, src.width)
               for n in names]
     net.inst("accel_fork", f"u_{src.name}_fork", dict(W=src.width_bits),
-             {**_sink("s", src), **_source("m0", branch[0]), **_source("m1", branch[1])})
+             {**_ports("s", src), **_ports("m0", branch[0]), **_ports("m1", branch[1])})
     for s, win in zip(branch, windowed):
         if win or not any(windowed):
             outs.append(s)
@@ -251,7 +247,7 @@ def fork(net: Netlist, src: Stream, consumers: list, windowed: list[bool]) -> li
         depth = 2 * src.width + 8
         q = net.stream(f"{s.name}_q", s.channels, s.bits, s.signed, s.frac, s.height, s.width)
         net.inst("accel_fifo", f"u_{s.name}_q", dict(W=s.width_bits, DEPTH=depth),
-                 {**_sink("s", s), **_source("m", q)})
+                 {**_ports("s", s), **_ports("m", q)})
         outs.append(q)
     return outs
 
@@ -265,7 +261,7 @@ def build_netlist(qm: QuantModel, folds: dict) -> tuple[Netlist, Stream, Stream]
     inp = net.stream("pixels", c, it.bits, it.signed, it.frac, h, w)
     net.inst("accel_unpack", "u_unpack", dict(C=c, BITS=it.bits, VALUES=c * h * w),
              {"s_data": "s_axis_tdata", "s_last": "s_axis_tlast", "s_valid": "s_axis_tvalid",
-              "s_ready": "s_axis_tready", **_source("m", inp)})
+              "s_ready": "s_axis_tready", **_ports("m", inp)})
     first = {i for l in qm.layers for i in l.inputs} - {l.output for l in qm.layers}
     tensors = {qm.input_name: inp, **{n: inp for n in first}}
     uses = {}
@@ -307,7 +303,7 @@ def build_netlist(qm: QuantModel, folds: dict) -> tuple[Netlist, Stream, Stream]
         tensors[layer.output] = out
     res = tensors[qm.output]
     net.inst("accel_pack", "u_pack", dict(C=res.channels, BITS=res.bits, SIGNED=int(res.signed)),
-             {**_sink("s", res), "m_data": "m_axis_tdata", "m_keep": "m_axis_tkeep",
+             {**_ports("s", res), "m_data": "m_axis_tdata", "m_keep": "m_axis_tkeep",
               "m_last": "m_axis_tlast", "m_valid": "m_axis_tvalid", "m_ready": "m_axis_tready"})
     return net, inp, res
 
