@@ -315,8 +315,6 @@ def cmd_run(args) -> int:
     """The PYNQ driver on the board, or against the simulated device (the RTL simulation)."""
     import time
 
-    import numpy as np
-
     from accel import boards, golden
     from accel.modelfile import load_model
     from accel.python import driver
