@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 # The recorded settings (the accel compress flags; see README "Deep Compression").
 SETTINGS = dict(sparsity=0.7, share_bits=4, scope="layer",
                 layer_sparsity="conv1=0.3,*.squeeze=0.3,*.expand1x1=0.3,conv10=0.5",
-                stages=6, prune_steps=200, share_steps=400, lr=5e-4, share_lr=0.05, gap_bits=4,
+                stages=6, prune_steps=400, share_steps=1000, lr=5e-4, share_lr=0.05, gap_bits=4,
                 seed=0)
 
 
