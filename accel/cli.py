@@ -243,7 +243,7 @@ def cmd_rtl(args) -> int:
 def cmd_sim(args) -> int:
     from accel import golden
     from accel.modelfile import load_model
-    from accel.rtl.sim import simulate
+    from accel.rtl.sim import outputs_nchw, simulate
 
     qm = load_model(_model_path(args))
     x, y, name = _images(qm, argparse.Namespace(dataset=None, split="test", images=args.images))
@@ -251,8 +251,7 @@ def cmd_sim(args) -> int:
     res = simulate(rtl, x, simulator=args.simulator, valid_gaps=args.valid_gaps,
                    backpressure=args.backpressure, seed=args.seed, waves=args.waves,
                    driver=args.driver)
-    c, h, w = next(l for l in qm.layers if l.output == qm.output).shape
-    out = res["outputs"].reshape(len(x), h, w, c).transpose(0, 3, 1, 2).reshape(len(x), -1)
+    out = outputs_nchw(qm, res["outputs"])
     ref = golden.run(qm, x)
     bad = int((out != ref).any(axis=1).sum())
     acc = float((out.argmax(axis=1) == y).mean()) if y is not None else None

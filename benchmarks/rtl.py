@@ -27,15 +27,14 @@ from accel.cli import DEFAULT_MODEL  # noqa: E402
 from accel.modelfile import load_model  # noqa: E402
 from accel.rtl.estimate import estimate  # noqa: E402
 from accel.rtl.generate import generate  # noqa: E402
-from accel.rtl.sim import simulate  # noqa: E402
+from accel.rtl.sim import outputs_nchw, simulate  # noqa: E402
 
 
 def run(rtl, qm, x, y, simulator):
     t0 = time.time()
     res = simulate(rtl, x, simulator, valid_gaps=0.1, backpressure=0.3, seed=1)
     wall = time.time() - t0
-    c, h, w = qm.layers[-1].shape
-    out = res["outputs"].reshape(len(x), h, w, c).transpose(0, 3, 1, 2).reshape(len(x), -1)
+    out = outputs_nchw(qm, res["outputs"])
     ref = golden.run(qm, x)
     return res, {
         "simulator": simulator, "images": int(len(x)),

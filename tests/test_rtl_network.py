@@ -13,7 +13,7 @@ from accel.errors import AccelError
 from accel.modelfile import load_model
 from accel.rtl import fold as folding
 from accel.rtl.generate import _pack, generate
-from accel.rtl.sim import pack_images, simulate
+from accel.rtl.sim import outputs_nchw, pack_images, simulate
 from conftest import random_images
 
 MNIST_IMAGES = 200
@@ -33,11 +33,6 @@ def tiny_rtl(qm, tmp_path_factory):
 @pytest.fixture(scope="module")
 def mnist_x():
     return load_dataset("mnist").test.x[:MNIST_IMAGES]
-
-
-def _nchw(qm, out):
-    c, h, w = qm.layers[-1].shape
-    return out.reshape(len(out), h, w, c).transpose(0, 3, 1, 2).reshape(len(out), -1)
 
 
 def test_default_fold_meets_target_on_the_smallest_board(qm, tiny_rtl):
@@ -123,7 +118,7 @@ def test_small_nets_bit_exact_icarus(exported, tmp_path, wbits, abits, final_rel
     generate(qm, tmp_path / "r", fold={"target_fps": fps})
     x = random_images(6, 15, seed=wbits)
     res = simulate(tmp_path / "r", x, "icarus", valid_gaps=0.2, backpressure=0.4, seed=wbits)
-    assert np.array_equal(_nchw(qm, res["outputs"]), golden.run(qm, x))
+    assert np.array_equal(outputs_nchw(qm, res["outputs"]), golden.run(qm, x))
 
 
 def test_tiny_mnist_bit_exact_on_mnist_with_backpressure(qm, tiny_rtl, mnist_x):
@@ -135,7 +130,7 @@ def test_tiny_mnist_bit_exact_on_mnist_with_backpressure(qm, tiny_rtl, mnist_x):
 def check_mnist(qm, tiny_rtl, mnist_x, simulator):
     out, m = tiny_rtl
     res = simulate(out, mnist_x, simulator, valid_gaps=0.1, backpressure=0.3, seed=1)
-    got = _nchw(qm, res["outputs"])
+    got = outputs_nchw(qm, res["outputs"])
     ref = golden.run(qm, mnist_x)
     assert got.shape == ref.shape == (MNIST_IMAGES, 10)
     assert int((got != ref).any(axis=1).sum()) == 0
@@ -150,7 +145,7 @@ def test_cocotbext_axi_driver(qm, tiny_rtl, mnist_x):
     out, _ = tiny_rtl
     res = simulate(out, mnist_x[:2], "verilator", valid_gaps=0.3, backpressure=0.5, seed=3,
                    driver="cocotbext")
-    assert np.array_equal(_nchw(qm, res["outputs"]), golden.run(qm, mnist_x[:2]))
+    assert np.array_equal(outputs_nchw(qm, res["outputs"]), golden.run(qm, mnist_x[:2]))
 
 
 def test_stall_is_reported_not_hung(tiny_rtl, mnist_x):

@@ -39,10 +39,8 @@ def rtl_trace(qm, x, simulator: str | None = None):
 
     import numpy as np
 
-    from accel.rtl.sim import simulate
+    from accel.rtl.sim import outputs_nchw, simulate
 
     simulator = simulator or os.environ.get("ACCEL_SIMULATOR", "verilator")
     res = simulate(project_for(qm), x, simulator=simulator, valid_gaps=0.1, backpressure=0.3)
-    c, h, w = next(l for l in qm.layers if l.output == qm.output).shape
-    out = res["outputs"].reshape(len(x), h, w, c).transpose(0, 3, 1, 2).reshape(len(x), -1)
-    return out.astype(np.int64), {}
+    return outputs_nchw(qm, res["outputs"]).astype(np.int64), {}

@@ -62,6 +62,14 @@ def pack_images(images: np.ndarray, words_per_image: int) -> np.ndarray:
     return x.view("<u4").reshape(len(images), words_per_image)
 
 
+def outputs_nchw(qm, outputs: np.ndarray) -> np.ndarray:
+    """DMA output words (N, words; NHWC order, as accel_pack streams them) -> (N, C*H*W) in the
+    golden model's NCHW order."""
+    c, h, w = next(l for l in qm.layers if l.output == qm.output).shape
+    n = len(outputs)
+    return np.asarray(outputs).reshape(n, h, w, c).transpose(0, 3, 1, 2).reshape(n, -1)
+
+
 def _design_key(rtl_dir: Path, manifest: dict, simulator: str) -> str:
     h = hashlib.sha256(simulator.encode())
     for rel in manifest["files"] + manifest["mem_files"]:
