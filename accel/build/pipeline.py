@@ -10,11 +10,12 @@
     vivado   the board flow TCL with params.tcl -> <name>.bit + <name>.hwh   (needs vivado)
     overlay  bit, hwh, accel_overlay.json (model, io, addresses), model file, driver
 
-Each stage's folder is keyed by a sha256 of its inputs (cache.py) and swapped in atomically; a run
-that is interrupted resumes at the first stage without a complete folder. A stage that needs a
-vendor tool that is not installed is prepared (its folder holds everything the tool needs), marked
-pending, and the run ends with the commands to run elsewhere and exit code 3. Running those
-commands in the pending folders and then `accel build` again picks up their outputs.
+Each stage's folder is keyed by a sha256 of its inputs (accel.cache) and swapped in atomically with
+its stamp (stamps.py); a run that is interrupted resumes at the first stage without a complete
+folder. A stage that needs a vendor tool that is not installed is prepared (its folder holds
+everything the tool needs), marked pending, and the run ends with the commands to run elsewhere and
+exit code 3. Running those commands in the pending folders and then `accel build` again picks up
+their outputs.
 """
 
 import json
@@ -26,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from accel import boards
-from accel.build import cache
+from accel import atomic, boards, cache
+from accel.build import stamps
 from accel.errors import AccelError
 
 EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT, EXIT_NEEDS_TOOLS = 0, 1, 2, 3
@@ -199,7 +200,7 @@ class Build:
                              f"{', '.join(self.stages)}")
         fit = self.early_fit()
         self.check_output()
-        cache.sweep(self.root)
+        atomic.sweep(self.root)
         self.log(f"accel build: {self.model_path} -> {self.root} ({self.board.description}, "
                  f"{self.board.part}, {self.backend} backend)")
         last = self.stages.index(until) if until else len(self.stages) - 1
@@ -254,7 +255,7 @@ class Build:
 
     def _cached(self, stage: str, key: str) -> dict | None:
         self.keys[stage] = key
-        s = cache.lookup(self.root / stage, key)
+        s = stamps.lookup(self.root / stage, key)
         if s and s.get("status") == "done":
             s["_cached"] = True
             return s
@@ -266,16 +267,16 @@ class Build:
         hit = self._cached("model", key)
         if hit:
             return hit
-        tmp = cache.new_temp(self.root / "model")
+        tmp = atomic.make_temp(self.root / "model")
         try:
             shutil.copyfile(self.model_path, tmp / "model.onnx")
             (tmp / "info.json").write_text(json.dumps(self.summary, indent=1) + "\n")
             info = {"stage": "model", "key": key, "status": "done",
                     "sha256": cache.file_hash(self.model_path),
                     "note": f"{self.summary['params']} parameters, {len(self.qm.layers)} layers"}
-            cache.commit(tmp, self.root / "model", info)
+            stamps.commit(tmp, self.root / "model", info)
         finally:
-            cache.discard(tmp)
+            atomic.discard(tmp)
         return info
 
     def _images(self, n: int):
@@ -301,7 +302,7 @@ class Build:
         hit = self._cached("golden", key)
         if hit:
             return hit
-        tmp = cache.new_temp(self.root / "golden")
+        tmp = atomic.make_temp(self.root / "golden")
         try:
             x, _, source = self._images(self.images)
             y, trace = golden.run(self.qm, x, trace=True)
@@ -320,9 +321,9 @@ class Build:
                     "note": f"{len(x)} vectors ({source})" + (
                         f", golden accuracy {acc['accuracy'] * 100:.2f} % of {acc['images']}"
                         if acc else "")}
-            cache.commit(tmp, self.root / "golden", info)
+            stamps.commit(tmp, self.root / "golden", info)
         finally:
-            cache.discard(tmp)
+            atomic.discard(tmp)
         return info
 
     def _golden(self):
@@ -342,7 +343,7 @@ class Build:
         hit = self._cached("hls", key)
         if hit:
             return hit
-        tmp = cache.new_temp(self.root / "hls")
+        tmp = atomic.make_temp(self.root / "hls")
         try:
             x, y, trace = self._golden()
             meta = convert.convert(self.qm, tmp / "project", board=self.board.name, config=cfg,
@@ -374,9 +375,9 @@ class Build:
                     "note": f"C-sim vs golden: 0 mismatches ({len(x)} images, outputs + "
                             f"{len(layers)} layers); {est['multipliers']} multipliers, "
                             f"~{need['BRAM36']} BRAM36"}
-            cache.commit(tmp, self.root / "hls", info)
+            stamps.commit(tmp, self.root / "hls", info)
         finally:
-            cache.discard(tmp)
+            atomic.discard(tmp)
         return info
 
     def stage_rtl(self) -> dict:
@@ -388,7 +389,7 @@ class Build:
         hit = self._cached("rtl", key)
         if hit:
             return hit
-        tmp = cache.new_temp(self.root / "rtl")
+        tmp = atomic.make_temp(self.root / "rtl")
         try:
             rtl_dir = tmp / "accel"
             manifest = generate.generate(str(self.model_path), str(rtl_dir), board=self.board.name)
@@ -428,9 +429,9 @@ class Build:
                     "note": f"{need['DSP48E1']} multipliers; simulation vs golden: "
                             + (f"0 mismatches ({len(x)} images)" if "images" in result
                                else "not available")}
-            cache.commit(tmp, self.root / "rtl", info)
+            stamps.commit(tmp, self.root / "rtl", info)
         finally:
-            cache.discard(tmp)
+            atomic.discard(tmp)
         return info
 
     # -----------------------------------------------------------------------------------------
@@ -442,15 +443,15 @@ class Build:
         hit = self._cached(stage, key)
         if hit:
             return hit
-        s = cache.lookup(folder, key)
+        s = stamps.lookup(folder, key)
         if s is None:  # prepare the folder (atomically), then it is pending until the tool ran
-            tmp = cache.new_temp(folder)
+            tmp = atomic.make_temp(folder)
             try:
                 prepare(tmp)
                 s = {"stage": stage, "key": key, "status": "pending", "command": command}
-                cache.commit(tmp, folder, s)
+                stamps.commit(tmp, folder, s)
             finally:
-                cache.discard(tmp)
+                atomic.discard(tmp)
         done = finished(folder)
         if done is None and tool_here and upstream_ready:
             run(folder)
@@ -459,7 +460,7 @@ class Build:
                 raise AccelError(f"{stage}: the tool ran but its outputs are missing in {folder}")
         if done is not None:
             s.update(done, status="done")
-            cache.update_stamp(folder, s)
+            stamps.update_stamp(folder, s)
             return s
         s = dict(s, status="pending",
                  note=("the tool is not installed here" if not tool_here
@@ -542,7 +543,7 @@ class Build:
         if hit:
             return hit
         desc, _ = self._accel_desc()
-        tmp = cache.new_temp(self.root / "overlay")
+        tmp = atomic.make_temp(self.root / "overlay")
         try:
             shutil.copyfile(src / viv["bit"], tmp / f"{self.name}.bit")
             shutil.copyfile(src / viv["hwh"], tmp / f"{self.name}.hwh")
@@ -575,9 +576,9 @@ class Build:
                     "files": sorted(p.name for p in tmp.iterdir()),
                     "note": f"{self.name}.bit + .hwh + accel_overlay.json"
                             + ("" if copied else " (driver: accel/python not present yet)")}
-            cache.commit(tmp, self.root / "overlay", info)
+            stamps.commit(tmp, self.root / "overlay", info)
         finally:
-            cache.discard(tmp)
+            atomic.discard(tmp)
         return info
 
 

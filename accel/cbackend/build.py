@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import atexit
 import hashlib
-import os
 import shutil
 import subprocess
 import tempfile
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from accel import arith, golden
+from accel import arith, atomic, golden
 from accel.cbackend.gen import (ARM_BIN, ARM_CC, ARM_FLAGS, HOST_BIN, HOST_CC, HOST_FLAGS,
                                 NUMPY_DTYPE, SOURCES, plan, source_files)
 from accel.errors import AccelError
@@ -53,31 +52,13 @@ def write(qm: QuantModel, out_dir, arm: bool = False, build: bool = True) -> Pat
         raise AccelError(f"--out {out_dir} exists and is not an `accel c` directory: "
                          "choose another")
     files = source_files(qm)
-    try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}-"))
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; the result is an ordinary directory
-    except OSError as exc:
-        raise AccelError(f"cannot write {out_dir}: {exc.strerror}; choose another --out") from None
-    try:
+    with atomic.replacing(out_dir) as tmp:
         for name, text in files.items():
             (tmp / name).write_text(text)
         if build:
             compile_demo(tmp)
         if arm:
             compile_demo(tmp, arm=True)
-        old = None
-        if out_dir.exists():
-            old = out_dir.parent / f".{out_dir.name}-old-{os.getpid()}"
-            out_dir.rename(old)
-        tmp.rename(out_dir)
-        if old:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out_dir
 
 

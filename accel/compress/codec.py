@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from accel.compress.huffman import BitReader, BitWriter, code_lengths, encoded_bits, zigzag
+from accel.compress.huffman import BitReader, BitWriter, code_lengths, encoded_bits
 from accel.errors import AccelError
 
 MAGIC = b"ADC1"

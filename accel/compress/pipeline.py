@@ -14,9 +14,6 @@ The output directory is built in a temporary directory beside it and renamed int
 import hashlib
 import json
 import math
-import os
-import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from accel import atomic
 from accel.compress import codec, prune, report, share, tune
 from accel.errors import AccelError
 
@@ -117,30 +115,11 @@ def encode_model(qm, gap_bits: int) -> tuple[bytes, list]:
     return blob, stats
 
 
-def _stage_dir(out_dir: Path) -> Path:
+def _check_out(out_dir: Path) -> None:
     if out_dir.exists() and not (out_dir.is_dir() and (not any(out_dir.iterdir())
                                                         or (out_dir / "report.json").exists())):
         raise AccelError(f"--out {out_dir} exists and is not an `accel compress` directory: "
                          "choose another")
-    try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}-"))
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o777 & ~umask)
-    except OSError as exc:
-        raise AccelError(f"cannot write {out_dir}: {exc.strerror}; choose another --out") from None
-    return tmp
-
-
-def _publish(tmp: Path, out_dir: Path) -> None:
-    old = None
-    if out_dir.exists():
-        old = out_dir.parent / f".{out_dir.name}-old-{os.getpid()}"
-        out_dir.rename(old)
-    tmp.rename(out_dir)
-    if old:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def compress(model_path, out_dir, cfg: CompressConfig, epochs: float | None = None,
@@ -170,7 +149,8 @@ def compress(model_path, out_dir, cfg: CompressConfig, epochs: float | None = No
     test_split = data.Split(ds.test.x[:n_eval], ds.test.y[:n_eval])
     if epochs is not None:
         cfg.steps_from_epochs(epochs, len(train_split))
-    tmp = _stage_dir(out_dir)
+    _check_out(out_dir)
+    tmp = atomic.make_temp(out_dir)
     threads = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
     t_start = time.time()
@@ -279,11 +259,9 @@ def compress(model_path, out_dir, cfg: CompressConfig, epochs: float | None = No
         rep = report.build(qm, qm_out, original, blob, stats, cfg.share_bits, cfg.gap_bits, wbits,
                            bbits, acc, settings, n_eval, time.time() - t_start)
         report.write(rep, tmp)
-        _publish(tmp, out_dir)
+        atomic.swap_in(tmp, out_dir)
         rep["out"] = str(out_dir)
         return rep
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     finally:
+        atomic.discard(tmp)
         torch.set_num_threads(threads)

@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from accel import atomic
 from accel.compress import codec, report, share
 
 PAPER = {"squeezenet1_0": {"density": 0.33, "bits": (8, 6), "paper_bytes": {8: 660_000, 6: 470_000},
@@ -116,9 +117,6 @@ def write_estimates(models: str, density: float, bits: int, out_dir, gap_bits: i
     """`accel compress --structural`: estimates for the listed zoo models into out_dir
     (structural.json, structural.md), written atomically; returns the markdown."""
     import json
-    import os
-    import shutil
-    import tempfile
     from pathlib import Path
 
     from accel import zoo
@@ -141,15 +139,7 @@ def write_estimates(models: str, density: float, bits: int, out_dir, gap_bits: i
     if out_dir.exists() and not (out_dir.is_dir() and (not any(out_dir.iterdir())
                                                         or (out_dir / "structural.json").exists())):
         raise AccelError(f"--out {out_dir} exists and is not a structural estimate directory")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}-"))
-    try:
+    with atomic.replacing(out_dir) as tmp:
         (tmp / "structural.json").write_text(json.dumps(ests, indent=2) + "\n")
         (tmp / "structural.md").write_text(text)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return text

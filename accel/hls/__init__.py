@@ -9,8 +9,9 @@ DMA-facing AXI top, golden testbench and Vitis TCL; g++ C simulation compared wi
 hls4ml is imported lazily: the rest of accel does not need it.
 """
 
-import hashlib
 from pathlib import Path
+
+from accel import cache
 
 _projects: dict = {}
 
@@ -18,18 +19,11 @@ _projects: dict = {}
 def project_for(qm, board: str = "zybo") -> Path:
     """A project for this model file with the default configuration, generated once into the cache
     (keyed by the model file's and the generator's contents)."""
-    from accel.hls import convert, csim
+    from accel.hls import convert
 
-    h = hashlib.sha256(Path(qm.path).read_bytes())
-    here = Path(__file__).parent
-    for f in sorted(here.rglob("*")):
-        if f.is_file() and f.suffix in (".py", ".h", ".cpp", ".tcl", ".sh", ".yaml", ".md"):
-            h.update(f.read_bytes())
-    key = h.hexdigest()[:24]
-    path = csim.cache_root() / "hls" / "projects" / f"{key}-{board}"
-    if not (path / "accel_hls.json").is_file():
-        convert.convert(qm, path, board=board, force=True)
-    return path
+    key = cache.key(cache.file_hash(qm.path), cache.code_hash("hls"), board)
+    return cache.generated("hls/projects", f"{key[:24]}-{board}",
+                           lambda d: convert.convert(qm, d, board=board))
 
 
 def hls_trace(qm, x):

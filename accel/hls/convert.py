@@ -18,14 +18,13 @@ import math
 import os
 import re
 import shutil
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from accel import arith, golden
+from accel import arith, atomic, golden
 from accel.errors import AccelError
 from accel.golden import pool_out_size
 from accel.hls import precision as prec
@@ -478,24 +477,9 @@ def convert(model, out_dir, board: str = "zybo", config=None, tb_images: int | N
     if out_dir.exists() and not force and not (out_dir / "accel_hls.json").is_file():
         raise AccelError(f"--out {out_dir} exists and is not an accel HLS project: choose a new "
                          "directory")
-    try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}-"))
-    except OSError as exc:
-        raise AccelError(f"cannot write {out_dir}: {exc.strerror}; choose another --out") from None
-    try:
+    with atomic.replacing(out_dir) as stage:
         meta = _write(qm, planned, cfg, board, part, stage, n_tb)
         (stage / "report.txt").write_text(report.text(meta))
-        old = None
-        if out_dir.exists():  # replace an earlier project: move it aside, then swap
-            old = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}-old-"))
-            os.replace(out_dir, old / "prev")
-        os.replace(stage, out_dir)
-        if old:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if stage.exists():
-            shutil.rmtree(stage, ignore_errors=True)
     return meta
 
 

@@ -13,14 +13,14 @@ import ctypes
 import hashlib
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from accel import atomic
+from accel.cache import cache_root
 from accel.errors import AccelError
 
 LIB = "libaccel_csim.so"
@@ -28,11 +28,6 @@ TB = "accel_tb"
 # what the library is built from (tb_data, reports and logs do not change it)
 _SOURCES = ("firmware", "csim", "accel_top.h", "accel_top.cpp", "accel_bridge.cpp", "accel_tb.cpp",
             "build_csim.sh")
-
-
-def cache_root() -> Path:
-    env = os.environ.get("ACCEL_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "accel"
 
 
 def _compiler_id() -> str:
@@ -69,8 +64,7 @@ def build(project, log=None) -> tuple[Path, dict]:
     done = cache_root() / "hls" / key
     if (done / LIB).is_file() and (done / TB).is_file():
         return done, {"cached": True, "compile_seconds": 0.0, "key": key}
-    done.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=done.parent, prefix=f".{key[:12]}-"))
+    tmp = atomic.make_temp(done)
     t0 = time.time()
     try:
         proc = subprocess.run(["bash", str(project / "build_csim.sh"), str(tmp)],
@@ -81,13 +75,9 @@ def build(project, log=None) -> tuple[Path, dict]:
         seconds = time.time() - t0
         (tmp / "build.json").write_text(json.dumps({"project": str(project),
                                                     "compile_seconds": round(seconds, 1)}))
-        try:
-            os.replace(tmp, done)
-        except OSError:  # another process finished the same build first: use theirs
-            pass
+        atomic.publish(tmp, done)  # another process may have finished the same build first
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        atomic.discard(tmp)
     return done, {"cached": False, "compile_seconds": seconds, "key": key}
 
 

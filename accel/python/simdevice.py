@@ -26,7 +26,6 @@ Simulated time: every simulate() run reports latency and initiation interval in 
 """
 
 import contextlib
-import hashlib
 import json
 import os
 import tempfile
@@ -313,44 +312,17 @@ def _quiet(quiet: bool, log):
 # ---------------------------------------------------------------------------------------------
 # where the RTL comes from, and the overlay metadata for it
 
-def cache_dir() -> Path:
-    from accel.rtl import sim
-
-    return sim.cache_root() / "simdevice"
-
-
 def rtl_for_model(model, fold=None, board: str = "zybo") -> Path:
-    """The RTL for a model file, in the cache: generated afresh (about a second) into a temporary
-    folder, then kept under the hash of what it contains. An unchanged design keeps its folder,
-    paths and file times, so the simulator's compiled model (cached by accel.rtl.sim) is reused
-    instead of rebuilt (Verilator takes about a minute)."""
-    import shutil
-
-    from accel.rtl import generate
+    """The RTL for a model file, from the cache (accel.rtl.project_for): an unchanged design keeps
+    its folder, so the simulator's compiled model (cached by accel.rtl.sim) is reused instead of
+    rebuilt (Verilator takes about a minute)."""
+    from accel.modelfile import load_model
+    from accel.rtl import project_for
 
     model = Path(model)
     if not model.is_file():
         raise AccelError(f"model file {model} not found")
-    root = cache_dir()
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".gen-", dir=root))
-    try:
-        manifest = generate.generate(model, tmp / "accel", fold=fold, board=board)
-        h = hashlib.sha256(json.dumps({k: v for k, v in manifest.items() if k != "model"},
-                                      sort_keys=True, default=str).encode())
-        for rel in manifest["files"] + manifest["mem_files"]:
-            h.update(rel.encode())
-            h.update((tmp / "accel" / rel).read_bytes())
-        out = root / h.hexdigest()[:24]
-        if not (out / "accel_rtl.json").is_file():
-            try:
-                (tmp / "accel").rename(out)
-            except OSError:  # another process made it meanwhile
-                if not (out / "accel_rtl.json").is_file():
-                    raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out
+    return project_for(load_model(model), fold=fold, board=board)
 
 
 def find_rtl(path) -> Path:

