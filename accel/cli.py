@@ -298,6 +298,12 @@ def cmd_estimate(args) -> int:
         print(f"yosys synth_xilinx -family xc7 on {rtl} (estimate; Vivado's numbers will differ)")
         for k in ("LUT", "FF", "DSP", "BRAM36"):
             print(f"  {k:7} {e[k]:>9g} of {e['capacity'][k]:>7} ({e[k] / e['capacity'][k]:.0%})")
+        if args.layers:
+            print(f"  {'layer':18} {'LUT':>7} {'(mem)':>6} {'FF':>7} {'DSP':>4} {'BRAM36':>6}")
+            for r in e["layers"]:
+                if any(r[k] for k in ("LUT", "FF", "DSP", "BRAM36")):
+                    print(f"  {r['layer']:18} {r['LUT']:7d} {r['LUT_memory']:6d} {r['FF']:7d} "
+                          f"{r['DSP']:4d} {r['BRAM36']:6g}")
         print(f"{'fits' if e['fits'] else 'does NOT fit'} {e['board']} ({e['part']})")
     return 0 if e["fits"] else 1
 
@@ -512,6 +518,7 @@ def build_parser() -> argparse.ArgumentParser:
     es.add_argument("--board", default="zybo")
     es.add_argument("--model", default=None, help="model file (default: embedded tiny-mnist)")
     es.add_argument("--rtl", default=None, help="RTL project (default: generated into the cache)")
+    es.add_argument("--layers", action="store_true", help="also each layer's share")
     es.add_argument("--fold", default=None, help="fold.yaml when generating")
     es.add_argument("--json", action="store_true")
     es.set_defaults(func=cmd_estimate)

@@ -88,6 +88,7 @@ def main() -> None:
                    for l in res["layers"]] if res else [],
         "resources": {k: est[k] for k in ("LUT", "LUT_logic", "LUT_memory", "FF", "DSP",
                                           "BRAM36", "CARRY4")},
+        "resources_by_layer": est["layers"],
         "capacity": est["capacity"], "utilization": {k: round(v, 3) for k, v in
                                                      est["utilization"].items()},
         "fits": est["fits"], "estimate_tool": f"{yosys} synth_xilinx -family xc7",

@@ -2,6 +2,7 @@
 
 import pytest
 
+from accel.cli import main
 from accel.errors import AccelError
 from accel.rtl.estimate import estimate, parse_stat, summarize
 from accel.rtl.generate import generate
@@ -36,7 +37,7 @@ def test_parse_and_fold_cell_counts():
         parse_stat("nothing here")
 
 
-def test_yosys_on_a_small_net(exported, tmp_path):
+def test_yosys_on_a_small_net(exported, tmp_path, capsys):
     _, path = exported()
     rtl = tmp_path / "r"
     m = generate(path, rtl, fold={"target_fps": 20000})
@@ -45,5 +46,77 @@ def test_yosys_on_a_small_net(exported, tmp_path):
     assert e["DSP"] == m["estimate"]["multipliers"]
     assert e["LUT"] > 0 and e["FF"] > 0 and e["fits"]
     assert e["capacity"] == {"LUT": 17600, "FF": 35200, "DSP": 80, "BRAM36": 60}
+    # the per-layer shares add up to the whole; each conv's DSPs are its fold's multipliers
+    rows = {r["layer"]: r for r in e["layers"]}
+    assert list(rows)[:-2] == [l["name"] for l in m["layers"]] and list(rows)[-2:] == ["io", "glue"]
+    for k in ("LUT", "LUT_memory", "FF", "DSP", "BRAM36", "CARRY4"):
+        assert sum(r[k] for r in e["layers"]) == e[k], k
+    for l in m["layers"]:
+        assert rows[l["name"]]["DSP"] == l.get("multipliers", 0), l["name"]
+        assert rows[l["name"]]["LUT"] > 0 and rows[l["name"]]["FF"] > 0, l["name"]
+    assert rows["io"]["FF"] > 0  # the DMA word unpacker / packer
+    # the CLI table (from the cache now)
+    assert main(["estimate", "--model", str(path), "--rtl", str(rtl), "--layers"]) == 0
+    text = capsys.readouterr().out
+    assert "fits zybo" in text
+    for l in m["layers"]:
+        assert f"  {l['name']} " in text
     with pytest.raises(AccelError, match="unknown board|board"):
         estimate(rtl, "no-such-board")
+
+
+HIER = """
+12. Printing statistics.
+
+=== $paramod$ab\\accel_mvau ===
+
+   Number of cells:                 12
+     $paramod$cd\\accel_requant      2
+     DSP48E1                         1
+     FDRE                           10
+     LUT3                            4
+
+=== $paramod$cd\\accel_requant ===
+
+   Number of cells:                  3
+     LUT6                            3
+
+=== accel_top ===
+
+   Number of cells:                  4
+     $paramod$ab\\accel_mvau          2
+     BUFG                            1
+     LUT2                            1
+
+=== design hierarchy ===
+
+   accel_top                         1
+     LUT2                           21
+"""
+DUMP = """
+  cell $paramod$ab\\accel_mvau \\u_fire2_squeeze
+  end
+  cell $paramod$ab\\accel_mvau \\u_fire2_squeeze_fork
+  end
+  cell \\BUFG $auto$clkbufmap.cc:261:execute$2215
+  end
+"""
+
+
+def test_layer_breakdown_follows_the_hierarchy():
+    """Submodules are counted inside their parent, instances go to the layer of their stream
+    (u_<stream> or u_<stream>_<part>; the longest stream name that fits), the top's own cells
+    are glue."""
+    from accel.rtl.estimate import by_layer, parse_instances, parse_modules
+
+    modules = parse_modules(HIER)
+    assert set(modules) == {"$paramod$ab\\accel_mvau", "$paramod$cd\\accel_requant", "accel_top"}
+    inst = parse_instances(DUMP)
+    assert inst == {"u_fire2_squeeze": "$paramod$ab\\accel_mvau",
+                    "u_fire2_squeeze_fork": "$paramod$ab\\accel_mvau"}
+    manifest = {"top": "accel_top", "layers": [{"name": "fire2.squeeze", "stream": "fire2_squeeze"},
+                                               {"name": "x", "stream": "fire2_squeeze_fork"}]}
+    rows = {r["layer"]: r for r in by_layer(manifest, modules, inst)}
+    assert rows["fire2.squeeze"]["LUT"] == 4 + 2 * 3 and rows["fire2.squeeze"]["DSP"] == 1
+    assert rows["x"]["FF"] == 10 and rows["io"]["LUT"] == 0
+    assert rows["glue"]["LUT"] == 1

@@ -4,8 +4,9 @@ by (LUT, FF, DSP48E1, RAMB36) against the board's capacity. An estimate: Vivado'
 packing and the DMA/interconnect around the accelerator will move the numbers.
 
 LUT counts LUT1..LUT6 plus the LUTs inside distributed RAMs and shift registers; a RAMB18E1 counts
-as half a RAMB36E1. Results are cached by the Verilog and ROM contents (yosys takes minutes on a
-whole net).
+as half a RAMB36E1. synth_xilinx keeps the hierarchy, so the same run also gives each layer's share
+(its instances: window generator, MVAU or pool, fork and branch FIFO; the top's own cells are
+"glue"). Results are cached by the Verilog and ROM contents (yosys takes minutes on a whole net).
 """
 
 import hashlib
@@ -25,13 +26,18 @@ LUTRAM = {"RAM32M": 4, "RAM64M": 4, "RAM32M16": 8, "RAM64M8": 8, "RAM32X1D": 2, 
 FLOPS = ("FDRE", "FDSE", "FDCE", "FDPE", "LDCE", "LDPE")
 
 
+INSTANCES = "yosys_instances.il"  # the top's cells (instance name -> module), for the breakdown
+
+
 def script(manifest: dict) -> str:
     files = " ".join(Path(f).name for f in manifest["files"])
     # -defer: modules are elaborated with the top's parameters only (the library's default ROM
     # file names do not exist).
     return (f"read_verilog -defer {files}\n"
             f"synth_xilinx -family xc7 -top {manifest['top']} -noiopad\n"
-            "stat -tech xilinx\n")
+            "stat -tech xilinx\n"
+            f"select -module {manifest['top']}\n"
+            f"tee -q -o ../{INSTANCES} dump c:*\n")  # run in rtl/: beside yosys.log
 
 
 def parse_stat(log: str) -> dict:
@@ -43,6 +49,51 @@ def parse_stat(log: str) -> dict:
     if not cells:
         raise AccelError("yosys printed no cell statistics: see the yosys log")
     return cells
+
+
+def parse_modules(log: str) -> dict:
+    """The last `stat` block per module -> {module: {cell type or submodule: count}}."""
+    block = log[log.rfind("Printing statistics"):]
+    block = block[:block.find("=== design hierarchy ===")]
+    parts = re.split(r"^=== (.+) ===$", block, flags=re.M)
+    return {name: {m.group(1): int(m.group(2))
+                   for m in re.finditer(r"^\s+(\S+)\s+(\d+)\s*$", body, flags=re.M)}
+            for name, body in zip(parts[1::2], parts[2::2])}
+
+
+def parse_instances(dump: str) -> dict:
+    """`dump` of the top's cells -> {instance name: module}."""
+    return {m.group(2): m.group(1)
+            for m in re.finditer(r"^\s*cell (\S+) \\(\S+)\s*$", dump, flags=re.M)}
+
+
+def module_cells(modules: dict, name: str) -> dict:
+    """Primitive cell counts of one module, its submodules' included."""
+    out: dict = {}
+    for cell, n in modules[name].items():
+        if cell in modules:
+            for c, k in module_cells(modules, cell).items():
+                out[c] = out.get(c, 0) + n * k
+        else:
+            out[cell] = out.get(cell, 0) + n
+    return out
+
+
+def by_layer(manifest: dict, modules: dict, instances: dict) -> list:
+    """Resources per layer (in network order), then io (unpack/pack) and glue (the top's own
+    cells): each instance u_<stream>[_part] goes to the layer of that stream."""
+    streams = [(l["stream"], l["name"]) for l in manifest["layers"]]
+    groups: dict = {name: {} for _, name in streams}
+    groups["io"] = {}
+    groups["glue"] = {c: n for c, n in modules[manifest["top"]].items() if c not in modules}
+    for inst, mod in instances.items():
+        if mod not in modules:
+            continue  # a primitive in the top (clock buffer, glue LUT): counted in glue
+        owner = max(((len(s), name) for s, name in streams  # the longest stream that fits
+                     if inst == f"u_{s}" or inst.startswith(f"u_{s}_")), default=(0, "io"))[1]
+        for c, n in module_cells(modules, mod).items():
+            groups[owner][c] = groups[owner].get(c, 0) + n
+    return [{"layer": g, **summarize(cells)} for g, cells in groups.items()]
 
 
 def summarize(cells: dict) -> dict:
@@ -72,7 +123,7 @@ def estimate(rtl_dir, board: str = "zybo", cache: bool = True) -> dict:
         h.update((rtl_dir / rel).read_bytes())
     cached = cache_root() / "rtl" / "yosys" / f"{h.hexdigest()[:24]}.json"
     if cache and cached.is_file():
-        cells = json.loads(cached.read_text())
+        found = json.loads(cached.read_text())
     else:
         work = rtl_dir / "rtl"
         (rtl_dir / "yosys.ys").write_text(script(manifest))
@@ -83,13 +134,17 @@ def estimate(rtl_dir, board: str = "zybo", cache: bool = True) -> dict:
         if proc.returncode != 0:
             tail = (proc.stderr.strip().splitlines() or ["?"])[-1]
             raise AccelError(f"yosys failed on {rtl_dir}: {tail} (see {log})")
-        cells = parse_stat(log.read_text())
+        text = log.read_text()
+        found = {"cells": parse_stat(text),
+                 "layers": by_layer(manifest, parse_modules(text),
+                                    parse_instances((rtl_dir / INSTANCES).read_text()))}
         cached.parent.mkdir(parents=True, exist_ok=True)
-        cached.write_text(json.dumps(cells))
+        cached.write_text(json.dumps(found))
+    cells = found["cells"]
     res = summarize(cells)
     cap = {"LUT": b.capacity["LUT"], "FF": b.capacity["FF"], "DSP": b.capacity["DSP48E1"],
            "BRAM36": b.capacity["BRAM36"]}
-    res.update(board=b.name, part=b.part, capacity=cap, cells=cells,
+    res.update(board=b.name, part=b.part, capacity=cap, cells=cells, layers=found["layers"],
                utilization={k: res[k] / cap[k] for k in cap},
                fits=all(res[k] <= cap[k] for k in cap), tool="yosys synth_xilinx -family xc7")
     return res
