@@ -8,6 +8,8 @@ import json
 import os
 from pathlib import Path
 
+from accel import atomic
+
 PKG = Path(__file__).resolve().parent  # the accel package
 
 
@@ -16,16 +18,23 @@ def cache_root() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "accel"
 
 
-def code_hash(*paths: str) -> str:
-    """sha256 of accel source files and folders (relative to the package), in a stable order."""
+def tree_hash(base, *paths) -> str:
+    """sha256 of files and folders (relative to base: their names below base and their bytes), in
+    a stable order; bytecode is left out. The same tree hashes the same wherever it lives."""
+    base = Path(base)
     h = hashlib.sha256()
     for rel in paths:
-        root = PKG / rel
+        root = base / rel
         files = sorted(root.rglob("*")) if root.is_dir() else [root]
         for f in files:
             if f.is_file() and "__pycache__" not in f.parts and f.suffix != ".pyc":
-                h.update(str(f.relative_to(PKG)).encode() + b"\0" + f.read_bytes() + b"\0")
+                h.update(str(f.relative_to(base)).encode() + b"\0" + f.read_bytes() + b"\0")
     return h.hexdigest()
+
+
+def code_hash(*paths: str) -> str:
+    """sha256 of accel source files and folders (relative to the package)."""
+    return tree_hash(PKG, *paths)
 
 
 def key(*parts) -> str:
@@ -47,8 +56,6 @@ def file_hash(path) -> str:
 def generated(kind: str, name: str, make) -> Path:
     """cache_root()/kind/name, made once by make(folder): in a temporary folder published by
     rename, so it is complete whenever it exists (first writer wins when two processes race)."""
-    from accel import atomic
-
     path = cache_root() / kind / name
     if path.is_dir():
         return path

@@ -52,3 +52,12 @@ def test_generated_makes_once_and_never_half(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError):
         cache.generated("kind", "k2", broken)
     assert sorted(x.name for x in (tmp_path / "kind").iterdir()) == ["k1"]
+
+
+def test_tree_hash_is_the_same_wherever_the_tree_lives(tmp_path):
+    for d in ("a", "b"):
+        (tmp_path / d / "rtl").mkdir(parents=True)
+        (tmp_path / d / "rtl" / "x.v").write_text("module x; endmodule\n")
+    assert cache.tree_hash(tmp_path / "a", "rtl") == cache.tree_hash(tmp_path / "b", "rtl")
+    (tmp_path / "b" / "rtl" / "x.v").rename(tmp_path / "b" / "rtl" / "y.v")
+    assert cache.tree_hash(tmp_path / "a", "rtl") != cache.tree_hash(tmp_path / "b", "rtl")

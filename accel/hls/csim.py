@@ -10,7 +10,6 @@ per-layer outputs come from hls4ml's trace hooks (save_layer_output, C-sim only)
 """
 
 import ctypes
-import hashlib
 import json
 import os
 import subprocess
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from accel import atomic
+from accel import cache
 from accel.cache import cache_root
 from accel.errors import AccelError
 
@@ -41,16 +41,7 @@ def _compiler_id() -> str:
 
 
 def source_hash(project: Path) -> str:
-    h = hashlib.sha256(_compiler_id().encode())
-    project = Path(project)
-    for name in _SOURCES:
-        root = project / name
-        files = sorted(root.rglob("*")) if root.is_dir() else [root]
-        for f in files:
-            if f.is_file():
-                h.update(str(f.relative_to(project)).encode() + b"\0")
-                h.update(f.read_bytes() + b"\0")
-    return h.hexdigest()
+    return cache.key(_compiler_id(), cache.tree_hash(project, *_SOURCES))
 
 
 def build(project, log=None) -> tuple[Path, dict]:

@@ -9,7 +9,6 @@ as half a RAMB36E1. synth_xilinx keeps the hierarchy, so the same run also gives
 "glue"). Results are cached by the Verilog and ROM contents (yosys takes minutes on a whole net).
 """
 
-import hashlib
 import json
 import re
 import shutil
@@ -108,7 +107,8 @@ def summarize(cells: dict) -> dict:
 
 def estimate(rtl_dir, board: str = "zybo", cache: bool = True) -> dict:
     """yosys resource estimate of the RTL project in rtl_dir against a board's capacity."""
-    from accel.cache import cache_root
+    from accel.cache import cache_root, tree_hash
+    from accel.cache import key as content_key  # (`cache` is the on/off argument)
 
     b = boards.get(board)
     rtl_dir = Path(rtl_dir)
@@ -118,10 +118,9 @@ def estimate(rtl_dir, board: str = "zybo", cache: bool = True) -> dict:
     manifest = json.loads(man.read_text())
     if not shutil.which("yosys"):
         raise AccelError("yosys not found: apt-get install yosys (scripts/setup.sh installs it)")
-    h = hashlib.sha256(script(manifest).encode())
-    for rel in manifest["files"] + manifest["mem_files"]:
-        h.update((rtl_dir / rel).read_bytes())
-    cached = cache_root() / "rtl" / "yosys" / f"{h.hexdigest()[:24]}.json"
+    key = content_key(script(manifest),
+                      tree_hash(rtl_dir, *manifest["files"], *manifest["mem_files"]))
+    cached = cache_root() / "rtl" / "yosys" / f"{key[:24]}.json"
     if cache and cached.is_file():
         found = json.loads(cached.read_text())
     else:

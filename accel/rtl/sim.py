@@ -7,7 +7,6 @@ The compiled simulator is cached by the content of the Verilog and ROM files (un
 """
 
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from accel import cache
 from accel.cache import cache_root
 from accel.errors import AccelError
 
@@ -85,14 +85,9 @@ def toolchain_id(simulator: str) -> str:
 
 
 def _design_key(rtl_dir: Path, manifest: dict, simulator: str) -> str:
-    h = hashlib.sha256(toolchain_id(simulator).encode())
-    for rel in manifest["files"] + manifest["mem_files"]:
-        h.update(rel.encode())
-        h.update((rtl_dir / rel).read_bytes())
-    for tb in sorted(TB_DIR.glob("*")):
-        if tb.suffix in (".py", ".v"):
-            h.update(tb.read_bytes())
-    return h.hexdigest()[:24]
+    return cache.key(toolchain_id(simulator),
+                     cache.tree_hash(rtl_dir, *manifest["files"], *manifest["mem_files"]),
+                     cache.tree_hash(TB_DIR.parent, TB_DIR.name))[:24]
 
 
 DRIVERS = ("hdl", "cocotbext")
