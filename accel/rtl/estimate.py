@@ -10,6 +10,7 @@ as half a RAMB36E1. synth_xilinx keeps the hierarchy, so the same run also gives
 """
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -138,7 +139,9 @@ def estimate(rtl_dir, board: str = "zybo", cache: bool = True) -> dict:
                  "layers": by_layer(manifest, parse_modules(text),
                                     parse_instances((rtl_dir / INSTANCES).read_text()))}
         cached.parent.mkdir(parents=True, exist_ok=True)
-        cached.write_text(json.dumps(found))
+        part = cached.with_name(f".{cached.name}.{os.getpid()}")  # whole or absent, never cut
+        part.write_text(json.dumps(found))
+        os.replace(part, cached)
     cells = found["cells"]
     res = summarize(cells)
     cap = {"LUT": b.capacity["LUT"], "FF": b.capacity["FF"], "DSP": b.capacity["DSP48E1"],
