@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from accel.errors import AccelError
+from accel.core.errors import AccelError
 
 DEFAULT_MODEL = Path(__file__).parent / "default" / "tiny-mnist-int8.onnx"
 
@@ -37,7 +37,7 @@ def _model_path(args) -> Path:
 
 
 def cmd_train(args) -> int:
-    from accel.train import TrainConfig, train
+    from accel.training.fit import TrainConfig, train
 
     cfg = TrainConfig(model=args.model, dataset=args.dataset, wbits=args.wbits, abits=args.abits,
                       bbits=args.bbits, float_model=args.float, epochs=args.epochs,
@@ -53,7 +53,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from accel.export import export_run
+    from accel.training.export import export_run
 
     out = export_run(args.run, args.out)
     print(f"wrote {out} (+ {out.with_suffix('.pt').name})")
@@ -80,7 +80,7 @@ def cmd_eval(args) -> int:
     import time
 
     from accel import golden
-    from accel.modelfile import load_model
+    from accel.core.modelfile import load_model
 
     qm = load_model(_model_path(args))
     x, y, name = _images(qm, args)
@@ -95,7 +95,7 @@ def cmd_eval(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    from accel.modelfile import load_model
+    from accel.core.modelfile import load_model
     from accel.verify import LEVELS, verify
 
     qm = load_model(_model_path(args))
@@ -136,7 +136,7 @@ def cmd_verify(args) -> int:
 
 
 def cmd_info(args) -> int:
-    from accel.modelfile import load_model
+    from accel.core.modelfile import load_model
 
     qm = load_model(_model_path(args))
     print(f"{qm.path}: input {qm.input_shape} {qm.input_type.describe()}, "
@@ -153,7 +153,7 @@ def cmd_info(args) -> int:
 
 def cmd_c(args) -> int:
     from accel.cbackend import write
-    from accel.modelfile import load_model
+    from accel.core.modelfile import load_model
 
     qm = load_model(_model_path(args))
     out = write(qm, args.out, arm=args.arm)
@@ -163,13 +163,13 @@ def cmd_c(args) -> int:
 
 
 def cmd_hls(args) -> int:
-    from accel.hls import convert, vitis
-    from accel.modelfile import load_model
+    from accel.hls import generate, vitis
+    from accel.core.modelfile import load_model
 
     if args.csim is not None and args.csim < 0:
         raise AccelError("--csim N: N must be >= 0 (0: testbench only)")
     qm = load_model(_model_path(args))
-    meta = convert.convert(qm, args.out, board=args.board, config=args.config,
+    meta = generate.write(qm, args.out, board=args.board, config=args.config,
                            tb_images=args.tb_images)
     out = Path(args.out)
     print((out / "report.txt").read_text(), end="")
@@ -219,7 +219,7 @@ def _rtl_dir(args, qm):
 
 
 def cmd_rtl(args) -> int:
-    from accel.modelfile import load_model
+    from accel.core.modelfile import load_model
     from accel.rtl.generate import generate
 
     qm = load_model(_model_path(args))
@@ -242,7 +242,7 @@ def cmd_rtl(args) -> int:
 
 def cmd_sim(args) -> int:
     from accel import golden
-    from accel.modelfile import load_model
+    from accel.core.modelfile import load_model
     from accel.rtl.sim import outputs_nchw, simulate
 
     qm = load_model(_model_path(args))
@@ -286,7 +286,7 @@ def cmd_sim(args) -> int:
 
 
 def cmd_estimate(args) -> int:
-    from accel.modelfile import load_model
+    from accel.core.modelfile import load_model
     from accel.rtl.estimate import estimate
 
     qm = load_model(_model_path(args))
@@ -309,7 +309,7 @@ def cmd_estimate(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from accel.build.pipeline import build
+    from accel.flow.pipeline import build
 
     result = build(args.board, model=args.model, backend=args.backend, until=args.until,
                    out=args.out, images=args.images, accuracy_images=args.accuracy_images)
@@ -320,8 +320,9 @@ def cmd_run(args) -> int:
     """The PYNQ driver on the board, or against the simulated device (the RTL simulation)."""
     import time
 
-    from accel import boards, golden
-    from accel.modelfile import load_model
+    from accel.core import boards
+    from accel import golden
+    from accel.core.modelfile import load_model
     from accel.python import driver
 
     if args.images < 1 or args.timeout <= 0:

@@ -30,10 +30,9 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps
 
-from accel.errors import AccelError
+from accel.core.errors import AccelError
 
 DATASETS = ("mnist", "fashion-mnist", "folder:PATH")
 
@@ -88,8 +87,10 @@ def train_plus_val(ds: Dataset) -> Split:
     return Split(np.concatenate([ds.train.x, ds.val.x]), np.concatenate([ds.train.y, ds.val.y]))
 
 
-def to_tensor(x_uint8) -> torch.Tensor:
+def to_tensor(x_uint8) -> "torch.Tensor":  # noqa: F821
     """uint8 codes -> float32 code/256 (exact: a power-of-two scale loses no bits)."""
+    import torch  # only training hands tensors out: the datasets themselves are numpy
+
     if isinstance(x_uint8, torch.Tensor):
         t = x_uint8
     else:
@@ -100,7 +101,7 @@ def to_tensor(x_uint8) -> torch.Tensor:
 
 
 def batches(split: Split, batch_size: int, shuffle: bool, seed: int,
-            augment: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+            augment: bool = False) -> Iterator[tuple["torch.Tensor", "torch.Tensor"]]:  # noqa: F821
     """Yield (float32 images, int64 labels); the last batch may be smaller.
 
     augment shifts each image by a random integer -2..2 pixels in x and y (zero padding + crop):
@@ -115,7 +116,13 @@ def batches(split: Split, batch_size: int, shuffle: bool, seed: int,
         x = split.x[idx]
         if augment:
             x = _random_shift(x, rng)
-        yield to_tensor(x), torch.from_numpy(split.y[idx].astype(np.int64))
+        yield to_tensor(x), to_tensor_labels(split.y[idx])
+
+
+def to_tensor_labels(y) -> "torch.Tensor":  # noqa: F821
+    import torch
+
+    return torch.from_numpy(np.asarray(y).astype(np.int64))
 
 
 def _random_shift(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -1,6 +1,6 @@
 """The golden model: the integer network of the model file, run with numpy int64. It is the spec.
 
-Every layer function takes and returns integer codes (NCHW, int64) and uses only accel.arith for
+Every layer function takes and returns integer codes (NCHW, int64) and uses only accel.core.arith for
 rounding, saturation, alignment and averaging: no floats anywhere. `run` returns every layer's output
 so verifiers can compare layer by layer.
 """
@@ -8,9 +8,9 @@ so verifiers can compare layer by layer.
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from accel import arith
-from accel.errors import AccelError
-from accel.modelfile import Layer, QType, QuantModel
+from accel.core import arith
+from accel.core.errors import AccelError
+from accel.core.modelfile import Layer, QType, QuantModel
 
 
 def conv_acc(x, weight, bias, stride=(1, 1), pads=(0, 0, 0, 0), bias_shift: int = 0,

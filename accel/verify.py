@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from accel import golden
-from accel.errors import AccelError
-from accel.modelfile import QuantModel
+from accel.core.errors import AccelError
+from accel.core.modelfile import QuantModel
 
 
 @dataclass
@@ -192,7 +192,7 @@ def torch_model_for(qm: QuantModel, checkpoint=None):
     import hashlib
     from pathlib import Path
 
-    from accel.train import model_from_checkpoint
+    from accel.training.fit import model_from_checkpoint
 
     path = Path(checkpoint) if checkpoint else qm.path.with_suffix(".pt")
     if not path.exists():

@@ -32,9 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from accel import cbackend, data, golden  # noqa: E402
-from accel.cbackend.gen import ARM_FLAGS, CTYPES, HOST_FLAGS, NUMPY_DTYPE, ctype_for  # noqa: E402
+from accel.cbackend.generate import ARM_FLAGS, CTYPES, HOST_FLAGS, NUMPY_DTYPE, ctype_for  # noqa: E402
 from accel.cli import DEFAULT_MODEL  # noqa: E402
-from accel.modelfile import load_model  # noqa: E402
+from accel.core.modelfile import load_model  # noqa: E402
 
 
 def demo_rate(cmd: list, images: Path, repeat: int = 1) -> float:

@@ -32,7 +32,7 @@ def main() -> int:
 
     from accel.compress import CompressConfig, compress, report, structural
     from accel.compress.prune import parse_layer_targets
-    from accel.modelfile import load_model
+    from accel.core.modelfile import load_model
     from accel.verify import torch_model_for, verify
     from accel import data
 

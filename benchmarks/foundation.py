@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from accel import data, golden  # noqa: E402
 from accel.cli import DEFAULT_MODEL  # noqa: E402
-from accel.modelfile import load_model  # noqa: E402
+from accel.core.modelfile import load_model  # noqa: E402
 from accel.verify import torch_model_for, torch_trace, verify  # noqa: E402
 
 

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from accel import data, golden  # noqa: E402
 from accel.cli import DEFAULT_MODEL  # noqa: E402
-from accel.modelfile import load_model  # noqa: E402
+from accel.core.modelfile import load_model  # noqa: E402
 
 
 def main() -> None:
@@ -46,12 +46,12 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="accel-hls-bench-") as tmp:
         os.environ["ACCEL_CACHE"] = str(Path(tmp) / "cache")  # a cold compile, measured
-        from accel.hls import convert
+        from accel.hls import generate
         from accel.hls.csim import CSim
 
         project = Path(tmp) / "project"
         t0 = time.time()
-        meta = convert.convert(qm, project, board=args.board)
+        meta = generate.write(qm, project, board=args.board)
         convert_s = time.time() - t0
         t0 = time.time()
         sim = CSim(project)

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from accel import data, golden  # noqa: E402
 from accel.cli import DEFAULT_MODEL  # noqa: E402
-from accel.modelfile import load_model  # noqa: E402
+from accel.core.modelfile import load_model  # noqa: E402
 from accel.rtl.estimate import estimate  # noqa: E402
 from accel.rtl.generate import generate  # noqa: E402
 from accel.rtl.sim import outputs_nchw, simulate  # noqa: E402

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from accel import zoo
-from accel.export import export_model
-from accel.quant import QuantOps, QuantSpec
+from accel.training import zoo
+from accel.training.export import export_model
+from accel.training.quantizers import QuantOps, QuantSpec
 
 
 def small_squeezenet(spec: QuantSpec, bypass: str = "none", hw: int = 15, seed: int = 0,

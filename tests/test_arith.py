@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from accel import arith
+from accel.core import arith
 
 
 @pytest.mark.parametrize("x, shift, want", [

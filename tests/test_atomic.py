@@ -1,11 +1,11 @@
-"""accel.atomic: an output directory is the old one or the complete new one, never half-written."""
+"""accel.core.atomic: an output directory is the old one or the complete new one, never half-written."""
 
 import os
 
 import pytest
 
-from accel import atomic
-from accel.errors import AccelError
+from accel.core import atomic
+from accel.core.errors import AccelError
 
 
 def test_replacing_swaps_in_on_success(tmp_path):

@@ -2,9 +2,9 @@
 
 import pytest
 
-from accel import boards
-from accel.errors import AccelError
-from accel.hls import convert
+from accel.core import boards
+from accel.core.errors import AccelError
+from accel.hls import generate
 
 Z7010 = {"LUT": 17600, "FF": 35200, "BRAM36": 60, "DSP48E1": 80}
 Z7020 = {"LUT": 53200, "FF": 106400, "BRAM36": 140, "DSP48E1": 220}
@@ -52,7 +52,7 @@ def test_unknown_board_names_the_valid_ones():
 
 
 def test_hls_yaml_agrees_with_the_board_files():
-    cfg = convert.load_config()
+    cfg = generate.load_config()
     for name in boards.names():
         b, h = boards.get(name), cfg["boards"][name]
         assert h["part"] == b.part

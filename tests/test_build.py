@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from accel.build import pipeline, stamps
+from accel.flow import pipeline, stamps
 from accel.cli import main
 
 DATA = Path(__file__).parent / "data"
@@ -58,13 +58,13 @@ def test_until_hls_runs_and_verifies(out, capsys):
 
 def test_second_run_is_a_cache_hit(out, capsys, monkeypatch):
     before = all_stamps(out / "zybo")
-    from accel.hls import convert
+    from accel.hls import generate
     from accel.hls import csim
 
     def boom(*a, **k):
         raise AssertionError("a cached stage ran again")
 
-    monkeypatch.setattr(convert, "convert", boom)
+    monkeypatch.setattr(generate, "write", boom)
     monkeypatch.setattr(csim, "CSim", boom)
     monkeypatch.setattr("accel.golden.run", boom)
     assert build(out, "--until", "hls") == 0

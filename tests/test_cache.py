@@ -1,8 +1,8 @@
-"""accel.cache: content keys and cache entries made once."""
+"""accel.core.cache: content keys and cache entries made once."""
 
 import pytest
 
-from accel import cache
+from accel.core import cache
 
 
 def test_key_separates_parts_and_types():

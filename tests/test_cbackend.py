@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 from accel import cbackend, data, golden
-from accel.cbackend.gen import HOST_FLAGS, source_files
+from accel.cbackend.generate import HOST_FLAGS, source_files
 from accel.cli import DEFAULT_MODEL, main
-from accel.errors import AccelError
+from accel.core.errors import AccelError
 from accel.golden import pool_out_size
-from accel.modelfile import Layer, QType, QuantModel, load_model
+from accel.core.modelfile import Layer, QType, QuantModel, load_model
 from conftest import random_images
 
 REAL_IMAGES = 1000

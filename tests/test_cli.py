@@ -75,8 +75,8 @@ def test_wrong_image_shape_for_model(capsys, tmp_path):
     # a model-file mismatch must instead be reported on explicit arrays (golden.check_input).
     from accel import golden
     from accel.cli import DEFAULT_MODEL
-    from accel.errors import AccelError
-    from accel.modelfile import load_model
+    from accel.core.errors import AccelError
+    from accel.core.modelfile import load_model
 
     qm = load_model(DEFAULT_MODEL)
     with pytest.raises(AccelError, match="C,H,W"):

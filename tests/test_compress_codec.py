@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from accel.compress import codec
-from accel.errors import AccelError
+from accel.core.errors import AccelError
 
 
 def _layers(seed=0):

@@ -8,7 +8,7 @@ import pytest
 
 from accel.cli import DEFAULT_MODEL, main
 from accel.compress import BITSTREAM, CompressConfig, codec, compress
-from accel.modelfile import load_model
+from accel.core.modelfile import load_model
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from accel.compress import prune, share
-from accel.errors import AccelError
+from accel.core.errors import AccelError
 
 
 def test_cubic_schedule_is_gradual_and_ends_at_target():

@@ -14,7 +14,7 @@ from PIL import Image
 from accel import data
 from accel.data import (Split, batches, load_dataset, load_folder, load_images, read_idx,
                         read_mnist_pickle, to_tensor, train_plus_val)
-from accel.errors import AccelError
+from accel.core.errors import AccelError
 
 DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 

@@ -6,7 +6,7 @@ import pytest
 
 from accel import data, golden
 from accel.cli import DEFAULT_MODEL, main
-from accel.modelfile import load_model
+from accel.core.modelfile import load_model
 from accel.verify import torch_model_for, verify
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from accel import golden
 from accel.cli import DEFAULT_MODEL, main
-from accel.modelfile import load_model
+from accel.core.modelfile import load_model
 from accel.python import driver, simdevice
 from accel.python.driver import DeviceTimeout, DriverError
 
@@ -231,7 +231,7 @@ def _has_pynq():
 # the simulated device: the RTL simulation behind the same interface (Verilator, cached build)
 
 def _verilator():
-    from accel.errors import AccelError
+    from accel.core.errors import AccelError
     from accel.rtl import sim
 
     try:

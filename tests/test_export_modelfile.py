@@ -6,9 +6,9 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from accel import golden
-from accel.errors import AccelError
-from accel.export import FORMAT, read_metadata
-from accel.modelfile import load_model
+from accel.core.errors import AccelError
+from accel.core.fileformat import FORMAT, read_metadata
+from accel.core.modelfile import load_model
 from accel.verify import qonnx_trace, torch_trace
 from conftest import random_images
 

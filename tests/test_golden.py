@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from accel import golden
-from accel.modelfile import QType
+from accel.core.modelfile import QType
 
 
 def test_conv_acc_hand_case():

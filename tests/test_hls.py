@@ -21,11 +21,12 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from accel import arith, golden
+from accel.core import arith
+from accel import golden
 from accel.cli import DEFAULT_MODEL, main
-from accel.errors import AccelError
-from accel.export import FORMAT
-from accel.modelfile import Layer, QType, load_model
+from accel.core.errors import AccelError
+from accel.core.fileformat import FORMAT
+from accel.core.modelfile import Layer, QType, load_model
 
 QDOMAIN = "qonnx.custom_op.general"
 
@@ -200,12 +201,12 @@ def stress(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def projects(stress, tmp_path_factory):
-    from accel.hls import convert
+    from accel.hls import generate
 
     root = tmp_path_factory.mktemp("hlsprj")
     out = {}
     for name, path in stress.items():
-        convert.convert(path, root / name, board="zybo", tb_images=8)
+        generate.write(path, root / name, board="zybo", tb_images=8)
         out[name] = root / name
     return out
 
@@ -252,7 +253,7 @@ def _ap(qt: QType) -> str:
 
 
 def _harness_source() -> str:
-    from accel.hls import convert
+    from accel.hls import generate
 
     src = ['#include "ap_fixed.h"', '#include "nnet_types.h"', '#include "nnet_accel.h"',
            "template <class T, int C> void load(const long long *in, int n, hls::stream<nnet::array<T, C> > &s, int bits) {",
@@ -268,7 +269,7 @@ def _harness_source() -> str:
         oh = golden.pool_out_size(h, k, s, pad, pad, ceil)
         ow = golden.pool_out_size(w, k, s, pad, pad, ceil)
         layer.shape = (3, oh, ow)
-        a = convert._check_pool(layer, (3, h, w))
+        a = generate._check_pool(layer, (3, h, w))
         code = f"ap_{'' if qt.signed else 'u'}int<{qt.bits}>"
         src += [f"struct pc{i} : nnet::accel_maxpool_config {{"]
         src += [f"  static const int {key} = {val};" for key, val in a.items()]
@@ -281,7 +282,7 @@ def _harness_source() -> str:
                 f"    store<{_ap(qt)}, 3, {code}>(r, out + (long)img * {oh * ow * 3}, {oh * ow}, {qt.bits}); }} }}"]
     for i, (h, w, tin, tout) in enumerate(GAPS):
         layer = Layer(f"g{i}", "gap", ["x"], "y", tout, (3, 1, 1), in_types=[tin])
-        a = convert._gap_attrs(layer, (3, h, w))
+        a = generate._gap_attrs(layer, (3, h, w))
         src += [f"struct gc{i} : nnet::accel_gap_config {{"]
         src += [f"  static const {'long long' if key in ('den', 'out_min', 'out_max') else 'int'} "
                 f"{key} = {val}{'LL' if key in ('den', 'out_min', 'out_max') else ''};"
@@ -350,12 +351,12 @@ def test_extension_layers_match_golden(tmp_path):
 
 
 def test_pool_with_windows_of_padding_only_is_refused():
-    from accel.hls import convert
+    from accel.hls import generate
 
     layer = Layer("pool", "maxpool", ["x"], "y", QType(8, False, 0), (3, 4, 4), kernel=(2, 2),
                   stride=(2, 2), pads=(2, 2, 2, 2))
     with pytest.raises(AccelError, match="padding 2 >= kernel 2"):
-        convert._check_pool(layer, (3, 4, 4))
+        generate._check_pool(layer, (3, 4, 4))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -497,13 +498,13 @@ def test_report_per_layer(stress, projects):
 
 
 def test_reuse_factor_config_overrides(stress, tmp_path):
-    from accel.hls import convert
+    from accel.hls import generate
 
     (tmp_path / "hls.yaml").write_text("layers:\n  conv1: {strategy: Latency, reuse_factor: 5}\n"
                                        "defaults: {reuse_factor: 3}\n")
-    cfg = convert.load_config(tmp_path / "hls.yaml")
-    planned = {p.layer.name: p for p in convert.plan(load_model(stress["stress8"]), cfg, "pynq-z2")}
-    valid = convert.valid_reuse_factors(9, 6)  # conv1: 3x3x1 in, 6 out
+    cfg = generate.load_config(tmp_path / "hls.yaml")
+    planned = {p.layer.name: p for p in generate.plan(load_model(stress["stress8"]), cfg, "pynq-z2")}
+    valid = generate.valid_reuse_factors(9, 6)  # conv1: 3x3x1 in, 6 out
     assert 5 not in valid and 9 in valid
     conv1 = planned["conv1"]  # 5 is rounded up to the next ReuseFactor hls4ml accepts
     assert conv1.strategy == "Latency" and conv1.reuse_factor == 9
@@ -514,7 +515,7 @@ def test_reuse_factor_config_overrides(stress, tmp_path):
                      ("layers: [\n", "not valid YAML")):
         (tmp_path / "bad.yaml").write_text(bad)
         with pytest.raises(AccelError, match=msg):
-            convert.plan(load_model(stress["stress8"]), convert.load_config(tmp_path / "bad.yaml"),
+            generate.plan(load_model(stress["stress8"]), generate.load_config(tmp_path / "bad.yaml"),
                          "zybo")
 
 
@@ -523,13 +524,13 @@ def test_fifo_depths_whole_tensor_only_inside_fork_joins(stress):
     the join of its branches (fire2's expands -> concat, pool2 -> bypass -> add)."""
     import io
 
-    from accel.hls import convert
+    from accel.hls import generate
 
     qm = load_model(stress["stress8"])
-    cfg = convert.load_config()
-    model = convert._hls4ml_model(qm, convert.plan(qm, cfg, "zybo"), cfg, "xc7z010clg400-1",
+    cfg = generate.load_config()
+    model = generate._hls4ml_model(qm, generate.plan(qm, cfg, "zybo"), cfg, "xc7z010clg400-1",
                                   "unused", io.StringIO())
-    assert convert.size_fifos(model, "reconvergent") > 0
+    assert generate.size_fifos(model, "reconvergent") > 0
     depth = {(l.name, o): int(l.get_output_variable(o).pragma[1])
              for l in model.get_layers() for o in l.outputs
              if isinstance(getattr(l.get_output_variable(o), "pragma", None), tuple)}
@@ -542,7 +543,7 @@ def test_fifo_depths_whole_tensor_only_inside_fork_joins(stress):
     clones = [k for k in depth if k[0].startswith("clone_")]
     assert len(clones) == 4 and all(depth[k] in (36, 9) for k in clones)
     with pytest.raises(AccelError, match="fifo_depth 'tiny'"):
-        convert.size_fifos(model, "tiny")
+        generate.size_fifos(model, "tiny")
 
 
 def test_project_is_self_contained(projects, tmp_path):
@@ -568,11 +569,11 @@ def test_project_is_self_contained(projects, tmp_path):
 
 
 def test_csim_cache_is_by_content(stress, projects, csims, tmp_path):
-    from accel.hls import convert, csim
+    from accel.hls import csim, generate
 
     again = csim.CSim(projects["stress8"])
     assert again.build_info["cached"] and again.dir == csims["stress8"].dir
-    convert.convert(stress["stress8"], tmp_path / "regen", tb_images=3)  # generation is stable
+    generate.write(stress["stress8"], tmp_path / "regen", tb_images=3)  # generation is stable
     assert csim.source_hash(tmp_path / "regen") == csim.source_hash(projects["stress8"])
     moved = tmp_path / "moved"
     shutil.copytree(projects["stress8"], moved)

@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
-from accel import zoo
-from accel.errors import AccelError
-from accel.quant import SUPPORTED_BITS, QuantOps, QuantSpec
+from accel.training import zoo
+from accel.core.errors import AccelError
+from accel.training.quantizers import SUPPORTED_BITS, QuantOps, QuantSpec
 
 
 @pytest.mark.parametrize("bits", [1, 9, 16, 0])

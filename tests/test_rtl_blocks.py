@@ -24,9 +24,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from accel import arith, golden
-from accel.errors import AccelError
-from accel.modelfile import QType
+from accel.core import arith
+from accel import golden
+from accel.core.errors import AccelError
+from accel.core.modelfile import QType
 from accel.rtl import sim as rtlsim
 from accel.rtl.fold import Fold, divisors
 from accel.rtl.generate import weight_rom

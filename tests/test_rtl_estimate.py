@@ -3,7 +3,7 @@
 import pytest
 
 from accel.cli import main
-from accel.errors import AccelError
+from accel.core.errors import AccelError
 from accel.rtl.estimate import estimate, parse_stat, summarize
 from accel.rtl.generate import generate
 

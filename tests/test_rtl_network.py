@@ -9,8 +9,8 @@ import pytest
 from accel import golden
 from accel.cli import DEFAULT_MODEL, main
 from accel.data import load_dataset
-from accel.errors import AccelError
-from accel.modelfile import load_model
+from accel.core.errors import AccelError
+from accel.core.modelfile import load_model
 from accel.rtl import fold as folding
 from accel.rtl.generate import _pack, generate
 from accel.rtl.sim import outputs_nchw, pack_images, simulate

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from accel.cli import main
-from accel.train import TrainConfig, load_checkpoint, train
+from accel.training.fit import TrainConfig, load_checkpoint, train
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The board flow TCL (accel/vivado/) under plain tclsh with stub Vivado commands
+"""The board flow TCL (vivado/) under plain tclsh with stub Vivado commands
 (tests/data/vivado_stub.tcl records every call), and the Vivado report parsers."""
 
 import json
@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from accel import boards
-from accel.build import vivado, vivado_reports
+from accel.core import boards
+from accel.flow import vivado, vivado_reports
 from accel.cli import DEFAULT_MODEL
-from accel.errors import AccelError
-from accel.hls.convert import io_spec
-from accel.modelfile import load_model
+from accel.core.errors import AccelError
+from accel.hls.generate import io_spec
+from accel.core.modelfile import load_model
 
 DATA = Path(__file__).parent / "data"
 STUB = DATA / "vivado_stub.tcl"

@@ -1,4 +1,4 @@
-"""Tests for accel.zoo: sizes from the SqueezeNet paper / official release, shapes, bypasses, registry,
+"""Tests for accel.training.zoo: sizes from the SqueezeNet paper / official release, shapes, bypasses, registry,
 metaparameters and the per-layer description. All float models, batch <= 2, no training."""
 
 import re
@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from accel.errors import AccelError
-from accel.ops import FloatOps
-from accel.zoo import (MODELS, Fire, SqueezeNet, build_model, count_params, describe, meta_fires,
+from accel.core.errors import AccelError
+from accel.training.layers import FloatOps
+from accel.training.zoo import (MODELS, Fire, SqueezeNet, build_model, count_params, describe, meta_fires,
                        squeezenet1_0, squeezenet1_1, squeezenet_meta, tiny_mnist)
 
 # Written out here rather than imported, so a wrong constant in the zoo can't pass its own test.

@@ -8,6 +8,6 @@ the golden model layer by layer through the -DACCEL_TRACE build.
 """
 
 from accel.cbackend.build import binary, compile_demo, level, run, write
-from accel.cbackend.gen import plan, source_files
+from accel.cbackend.generate import plan, source_files
 
 __all__ = ["binary", "compile_demo", "level", "plan", "run", "source_files", "write"]

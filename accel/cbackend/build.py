@@ -11,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from accel import arith, atomic, golden
-from accel.cbackend.gen import (ARM_BIN, ARM_CC, ARM_FLAGS, HOST_BIN, HOST_CC, HOST_FLAGS,
+from accel.core import arith, atomic
+from accel import golden
+from accel.cbackend.generate import (ARM_BIN, ARM_CC, ARM_FLAGS, HOST_BIN, HOST_CC, HOST_FLAGS,
                                 NUMPY_DTYPE, SOURCES, plan, source_files)
-from accel.errors import AccelError
-from accel.modelfile import QuantModel
+from accel.core.errors import AccelError
+from accel.core.modelfile import QuantModel
 
 QEMU = "qemu-arm"
 _INSTALL = {HOST_CC: "gcc", ARM_CC: "gcc-arm-linux-gnueabihf", QEMU: "qemu-user"}

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from accel.compress.huffman import BitReader, BitWriter, code_lengths, encoded_bits
-from accel.errors import AccelError
+from accel.core.errors import AccelError
 
 MAGIC = b"ADC1"
 BIAS_ALPHABET = 34  # bit lengths 0..33 of a zigzagged 32-bit code

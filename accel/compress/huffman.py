@@ -17,7 +17,7 @@ from itertools import count
 
 import numpy as np
 
-from accel.errors import AccelError
+from accel.core.errors import AccelError
 
 MAX_LEN = 24  # longest code; table entries take LEN_BITS bits
 LEN_BITS = 5

@@ -3,7 +3,7 @@
     model.onnx + model.pt (the Brevitas checkpoint beside it)
       -> prune (gradual magnitude pruning with retraining)          accel.compress.prune
       -> share (k-means codebook of integer codes, fine-tuned)      accel.compress.share
-      -> export (accel.export: QONNX model file + .pt sidecar)
+      -> export (accel.training.export: QONNX model file + .pt sidecar)
       -> encode the model file's codes (Huffman, sparse)            accel.compress.codec
       -> decode and compare with the model file's codes (must be equal)
       -> report (sizes per layer and stage, accuracy, plot)         accel.compress.report
@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from accel import atomic
+from accel.core import atomic
 from accel.compress import codec, prune, report, share, tune
-from accel.errors import AccelError
+from accel.core.errors import AccelError
 
 BITSTREAM = "weights.adc"
 
@@ -78,8 +78,8 @@ class CompressConfig:
 
 def load_source(model_path):
     """(QuantModel, Brevitas model, checkpoint dict) of a model file and its .pt sidecar."""
-    from accel.modelfile import load_model
-    from accel.train import load_checkpoint, model_from_checkpoint
+    from accel.core.modelfile import load_model
+    from accel.training.fit import load_checkpoint, model_from_checkpoint
 
     qm = load_model(model_path)
     pt = qm.path.with_suffix(".pt")
@@ -126,9 +126,9 @@ def compress(model_path, out_dir, cfg: CompressConfig, epochs: float | None = No
              log=print) -> dict:
     """Run the whole pipeline; returns the report (also written to out_dir/report.json)."""
     from accel import data, golden
-    from accel.export import export_model
-    from accel.modelfile import load_model
-    from accel.train import evaluate
+    from accel.training.export import export_model
+    from accel.core.modelfile import load_model
+    from accel.training.fit import evaluate
 
     cfg.check()
     out_dir = Path(out_dir)

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import torch
 
-from accel.errors import AccelError
+from accel.core.errors import AccelError
 
 SCOPES = ("global", "layer")
 

@@ -97,7 +97,7 @@ def build(qm_src, qm_out, original_codes: dict, blob: bytes, stats, share_bits: 
         "seconds": round(seconds, 1),
         "decoded_exactly": True,
         "rtl_hook": ("model.onnx is an ordinary accel model file: every backend (golden, hls, c, "
-                     "rtl) reads it with accel.modelfile.load_model; pruned weights are code 0"),
+                     "rtl) reads it with accel.core.modelfile.load_model; pruned weights are code 0"),
     }
 
 

@@ -15,7 +15,7 @@ Centroids are clamped to the narrow code range, never to 0 (0 means pruned).
 import numpy as np
 import torch
 
-from accel.errors import AccelError
+from accel.core.errors import AccelError
 
 
 def check_bits(bits) -> int:

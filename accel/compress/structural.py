@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from accel import atomic
+from accel.core import atomic
 from accel.compress import codec, report, share
 
 PAPER = {"squeezenet1_0": {"density": 0.33, "bits": (8, 6), "paper_bytes": {8: 660_000, 6: 470_000},
@@ -23,10 +23,10 @@ PAPER = {"squeezenet1_0": {"density": 0.33, "bits": (8, 6), "paper_bytes": {8: 6
 
 
 def conv_shapes(model_name: str, num_classes: int = 1000, in_channels: int = 3) -> list:
-    """(name, weight shape, biases) of every conv, from accel.zoo (float build)."""
+    """(name, weight shape, biases) of every conv, from accel.training.zoo (float build)."""
     from torch import nn
 
-    from accel import zoo
+    from accel.training import zoo
 
     model = zoo.build_model(model_name, num_classes, in_channels)
     return [(n, tuple(m.weight.shape), 0 if m.bias is None else m.bias.numel())
@@ -93,7 +93,7 @@ def estimate(model_name: str, density: float, bits: int, wbits: int = 8, bbits: 
         "density": nonzeros / weights, "bytes": tot,
         "ratio_vs_float32": tot["float32"] / tot["huffman"],
         "paper_bytes": paper, "layers": rows,
-        "note": ("structural estimate: shapes from accel.zoo, synthetic He-normal weights, uniform "
+        "note": ("structural estimate: shapes from accel.training.zoo, synthetic He-normal weights, uniform "
                  "per-layer density and bits; biases as raw 32-bit codes; not a trained result"),
     }
 
@@ -119,8 +119,8 @@ def write_estimates(models: str, density: float, bits: int, out_dir, gap_bits: i
     import json
     from pathlib import Path
 
-    from accel import zoo
-    from accel.errors import AccelError
+    from accel.training import zoo
+    from accel.core.errors import AccelError
 
     names = [m.strip() for m in models.split(",") if m.strip()]
     known = getattr(zoo, "MODELS", None)

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from accel import atomic
-from accel import cache
-from accel.cache import cache_root
-from accel.errors import AccelError
+from accel.core import atomic
+from accel.core import cache
+from accel.core.cache import cache_root
+from accel.core.errors import AccelError
 
 LIB = "libaccel_csim.so"
 TB = "accel_tb"

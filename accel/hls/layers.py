@@ -4,7 +4,7 @@ hls4ml's extension API (register_layer, backend templates and sources).
 - AccelMaxPool2D: overlapping windows (SqueezeNet's 3x3 stride 2), ceil mode, padding. hls4ml's
   io_stream pooling2d_cl asserts pool size == stride and no padding.
 - AccelGlobalAvgPool2D: the contract's exact mean round_half_even(sum * 2^shift / N) for any area N
-  (accel.arith.avg_requantize). hls4ml's io_stream global average divides in ap_fixed, which
+  (accel.core.arith.avg_requantize). hls4ml's io_stream global average divides in ap_fixed, which
   truncates the quotient before the output cast rounds it (two roundings, not half-even of the
   exact mean).
 

@@ -1,15 +1,15 @@
-"""hls4ml precisions derived from the model file's quantizers (accel.modelfile.QType): no guessing.
+"""hls4ml precisions derived from the model file's quantizers (accel.core.modelfile.QType): no guessing.
 
 A QType (bits, signed, frac) is the fixed-point type ap_[u]fixed<bits, bits - frac>: its codes are the
 model's integer codes and its values code * 2^-frac. A requantizing result (conv, add) gets
 AP_RND_CONV (round half to even) and AP_SAT (saturate; AP_SAT_SYM for a narrow signed range), so the
-C++ cast from the wide accumulator *is* accel.arith.requantize. Accumulators are exact by
+C++ cast from the wide accumulator *is* accel.core.arith.requantize. Accumulators are exact by
 construction: every product, bias and partial sum fits without rounding or wrapping.
 """
 
-from accel import arith
-from accel.errors import AccelError
-from accel.modelfile import Layer, QType
+from accel.core import arith
+from accel.core.errors import AccelError
+from accel.core.modelfile import Layer, QType
 
 
 def ap_type(qt: QType, rounding: bool = False) -> str:

@@ -10,14 +10,14 @@ The layers form a DATAFLOW pipeline, so the image interval (II) is about the slo
 and the latency is at most their sum. Vitis HLS' csynth report is the authority once it has run.
 
 Stream FIFOs: hls4ml 1.3 sizes every inter-layer FIFO to a whole tensor; accel keeps that only
-inside fork-joins (convert.size_fifos). Their memory is estimated as BRAM36 in 512 x 72 mode for
+inside fork-joins (generate.size_fifos). Their memory is estimated as BRAM36 in 512 x 72 mode for
 FIFOs over 8 kbit (smaller ones go to LUTRAM/SRL). hls4ml's own FIFO depth optimization needs Vitis
 co-simulation.
 """
 
 import math
 
-from accel.modelfile import QuantModel
+from accel.core.modelfile import QuantModel
 
 
 def layers(qm: QuantModel, planned) -> list[dict]:

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from accel.errors import AccelError
+from accel.core.errors import AccelError
 
 
 def command(project) -> list[str] | None:

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 try:  # inside the accel package the CLI reports these as one-line errors (exit 2)
-    from accel.errors import AccelError as _Base
+    from accel.core.errors import AccelError as _Base
 except ImportError:  # copied onto a board without the accel package
     _Base = Exception
 

@@ -34,10 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
-from accel.errors import AccelError
+from accel.core.errors import AccelError
 
 SR_HALTED, SR_IDLE, SR_INTERR = 0x1, 0x2, 0x10
-MAX_TRANSFER = (1 << 23) - 1  # accel/build/vivado.py DMA_LENGTH_WIDTH = 23
+MAX_TRANSFER = (1 << 23) - 1  # accel/flow/vivado.py DMA_LENGTH_WIDTH = 23
 
 
 class SimBuffer(np.ndarray):
@@ -316,7 +316,7 @@ def rtl_for_model(model, fold=None, board: str = "zybo") -> Path:
     """The RTL for a model file, from the cache (accel.rtl.project_for): an unchanged design keeps
     its folder, so the simulator's compiled model (cached by accel.rtl.sim) is reused instead of
     rebuilt (Verilator takes about a minute)."""
-    from accel.modelfile import load_model
+    from accel.core.modelfile import load_model
     from accel.rtl import project_for
 
     model = Path(model)
@@ -340,8 +340,8 @@ def find_rtl(path) -> Path:
 
 def overlay_metadata(rtl_dir, model=None, control: str = "none") -> dict:
     """accel_overlay.json as the build's overlay stage writes it, for the simulated device."""
-    from accel.build.pipeline import model_summary
-    from accel.modelfile import load_model
+    from accel.flow.pipeline import model_summary
+    from accel.core.modelfile import load_model
 
     manifest = json.loads((Path(rtl_dir) / "accel_rtl.json").read_text())
     qm = load_model(model or manifest["model"])

@@ -9,7 +9,7 @@ simulated with cocotb against the golden model, sized with yosys.
 
 from pathlib import Path
 
-from accel import cache
+from accel.core import cache
 
 
 def project_for(qm, fold=None, board: str = "zybo") -> Path:
@@ -19,7 +19,7 @@ def project_for(qm, fold=None, board: str = "zybo") -> Path:
 
     fold_file = (Path(fold).read_bytes() if fold is not None and not isinstance(fold, dict)
                  and Path(fold).is_file() else b"")
-    key = cache.key(cache.file_hash(qm.path), fold, fold_file, cache.code_hash("rtl"), board)
+    key = cache.key(cache.file_hash(qm.path), fold, fold_file, cache.module_hash("accel.rtl.generate"), board)
     return cache.generated("rtl/projects", f"{key[:24]}-{board}",
                            lambda d: generate.generate(qm, d, fold=fold, board=board))
 

@@ -16,8 +16,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from accel import boards
-from accel.errors import AccelError
+from accel.core import boards
+from accel.core.errors import AccelError
 
 # LUTs per distributed-RAM / shift-register primitive (7-series CLB slices).
 LUTRAM = {"RAM32M": 4, "RAM64M": 4, "RAM32M16": 8, "RAM64M8": 8, "RAM32X1D": 2, "RAM64X1D": 2,
@@ -108,8 +108,8 @@ def summarize(cells: dict) -> dict:
 
 def estimate(rtl_dir, board: str = "zybo", cache: bool = True) -> dict:
     """yosys resource estimate of the RTL project in rtl_dir against a board's capacity."""
-    from accel.cache import cache_root, tree_hash
-    from accel.cache import key as content_key  # (`cache` is the on/off argument)
+    from accel.core.cache import cache_root, tree_hash
+    from accel.core.cache import key as content_key  # (`cache` is the on/off argument)
 
     b = boards.get(board)
     rtl_dir = Path(rtl_dir)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from accel.errors import AccelError
+from accel.core.errors import AccelError
 
 DEFAULT_TARGET_FPS = 6000
 DEFAULT_CLOCK_MHZ = 100.0

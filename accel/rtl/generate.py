@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from accel import arith, atomic
-from accel.errors import AccelError
-from accel.modelfile import QuantModel, load_model
+from accel.core import arith, atomic
+from accel.core.errors import AccelError
+from accel.core.modelfile import QuantModel, load_model
 from accel.rtl import fold as folding
 
 LIB = Path(__file__).parent / "lib"
@@ -375,7 +375,7 @@ module {TOP} (
 
 def generate(model, out_dir, fold=None, board: str = "zybo", force: bool = True) -> dict:
     """Write the RTL project for a model file (path or QuantModel) into out_dir, atomically."""
-    from accel.hls.convert import io_spec
+    from accel.hls.generate import io_spec
 
     qm = model if isinstance(model, QuantModel) else load_model(model)
     folds, settings = folding.load(qm, fold)

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from accel import cache
-from accel.cache import cache_root
-from accel.errors import AccelError
+from accel.core import cache
+from accel.core.cache import cache_root
+from accel.core.errors import AccelError
 
 SIMULATORS = ("icarus", "verilator")
 TB_DIR = Path(__file__).parent / "tb"

@@ -1,4 +1,4 @@
-# Stand-in for the Vivado commands accel/vivado/*.tcl uses, for running the board flow under plain
+# Stand-in for the Vivado commands vivado/*.tcl uses, for running the board flow under plain
 # tclsh in the tests (no Vivado here). Every call is appended to $env(STUB_LOG) as one line:
 #   call<TAB>command<TAB>arg<TAB>arg...        (tabs/newlines in arguments escaped as \t \n)
 #   prop<TAB>object<TAB>name<TAB>value         (each property set by set_property, -dict expanded)

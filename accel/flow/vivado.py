@@ -1,4 +1,4 @@
-"""The Vivado stage's inputs: the board flow TCL (accel/vivado/build.tcl, package_rtl.tcl) copied
+"""The Vivado stage's inputs: the board flow TCL (vivado/build.tcl, package_rtl.tcl) copied
 into a work folder with a generated params.tcl. Nothing here runs Vivado unless it is on PATH.
 
     accel_from_hls(meta, ip_zip)      the HLS IP's ports as the block design needs them
@@ -7,14 +7,15 @@ into a work folder with a generated params.tcl. Nothing here runs Vivado unless 
     command(folder)                   the command line to run there
 """
 
+import importlib.resources
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
-from accel.errors import AccelError
+from accel.core.errors import AccelError
 
-TCL_DIR = Path(__file__).resolve().parent.parent / "vivado"
+TCL_DIR = Path(importlib.resources.files("accel.vivado"))  # the top-level vivado/ folder
 SCRIPTS = ("build.tcl", "package_rtl.tcl")
 
 # The fixed address map (PS7 GP0 window 0x40000000-0x7FFFFFFF; the same places Vivado's address

@@ -1,8 +1,8 @@
 """Model zoo: SqueezeNet variants (Iandola et al. 2016, "SqueezeNet: AlexNet-level accuracy with 50x
-fewer parameters and <0.5MB model size") built through an `accel.ops` layer factory.
+fewer parameters and <0.5MB model size") built through an `accel.training.layers` layer factory.
 
 Every layer comes from `ops` (default `FloatOps()`), never from `nn.Conv2d` & co. directly, so the same
-definition builds a float model or a Brevitas-quantized one (`accel.quant.QuantOps`). Module names are
+definition builds a float model or a Brevitas-quantized one (`accel.training.quantizers.QuantOps`). Module names are
 stable (`conv1`, `fire2.squeeze`, `fire2.expand_act`, `conv10`, `gap`, ...) because they end up in the
 exported model file, and the forward pass walks an explicit ordered list of stage names so the graph
 order is deterministic.
@@ -21,8 +21,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 import torch
 from torch import nn
 
-from accel.errors import AccelError
-from accel.ops import FloatOps
+from accel.core.errors import AccelError
+from accel.training.layers import FloatOps
 
 BYPASS_MODES = ("none", "simple", "complex")
 

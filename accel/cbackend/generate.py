@@ -11,8 +11,8 @@ Every tensor gets the narrowest C integer type that holds its code range, and li
 pool of a workspace struct (offsets planned here from tensor lifetimes), so no object is ever
 accessed through a pointer of another type (no strict-aliasing or alignment questions).
 
-Arithmetic, mirroring accel.arith/accel.golden:
-- conv: sum of products in an accumulator whose width comes from accel.arith.acc_bits (int32 up to
+Arithmetic, mirroring accel.core.arith/accel.golden:
+- conv: sum of products in an accumulator whose width comes from accel.core.arith.acc_bits (int32 up to
   31 bits, int64 beyond), products and bias aligned to acc_frac by exact multiplication by 2^k;
 - requantize: floor shift written portably (C leaves >> of negative values implementation-defined),
   round half to even on the remainder, then ReLU and saturation as one clamp;
@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from accel import arith
-from accel.errors import AccelError
+from accel.core import arith
+from accel.core.errors import AccelError
 from accel.golden import pool_out_size
-from accel.modelfile import Layer, QType, QuantModel
+from accel.core.modelfile import Layer, QType, QuantModel
 
 # (C type, pool member, numpy dtype, lo, hi), narrowest first.
 CTYPES = [
@@ -47,7 +47,7 @@ NUMPY_DTYPE = {c: d for c, _, d, _, _ in CTYPES}
 POOL = {c: p for c, p, _, _, _ in CTYPES}
 OINNER_MIN = 8  # convs with at least this many output channels loop over them innermost
 UNROLL_MAX = 32  # kernels with at most this many products per output are written out unrolled
-ACC32_MAX_BITS = 31  # accumulators wider than this (signed width, accel.arith.acc_bits) use int64
+ACC32_MAX_BITS = 31  # accumulators wider than this (signed width, accel.core.arith.acc_bits) use int64
 
 
 def ctype_for(lo: int, hi: int, signed_only: bool = False) -> str:
@@ -139,7 +139,7 @@ def _fail(layer: Layer, what: str):
 
 
 def conv_acc_type(layer: Layer) -> tuple[str, int]:
-    """Accumulator C type and signed width, from accel.arith.acc_bits.
+    """Accumulator C type and signed width, from accel.core.arith.acc_bits.
 
     The bias width is that of the actual bias codes (a 32-bit bias quantizer holding small codes
     must not force int64 on a 32-bit CPU); when products are shifted left to a finer bias scale, the

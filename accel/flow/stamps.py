@@ -1,6 +1,6 @@
 """Stage stamps of `accel build`. Each stage writes one folder under build/<board>/, keyed by a
-sha256 of everything it was made from (accel.cache.key: model bytes, parameters, the code that made
-it). The folder is written in a temporary sibling (accel.atomic) and swapped in by rename with the
+sha256 of everything it was made from (accel.core.cache.key: model bytes, parameters, the code that made
+it). The folder is written in a temporary sibling (accel.core.atomic) and swapped in by rename with the
 stamp `.accel-stage.json` inside: a folder is either the complete output of its key or absent,
 whatever interrupted a run.
 """
@@ -9,7 +9,7 @@ import json
 import os
 from pathlib import Path
 
-from accel import atomic
+from accel.core import atomic
 
 STAMP = ".accel-stage.json"
 

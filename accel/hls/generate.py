@@ -2,7 +2,7 @@
 the DMA-facing top, testbench, golden vectors, build scripts and report that hls4ml does not write.
 
 The network is handed to hls4ml as its own layer list (hls4ml's converter input format), built from
-the integer layers of accel.modelfile. That reader is the one every level shares: it has already
+the integer layers of accel.core.modelfile. That reader is the one every level shares: it has already
 refused anything that is not bit-exact (non power-of-two scales, zero points, other rounding), and
 its QTypes give every precision directly (accel.hls.precision). hls4ml's QONNX front end would need
 the graph rewritten to channels-last first and then re-derives the types from scale factors; for
@@ -24,11 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from accel import arith, atomic, golden
-from accel.errors import AccelError
+from accel.core import arith, atomic
+from accel import golden
+from accel.core.errors import AccelError
 from accel.golden import pool_out_size
 from accel.hls import precision as prec
-from accel.modelfile import Layer, QType, QuantModel, load_model
+from accel.core.modelfile import Layer, QType, QuantModel, load_model
 
 FORMAT = "accel-hls-1"
 HERE = Path(__file__).parent
@@ -454,7 +455,7 @@ def _check_types(model, planned: list[Planned]) -> None:
             p.reuse_factor = int(hl.get_attr("reuse_factor"))
 
 
-def convert(model, out_dir, board: str = "zybo", config=None, tb_images: int | None = None,
+def write(model, out_dir, board: str = "zybo", config=None, tb_images: int | None = None,
             force: bool = False) -> dict:
     """Write the HLS project for `model` (path or QuantModel) to out_dir, atomically. Returns the
     project metadata (accel_hls.json)."""

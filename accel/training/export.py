@@ -21,11 +21,8 @@ import onnx
 import torch
 from onnx import helper, numpy_helper
 
-from accel.errors import AccelError
-from accel.quant import INPUT_BITS, INPUT_FRAC
-
-FORMAT = "accel-qonnx-1"
-MAX_IR_VERSION = 13
+from accel.core.errors import AccelError
+from accel.core.fileformat import MAX_IR_VERSION, write_metadata
 # Module names Brevitas nests inside a quantized layer: a node's owner is the layer around them.
 _INTERNAL = {"weight_quant", "bias_quant", "act_quant", "export_handler",
              "fused_activation_quant_proxy", "activation_impl"}
@@ -149,11 +146,11 @@ def export_model(model: torch.nn.Module, input_shape: tuple[int, int, int], out_
             staged[out_path.with_suffix(suffix)] = Path(tmp) / ("side" + suffix)
             shutil.copyfile(src, staged[out_path.with_suffix(suffix)])
             meta = dict(meta, **{f"sidecar{suffix}": _sha256(src)})
-        _set_metadata(clean, input_shape, meta)
+        write_metadata(clean, input_shape, meta)
         onnx.checker.check_model(clean)
         staged[out_path] = Path(tmp) / out_path.name
         onnx.save(clean, str(staged[out_path]))
-        from accel.modelfile import load_model
+        from accel.core.modelfile import load_model
         load_model(staged[out_path])  # a file the later stages would refuse never lands
         for final, src in staged.items():
             os.replace(src, final)
@@ -166,8 +163,8 @@ def _sha256(path) -> str:
 
 def export_run(run_dir, out_path) -> Path:
     """A training run (its best.pt) -> model file + the checkpoint beside it as <stem>.pt."""
-    from accel import zoo
-    from accel.train import load_checkpoint, model_from_checkpoint
+    from accel.training import zoo
+    from accel.training.fit import load_checkpoint, model_from_checkpoint
 
     run_dir = Path(run_dir)
     ckpt_path = run_dir / "best.pt" if run_dir.is_dir() else run_dir
@@ -186,35 +183,3 @@ def export_run(run_dir, out_path) -> Path:
                     if k in metrics},
     }
     return export_model(model, (ckpt["in_channels"], h, w), out_path, meta, {".pt": ckpt_path})
-
-
-def _set_metadata(model: onnx.ModelProto, input_shape, meta: dict) -> None:
-    c, h, w = input_shape
-    props = {
-        "accel.format": FORMAT,
-        "accel.input": {
-            "shape_nchw": [1, c, h, w], "bits": INPUT_BITS, "signed": False, "frac": INPUT_FRAC,
-            "file_layout": "NCHW",
-            # What the driver sends the accelerator: channels-last, one pixel's channels per beat,
-            # rows top to bottom, uint8 codes (value = code * 2^-8).
-            "stream_layout": "NHWC", "stream_dtype": "uint8"},
-    }
-    props.update({f"accel.{k}": v for k, v in meta.items()})
-    del model.metadata_props[:]
-    for key, value in props.items():
-        entry = model.metadata_props.add()
-        entry.key = key
-        entry.value = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-
-
-def read_metadata(model: onnx.ModelProto) -> dict:
-    out = {}
-    for prop in model.metadata_props:
-        if prop.key.startswith("accel."):
-            key = prop.key[len("accel."):]
-            try:
-                out[key] = json.loads(prop.value)
-            except json.JSONDecodeError:
-                out[key] = prop.value
-    return out
-

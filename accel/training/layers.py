@@ -1,6 +1,6 @@
 """Layer factory: the model zoo builds every network through one of these.
 
-`FloatOps` builds plain PyTorch layers; `accel.quant.QuantOps` builds the same graph with Brevitas
+`FloatOps` builds plain PyTorch layers; `accel.training.quantizers.QuantOps` builds the same graph with Brevitas
 fixed-point quantizers, so one network definition serves float training, QAT and export.
 
 Conventions every network follows (the hardware and the golden model rely on them):

@@ -12,7 +12,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from accel.errors import AccelError
+from accel.core.errors import AccelError
 
 
 def make_temp(out_dir) -> Path:

@@ -10,7 +10,7 @@
     vivado   the board flow TCL with params.tcl -> <name>.bit + <name>.hwh   (needs vivado)
     overlay  bit, hwh, accel_overlay.json (model, io, addresses), model file, driver
 
-Each stage's folder is keyed by a sha256 of its inputs (accel.cache) and swapped in atomically with
+Each stage's folder is keyed by a sha256 of its inputs (accel.core.cache) and swapped in atomically with
 its stamp (stamps.py); a run that is interrupted resumes at the first stage without a complete
 folder. A stage that needs a vendor tool that is not installed is prepared (its folder holds
 everything the tool needs), marked pending, and the run ends with the commands to run elsewhere and
@@ -27,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from accel import atomic, boards, cache
-from accel.build import stamps
-from accel.errors import AccelError
+from accel.core import atomic, boards, cache
+from accel.flow import stamps
+from accel.core.errors import AccelError
 
 EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT, EXIT_NEEDS_TOOLS = 0, 1, 2, 3
 STAGES = {"hls": ("model", "golden", "hls", "vitis", "vivado", "overlay"),
@@ -56,7 +56,7 @@ def overlay_name(board) -> str:
 
 
 def model_summary(qm) -> dict:
-    from accel import arith  # noqa: F401  (the contract the numbers follow)
+    from accel.core import arith  # noqa: F401  (the contract the numbers follow)
 
     layers = []
     for l in qm.layers:
@@ -81,9 +81,9 @@ def model_summary(qm) -> dict:
 def hls_config(board) -> dict:
     """accel/hls/hls.yaml, with an entry for a board it does not list (from the board file:
     80 % of the DSP48E1s for the conv multipliers, as hls.yaml does for its boards)."""
-    from accel.hls import convert
+    from accel.hls import generate
 
-    cfg = convert.load_config()
+    cfg = generate.load_config()
     if board.name not in cfg["boards"]:
         cfg["boards"][board.name] = {
             "part": board.part, "multipliers": max(1, int(0.8 * board.capacity["DSP48E1"])),
@@ -120,7 +120,7 @@ class Build:
             raise AccelError("--images must be >= 1 and --accuracy-images >= 0")
         self.images, self.accuracy_images = images, accuracy_images
         self.model_path = Path(model) if model else DEFAULT_MODEL
-        from accel.modelfile import load_model
+        from accel.core.modelfile import load_model
 
         self.qm = load_model(self.model_path)
         self.summary = model_summary(self.qm)
@@ -157,9 +157,9 @@ class Build:
         need = {"BRAM36": -(-self.summary["weight_memory_bits"] // BRAM36_BITS)}
         rows = fit_check(self.board, need, "weight memory estimate")
         if self.backend == "hls":
-            from accel.hls import convert
+            from accel.hls import generate
 
-            planned = convert.plan(self.qm, hls_config(self.board), self.board.name)
+            planned = generate.plan(self.qm, hls_config(self.board), self.board.name)
             mults = sum(p.mult_in * p.mult_out // p.reuse_factor for p in planned
                         if p.layer.kind == "conv")
             rows.update(fit_check(self.board, {"DSP48E1": mults}, "HLS multiplier estimate"))
@@ -235,7 +235,7 @@ class Build:
         return Result(code, self.root, self.info, list(self.commands))
 
     def finish(self, code: int) -> None:
-        from accel.build import report
+        from accel.flow import report
 
         state = {"board": self.board.name, "backend": self.backend, "model": str(self.model_path),
                  "stages": {s: self.info.get(s, {"status": "not run"}) for s in self.stages},
@@ -263,7 +263,7 @@ class Build:
 
     def stage_model(self) -> dict:
         key = cache.key("model", cache.file_hash(self.model_path),
-                        cache.code_hash("modelfile.py", "arith.py", "build/pipeline.py"))
+                        cache.module_hash("accel.core.modelfile", "accel.flow.pipeline"))
         hit = self._cached("model", key)
         if hit:
             return hit
@@ -298,7 +298,7 @@ class Build:
         from accel import golden
 
         key = cache.key("golden", self.keys["model"], self.images, self.accuracy_images,
-                        cache.code_hash("golden.py", "arith.py", "data.py"))
+                        cache.module_hash("accel.golden", "accel.data"))
         hit = self._cached("golden", key)
         if hit:
             return hit
@@ -334,19 +334,19 @@ class Build:
         return x, y, trace
 
     def stage_hls(self) -> dict:
-        from accel.hls import convert
+        from accel.hls import generate
         from accel.hls.csim import CSim
 
         cfg = hls_config(self.board)
         key = cache.key("hls", self.keys["golden"], self.board.name, cfg,
-                        cache.code_hash("hls", "golden.py", "arith.py", "modelfile.py"))
+                        cache.module_hash("accel.hls.generate", "accel.hls.csim", "accel.golden"))
         hit = self._cached("hls", key)
         if hit:
             return hit
         tmp = atomic.make_temp(self.root / "hls")
         try:
             x, y, trace = self._golden()
-            meta = convert.convert(self.qm, tmp / "project", board=self.board.name, config=cfg,
+            meta = generate.write(self.qm, tmp / "project", board=self.board.name, config=cfg,
                                    tb_images=min(len(x), 16), force=True)
             est = meta["estimate"]
             need = {"DSP48E1": est["multipliers"],
@@ -385,7 +385,7 @@ class Build:
         dir, board) -> {LUT, FF, DSP, BRAM36, fits}; sim.simulate(dir, images) -> {"outputs",
         "ii_cycles", "latency_cycles", "layers": [{name, cycles_per_image, ...}]}."""
         generate, estimate = self.rtl_api()
-        key = cache.key("rtl", self.keys["golden"], self.board.name, cache.code_hash("rtl"))
+        key = cache.key("rtl", self.keys["golden"], self.board.name, cache.module_hash("accel.rtl.generate"))
         hit = self._cached("rtl", key)
         if hit:
             return hit
@@ -471,7 +471,7 @@ class Build:
     def stage_vitis(self) -> dict:
         from accel.hls import vitis
 
-        key = cache.key("vitis", self.keys["hls"], cache.code_hash("hls/vitis.py"))
+        key = cache.key("vitis", self.keys["hls"], cache.module_hash("accel.hls.vitis"))
         folder = self.root / "vitis"
 
         def prepare(tmp):
@@ -487,7 +487,7 @@ class Build:
                                 lambda f: vitis.build(f), finished, vitis.instructions(folder))
 
     def _accel_desc(self) -> tuple[dict, bool]:
-        from accel.build import vivado
+        from accel.flow import vivado
 
         if self.backend == "hls":
             meta = json.loads((self.root / "hls" / "project" / "accel_hls.json").read_text())
@@ -501,12 +501,13 @@ class Build:
         return desc, ready
 
     def stage_vivado(self) -> dict:
-        from accel.build import vivado, vivado_reports
+        from accel.flow import vivado, vivado_reports
 
         desc, ready = self._accel_desc()
         upstream = self.keys["vitis" if self.backend == "hls" else "rtl"]
         key = cache.key("vivado", upstream, self.board.name, desc,
-                        cache.code_hash("vivado", "build/vivado.py", f"boards/{self.board.name}.yaml"))
+                        cache.module_hash("accel.flow.vivado", "accel.vivado"),
+                        cache.file_hash(self.board.path))
         folder = self.root / "vivado"
 
         def prepare(tmp):
@@ -530,7 +531,7 @@ class Build:
         return info
 
     def stage_overlay(self) -> dict:
-        from accel.build import vivado
+        from accel.flow import vivado
 
         viv = self.info.get("vivado", {})
         if viv.get("status") != "done":
@@ -538,7 +539,7 @@ class Build:
                     "note": "waits for the vivado stage's bit + hwh"}
         src = self.root / "vivado"
         key = cache.key("overlay", self.keys["vivado"], cache.file_hash(src / viv["bit"]),
-                        cache.file_hash(src / viv["hwh"]), cache.code_hash("build/pipeline.py"))
+                        cache.file_hash(src / viv["hwh"]), cache.module_hash("accel.flow.pipeline"))
         hit = self._cached("overlay", key)
         if hit:
             return hit

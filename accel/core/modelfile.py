@@ -6,7 +6,7 @@ its output quantizer, in graph order:
     conv    Conv [+ Relu] + Quant       weights/bias as integer codes, accumulator fraction bits
     maxpool MaxPool                     codes in, codes out (same scale)
     concat  Concat(axis=1)              inputs aligned to the finest scale (exact left shifts)
-    gap     GlobalAveragePool + Quant   exact integer mean (accel.arith.avg_requantize)
+    gap     GlobalAveragePool + Quant   exact integer mean (accel.core.arith.avg_requantize)
     add     Add + Quant                 bypass: aligned add, then requantize
 
 Only power-of-two scales, zero points of 0 and round-half-even are accepted: anything else is refused
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from accel.errors import AccelError
+from accel.core.errors import AccelError
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ def load_onnx(path) -> "onnx.ModelProto":  # noqa: F821
 
 def load_model(path) -> QuantModel:
     """Parse the model file into integer layers (see module docstring)."""
-    from accel.export import FORMAT, read_metadata
+    from accel.core.fileformat import FORMAT, read_metadata
 
     model = load_onnx(path)
     meta = read_metadata(model)
@@ -204,7 +204,7 @@ class _Parser:
                 qt = self.quant_type(node)
                 x = ins[0]
                 if x in self.consts:
-                    from accel.arith import saturate
+                    from accel.core.arith import saturate
                     # Same arithmetic as the Quant node: exact division by 2^-frac, half-even.
                     codes = np.round(self.consts[x].astype(np.float64) * 2.0 ** qt.frac)
                     self.params[node.output[0]] = (saturate(codes, qt.bits, qt.signed, qt.narrow), qt)

@@ -20,10 +20,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from accel import data, zoo
-from accel.errors import AccelError
-from accel.ops import FloatOps, fold_batchnorm
-from accel.quant import QuantSpec, make_ops
+from accel.training import zoo
+from accel import data
+from accel.core.errors import AccelError
+from accel.training.layers import FloatOps, fold_batchnorm
+from accel.training.quantizers import QuantSpec, make_ops
 
 
 @dataclass

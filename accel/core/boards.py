@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from accel.errors import AccelError
+from accel.core.errors import AccelError
 
 DIR = Path(__file__).parent / "boards"
 RESOURCES = ("LUT", "FF", "BRAM36", "DSP48E1")

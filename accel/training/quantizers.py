@@ -9,7 +9,7 @@ Why these quantizers (design.md §3, §4):
   bias adds to the accumulator with no shift.
 - The input image is quantized with a constant scale 2^-8 at 8 bits: codes are the pixel values.
 - Rounding is Brevitas' RoundSte (round half to even) and clamping saturates: the contract of
-  accel.arith.
+  accel.core.arith.
 """
 
 from dataclasses import dataclass
@@ -17,12 +17,11 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 from torch import nn
 
-from accel.errors import AccelError
-from accel.ops import FloatOps
+from accel.core.errors import AccelError
+from accel.training.layers import FloatOps
 
 SUPPORTED_BITS = (2, 3, 4, 5, 6, 7, 8)
-INPUT_BITS = 8
-INPUT_FRAC = 8  # input value = code * 2^-8
+from accel.core.fileformat import INPUT_BITS, INPUT_FRAC  # the input codes the file declares
 
 
 @dataclass(frozen=True)
