@@ -30,7 +30,8 @@ SETTINGS = dict(sparsity=0.7, share_bits=4, scope="layer",
 def main() -> int:
     import torch
 
-    from accel.compress import CompressConfig, compress, report, structural
+    from accel.compress import report, structural
+    from accel.compress.pipeline import CompressConfig, compress
     from accel.compress.prune import parse_layer_targets
     from accel.core.modelfile import load_model
     from accel.verify import torch_model_for, verify

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from accel.cli import DEFAULT_MODEL, main
-from accel.compress import BITSTREAM, CompressConfig, codec, compress
+from accel.compress import codec
+from accel.compress.codec import BITSTREAM
+from accel.compress.pipeline import CompressConfig, compress
 from accel.core.modelfile import load_model
 
 

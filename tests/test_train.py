@@ -54,6 +54,15 @@ def test_interrupted_run_resumes_where_it_stopped(folder, tmp_path):
     assert [h["epoch"] for h in metrics["history"]] == [1, 2]
     assert json.loads((run / "metrics.json").read_text())["test_acc"] == metrics["test_acc"]
     assert not list(run.glob("*.tmp"))
+    # the resumed run equals an uninterrupted one of the same seed, bit for bit
+    clean = tmp_path / "clean"
+    expect = train(cfg(folder), clean, progress=False, log=lambda m: None)
+    for name in ("best.pt", "checkpoint.pt"):
+        a = torch.load(run / name, weights_only=True)["state_dict"]
+        b = torch.load(clean / name, weights_only=True)["state_dict"]
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+    assert [h["loss"] for h in metrics["history"]] == [h["loss"] for h in expect["history"]]
+    assert metrics["test_acc"] == expect["test_acc"]
     # another configuration cannot resume this run
     with pytest.raises(Exception, match="another configuration"):
         train(cfg(folder, lr=0.02), run, resume=True, progress=False, log=lambda m: None)
@@ -82,3 +91,30 @@ def test_train_export_verify_end_to_end(folder, tmp_path, capsys):
     assert main(["eval", "--model", str(model_path), "--split", "train", "--json"]) == 0
     acc = json.loads(capsys.readouterr().out)["accuracy"]
     assert acc > 0.9  # the task is easy: a model that learned nothing scores ~0.5
+
+
+def test_bad_init_leaves_no_run_directory(folder, tmp_path, capsys):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    run = tmp_path / "r"
+    assert main(["train", "--dataset", f"folder:{folder}", "--size", "16x16", "--init", str(bad),
+                 "--out", str(run), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("accel: error:") and len(err.splitlines()) == 1 and "bad.pt" in err
+    assert not run.exists()  # the next run needs no --resume
+
+
+def test_resume_refuses_a_pickled_checkpoint(folder, tmp_path, capsys):
+    """A checkpoint that is a full pickle (code, not weights) is never unpickled: one line."""
+    import pickle
+
+    run = tmp_path / "r"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({}))
+    with open(run / "checkpoint.pt", "wb") as f:
+        pickle.dump(Interrupt, f)  # a class reference: weights_only loading refuses it
+    assert main(["train", "--dataset", f"folder:{folder}", "--size", "16x16", "--out", str(run),
+                 "--resume", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("accel: error:") and len(err.splitlines()) == 1
+    assert "weights-only" in err

@@ -11,6 +11,7 @@
 
 The result is an ordinary model file (+ .pt checkpoint): pruned weights are code 0 and shared weights
 are integer codes at the layer's power-of-two scale, so every backend reads it unchanged.
-"""
 
-from accel.compress.pipeline import BITSTREAM, CompressConfig, compress, encode_model  # noqa: F401
+Only pipeline, prune, share and tune import torch; the codec and Huffman coder are numpy-only, so
+this package imports nothing by itself.
+"""

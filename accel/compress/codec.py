@@ -32,6 +32,7 @@ from accel.compress.huffman import BitReader, BitWriter, code_lengths, encoded_b
 from accel.core.errors import AccelError
 
 MAGIC = b"ADC1"
+BITSTREAM = "weights.adc"  # the container's file name in a compress output folder
 BIAS_ALPHABET = 34  # bit lengths 0..33 of a zigzagged 32-bit code
 
 
@@ -229,3 +230,9 @@ def fixed_width_bits(flat: np.ndarray, value_bits: int, gap_bits: int) -> tuple[
 def huffman_estimate(symbols, alphabet: int) -> int:
     """Bits of a Huffman-coded symbol stream (payload only)."""
     return encoded_bits(symbols, code_lengths(symbols, alphabet))
+
+
+def model_layers(qm) -> list[LayerCodes]:
+    """The convolutions of a model file as the container stores them."""
+    return [LayerCodes(l.name, l.weight, l.wtype.frac, l.bias, l.btype.frac if l.btype else 0)
+            for l in qm.layers if l.kind == "conv"]

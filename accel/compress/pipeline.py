@@ -23,9 +23,9 @@ import torch
 
 from accel.core import atomic
 from accel.compress import codec, prune, report, share, tune
+from accel.compress.codec import BITSTREAM, model_layers
 from accel.core.errors import AccelError
 
-BITSTREAM = "weights.adc"
 
 
 @dataclass
@@ -93,12 +93,6 @@ def load_source(model_path):
     if cfg.float_model:
         raise AccelError(f"{pt} is a float reference run: compress needs a quantized model")
     return qm, model, load_checkpoint(pt)
-
-
-def model_layers(qm) -> list[codec.LayerCodes]:
-    return [codec.LayerCodes(l.name, l.weight, l.wtype.frac, l.bias,
-                             l.btype.frac if l.btype else 0)
-            for l in qm.layers if l.kind == "conv"]
 
 
 def encode_model(qm, gap_bits: int) -> tuple[bytes, list]:

@@ -65,9 +65,7 @@ def totals(rows, blob_bytes: int | None, container_bits: int = 0) -> dict:
 
 def build(qm_src, qm_out, original_codes: dict, blob: bytes, stats, share_bits: int, gap_bits: int,
           wbits: int, bbits: int, acc: dict, settings: dict, n_eval: int, seconds: float) -> dict:
-    from accel.compress.pipeline import model_layers
-
-    layers = model_layers(qm_out)
+    layers = codec.model_layers(qm_out)
     rows = layer_rows(layers, stats, share_bits, gap_bits, wbits, bbits)
     tot = totals(rows, len(blob))
     weights = sum(r["weights"] for r in rows)
@@ -77,7 +75,7 @@ def build(qm_src, qm_out, original_codes: dict, blob: bytes, stats, share_bits: 
         "float32": acc["quantized"], "quantized": acc["quantized"], "pruned": acc["pruned"],
         "shared": acc["shared"], "huffman": acc["golden"]}
     return {
-        "model": str(qm_src.path), "compressed_model": "model.onnx", "bitstream": codec_name(),
+        "model": str(qm_src.path), "compressed_model": "model.onnx", "bitstream": codec.BITSTREAM,
         "settings": settings,
         "weights": weights, "biases": sum(r["biases"] for r in rows),
         "nonzeros": nonzeros, "density": nonzeros / max(weights, 1),
@@ -99,11 +97,6 @@ def build(qm_src, qm_out, original_codes: dict, blob: bytes, stats, share_bits: 
         "rtl_hook": ("model.onnx is an ordinary accel model file: every backend (golden, hls, c, "
                      "rtl) reads it with accel.core.modelfile.load_model; pruned weights are code 0"),
     }
-
-
-def codec_name() -> str:
-    from accel.compress.pipeline import BITSTREAM
-    return BITSTREAM
 
 
 def _kb(n: int) -> str:

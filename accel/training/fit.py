@@ -3,7 +3,8 @@
 A run directory holds:
     config.json      the recipe (model, dataset, bits, schedule, seed): `accel train` flags
     float.pt         weights after the optional float pre-training phase (--float-epochs)
-    checkpoint.pt    last epoch: weights, optimizer, scheduler, epoch (resume point)
+    checkpoint.pt    last epoch: weights, optimizer, scheduler, epoch, RNG states (resume point:
+                     a resumed run equals an uninterrupted one bit for bit)
     best.pt          weights with the best validation accuracy (what `accel export` takes)
     metrics.json     per-epoch loss/accuracy, final test accuracy, params, seconds
 Every file is written atomically, so an interrupted run resumes from its last complete epoch.
@@ -78,6 +79,50 @@ def _save(obj, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _load_pt(path: Path) -> dict:
+    """torch.load with weights_only=True (never unpickle code); any failure is one line."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise AccelError(f"checkpoint {path} is unreadable or not a weights-only file "
+                         f"({type(exc).__name__}): retrain or pick another run") from None
+
+
+def _rng_state() -> dict:
+    """Every random stream training draws from besides the per-epoch data order (which is seeded
+    by epoch): torch's (dropout, init) and numpy's global one. Saved with each checkpoint so a
+    resumed run continues the very same sequence as an uninterrupted one."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    return {"torch": torch.get_rng_state(), "numpy_keys": torch.from_numpy(keys.astype(np.int64)),
+            "numpy_pos": int(pos), "numpy_gauss": [int(has_gauss), float(gauss)]}
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(("MT19937", state["numpy_keys"].numpy().astype(np.uint32),
+                         state["numpy_pos"], *state["numpy_gauss"]))
+
+
+def _stats_state(model) -> dict:
+    """Brevitas' activation scales learn from statistics over their first steps (a step counter, a
+    running buffer and the raw value parameter): state_dict keeps only a derived value and its
+    loader ends the collection, so a checkpoint taken mid-collection keeps these itself."""
+    return {name: {"counter": int(m.counter), "buffer": m.buffer.detach().clone(),
+                   "value": m.value.detach().clone()}
+            for name, m in model.named_modules()
+            if hasattr(m, "collect_stats_steps") and hasattr(m, "buffer")}
+
+
+def _set_stats_state(model, state: dict) -> None:
+    modules = dict(model.named_modules())
+    with torch.no_grad():
+        for name, s in state.items():
+            m = modules[name]
+            m.counter = s["counter"]
+            m.buffer.copy_(s["buffer"])
+            m.value.copy_(s["value"])
+
+
 def load_checkpoint(path) -> dict:
     path = Path(path)
     if path.is_dir():
@@ -85,11 +130,7 @@ def load_checkpoint(path) -> dict:
     if not path.is_file():
         raise AccelError(f"checkpoint {path} not found: pass a run directory written by "
                          "`accel train` (it holds best.pt)")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise AccelError(f"checkpoint {path} is unreadable ({type(exc).__name__}): "
-                         "retrain or pick another run") from None
+    ckpt = _load_pt(path)
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "config" not in ckpt:
         raise AccelError(f"checkpoint {path} is not an accel checkpoint: retrain with accel train")
     return ckpt
@@ -192,6 +233,7 @@ def train(cfg: TrainConfig, out_dir, resume: bool = False, progress: bool = True
     np.random.seed(cfg.seed)
     ds = data.load_dataset(cfg.dataset, size=cfg.size, seed=cfg.seed, channels=cfg.channels)
     model = build(cfg, len(ds.class_names), ds.channels)  # bad names fail before anything is written
+    init = load_checkpoint(cfg.init) if cfg.init and not resume else None  # likewise a bad --init
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -199,8 +241,8 @@ def train(cfg: TrainConfig, out_dir, resume: bool = False, progress: bool = True
     ckpt_path = out_dir / "checkpoint.pt"
     resume_from = None
     if resume and ckpt_path.is_file():
-        resume_from = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        if resume_from["config"] != _jsonable(cfg):
+        resume_from = _load_pt(ckpt_path)
+        if not isinstance(resume_from, dict) or resume_from.get("config") != _jsonable(cfg):
             raise AccelError(f"--resume: {out_dir} was trained with another configuration; "
                              "use the same flags or a new --out")
     elif not (out_dir / "config.json").is_file():
@@ -212,13 +254,21 @@ def train(cfg: TrainConfig, out_dir, resume: bool = False, progress: bool = True
     float_seconds = 0.0
     if resume_from:
         model.load_state_dict(resume_from["state_dict"])
+        if "rng" in resume_from:
+            _set_rng_state(resume_from["rng"])
+            _set_stats_state(model, resume_from["quant_stats"])
+        else:
+            log("note: a checkpoint without RNG states (older accel): the resumed run continues "
+                "but will not equal an uninterrupted one bit for bit")
         log(f"resuming {out_dir} after epoch {json.loads(resume_from['state'])['epoch']}")
     else:
         if cfg.float_epochs and not cfg.float_model:
             float_path = out_dir / "float.pt"
             fcfg = TrainConfig.from_dict(dict(_jsonable(cfg), float_model=True))
             if float_path.is_file():
-                state = torch.load(float_path, map_location="cpu", weights_only=True)["state_dict"]
+                saved = _load_pt(float_path)
+                state = saved["state_dict"]
+                _set_rng_state(saved["rng"])  # where the uninterrupted run's streams stood
                 log(f"float phase already done: {float_path}")
             else:
                 # BatchNorm while the float net learns (a deep net of 2-channel squeezes trains
@@ -228,10 +278,10 @@ def train(cfg: TrainConfig, out_dir, resume: bool = False, progress: bool = True
                 st = _fit(fmodel, ds, cfg.float_epochs, cfg.lr, cfg, progress, log, "float")
                 float_seconds = st["seconds"]
                 state = fold_batchnorm(fmodel.state_dict())
-                _save(dict(_weights(fmodel, fcfg, ds), state_dict=state), float_path)
+                _save(dict(_weights(fmodel, fcfg, ds), state_dict=state, rng=_rng_state()),
+                      float_path)
             model.load_state_dict(state, strict=False)
-        if cfg.init:
-            init = load_checkpoint(cfg.init)
+        if init is not None:
             missing = model.load_state_dict(init["state_dict"], strict=False)
             log(f"initialised from {cfg.init} (new tensors: {len(missing.missing_keys)})")
         if cfg.spec() is not None:
@@ -246,7 +296,8 @@ def train(cfg: TrainConfig, out_dir, resume: bool = False, progress: bool = True
             state["best_val"] = val
             _save(weights, out_dir / "best.pt")
         _save(dict(weights, optimizer=opt.state_dict(), scheduler=sched.state_dict(),
-                   state=json.dumps(state)), ckpt_path)
+                   state=json.dumps(state), rng=_rng_state(), quant_stats=_stats_state(model)),
+              ckpt_path)
 
     pretrained = bool(cfg.init or (cfg.float_epochs and not cfg.float_model))
     lr = cfg.qat_lr if cfg.qat_lr is not None else (cfg.lr / 10 if pretrained else cfg.lr)
