@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+from accel.core import config
 from accel.core.errors import AccelError
 
 DEFAULT_MODEL = Path(__file__).parent / "default" / "tiny-mnist-int8.onnx"
@@ -48,42 +49,27 @@ def cmd_train(args) -> int:
                       dropout=args.dropout, init=args.init)
     if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0 or cfg.float_epochs < 0:
         raise AccelError("--epochs and --batch-size must be >= 1, --float-epochs >= 0, --lr > 0")
-    train(cfg, args.out, resume=args.resume, progress=not args.quiet)
+    train(cfg, args.out, resume=args.resume, progress=not args.quiet, force=args.force)
     return 0
 
 
 def cmd_export(args) -> int:
     from accel.training.export import export_run
 
-    out = export_run(args.run, args.out)
+    out = export_run(args.run, args.out, force=args.force)
     print(f"wrote {out} (+ {out.with_suffix('.pt').name})")
     return 0
-
-
-def _images(qm, args):
-    """Real images for eval/verify: the model's dataset split, first --images."""
-    from accel import data
-
-    name = args.dataset or qm.meta.get("dataset")
-    if not name:
-        raise AccelError("the model file names no dataset: pass --dataset")
-    c, h, w = qm.input_shape
-    ds = data.load_dataset(name, size=(h, w), channels=c)
-    split = getattr(ds, args.split)
-    n = len(split) if args.images is None else args.images
-    if n < 1:
-        raise AccelError("--images must be >= 1")
-    return split.x[:n], split.y[:n], name
 
 
 def cmd_eval(args) -> int:
     import time
 
-    from accel import golden
+    from accel import data, golden
     from accel.core.modelfile import load_model
 
     qm = load_model(_model_path(args))
-    x, y, name = _images(qm, args)
+    images = data.images_for(qm, args.images, args.dataset, args.split)
+    x, y, name = images.x, images.y, images.dataset
     t0 = time.time()
     pred = golden.predict(qm, x)
     acc = float((pred == y).mean())
@@ -95,20 +81,16 @@ def cmd_eval(args) -> int:
 
 
 def cmd_verify(args) -> int:
+    from accel import data
     from accel.core.modelfile import load_model
-    from accel.verify import LEVELS, verify
+    from accel.verify import check_levels, torch_model_for, verify
 
     qm = load_model(_model_path(args))
     levels = [lv.strip() for lv in args.levels.split(",") if lv.strip()]
-    bad = [lv for lv in levels if lv not in LEVELS]
-    if bad or not levels:
-        raise AccelError(f"unknown level '{bad[0] if bad else ''}': choose from {', '.join(LEVELS)}")
-    torch_model = None
-    if "torch" in levels:
-        from accel.verify import torch_model_for
-
-        torch_model = torch_model_for(qm, args.checkpoint)
-    x, _, name = _images(qm, args)
+    check_levels(levels)
+    torch_model = torch_model_for(qm, args.checkpoint) if "torch" in levels else None
+    images = data.images_for(qm, args.images, args.dataset, args.split)
+    x, name = images.x, images.dataset
     results = verify(qm, x, levels, torch_model)
     total = sum(r.mismatches for r in results)
     if args.json:
@@ -136,6 +118,7 @@ def cmd_verify(args) -> int:
 
 
 def cmd_info(args) -> int:
+    from accel.core.kinds import support
     from accel.core.modelfile import load_model
 
     qm = load_model(_model_path(args))
@@ -148,6 +131,11 @@ def cmd_info(args) -> int:
                      f"k{layer.kernel[0]} s{layer.stride[0]}{' relu' if layer.relu else ''}")
         print(f"  {layer.name:24} {layer.kind:8} out {str(layer.shape):14} "
               f"{layer.out.describe():12} {extra}")
+    table = support(qm)
+    print("backends: " + ", ".join(f"{b} {'no' if why else 'yes'}" for b, why in table.items()))
+    for backend, why in table.items():
+        for reason in why:
+            print(f"  {backend}: {reason}")
     return 0
 
 
@@ -156,21 +144,28 @@ def cmd_c(args) -> int:
     from accel.core.modelfile import load_model
 
     qm = load_model(_model_path(args))
-    out = write(qm, args.out, arm=args.arm)
+    out = write(qm, args.out, arm=args.arm, force=args.force)
     built = "accel_demo" + (" and accel_demo.arm (static Cortex-A9)" if args.arm else "")
     print(f"wrote {out}/accel_model.c, accel_model.h, main.c, Makefile; built {built}")
     return 0
 
 
 def cmd_hls(args) -> int:
-    from accel.hls import generate, vitis
+    from accel import data, golden
     from accel.core.modelfile import load_model
+    from accel.hls import generate, vitis
+    from accel.verify import against_golden
 
     if args.csim is not None and args.csim < 0:
         raise AccelError("--csim N: N must be >= 0 (0: testbench only)")
     qm = load_model(_model_path(args))
-    meta = generate.write(qm, args.out, board=args.board, config=args.config,
-                           tb_images=args.tb_images)
+    cfg = generate.load_config(args.config)
+    n_tb = cfg["tb_images"] if args.tb_images is None else args.tb_images
+    if n_tb < 1:
+        raise AccelError(f"--tb-images {n_tb}: the testbench needs at least 1 image")
+    tb = data.images_for(qm, n_tb, random_fallback=True)
+    meta = generate.write(qm, args.out, board=args.board, config=cfg,
+                          testbench=(tb.x, golden.run(qm, tb.x), tb.source), force=args.force)
     out = Path(args.out)
     print((out / "report.txt").read_text(), end="")
     print(f"wrote {out}: hls4ml project (firmware/), accel_top.cpp (AXI4-Stream + AXI4-Lite), "
@@ -178,7 +173,6 @@ def cmd_hls(args) -> int:
           "accel_hls.json")
     status = 0
     if args.csim is not None:
-        from accel import golden
         from accel.hls.csim import CSim
 
         sim = CSim(out)
@@ -187,14 +181,11 @@ def cmd_hls(args) -> int:
         print(f"C-sim (g++, {how}): {line}")
         status = 1 if code else 0
         if args.csim > 0:
-            x, _, name = _images(qm, argparse.Namespace(dataset=None, split="test",
-                                                        images=args.csim))
-            got, trace = sim.run(x, trace=True)
-            ref, ref_trace = golden.run(qm, x, trace=True)
-            bad = int((got != ref).sum()) + sum(int((trace[k] != v).sum())
-                                                for k, v in ref_trace.items())
-            print(f"C-sim vs golden on {len(x)} {name} test images, outputs and every layer: "
-                  f"{bad} mismatches")
+            images = data.images_for(qm, args.csim)
+            got, trace = sim.run(images.x, trace=True)
+            bad = against_golden("hls", qm, images.x, got, trace).mismatches
+            print(f"C-sim vs golden on {len(images.x)} {images.dataset} test images, outputs and "
+                  f"every layer: {bad} mismatches")
             status = status or (1 if bad else 0)
     if args.vitis:
         result = vitis.build(out)
@@ -226,7 +217,7 @@ def cmd_rtl(args) -> int:
     fold = args.fold
     if args.target_fps is not None:
         fold = {"target_fps": args.target_fps}
-    m = generate(qm, args.out, fold=fold, board=args.board)
+    m = generate(qm, args.out, fold=fold, board=args.board, force=args.force)
     print(f"{'layer':20} {'kind':8} {'PE':>4} {'SIMD':>5} {'mults':>6} {'cycles/img':>11}")
     for l in m["layers"]:
         if l["kind"] in ("conv", "maxpool", "gap"):
@@ -241,19 +232,21 @@ def cmd_rtl(args) -> int:
 
 
 def cmd_sim(args) -> int:
-    from accel import golden
+    from accel import data
+    from accel.core import stream
     from accel.core.modelfile import load_model
-    from accel.rtl.sim import outputs_nchw, simulate
+    from accel.rtl.sim import load_manifest, simulate
+    from accel.verify import against_golden
 
     qm = load_model(_model_path(args))
-    x, y, name = _images(qm, argparse.Namespace(dataset=None, split="test", images=args.images))
+    images = data.images_for(qm, args.images)
+    x, y, name = images.x, images.y, images.dataset
     rtl = _rtl_dir(args, qm)
     res = simulate(rtl, x, simulator=args.simulator, valid_gaps=args.valid_gaps,
                    backpressure=args.backpressure, seed=args.seed, waves=args.waves,
                    driver=args.driver)
-    out = outputs_nchw(qm, res["outputs"])
-    ref = golden.run(qm, x)
-    bad = int((out != ref).any(axis=1).sum())
+    out = stream.outputs_nchw(res["outputs"], load_manifest(rtl)["io"]["output"])
+    bad = against_golden("rtl", qm, x, out).mismatched_images
     acc = float((out.argmax(axis=1) == y).mean()) if y is not None else None
     summary = {k: v for k, v in res.items() if k != "outputs"}
     summary.update(model=str(qm.path), rtl=str(rtl), simulator=args.simulator, dataset=name,
@@ -309,8 +302,11 @@ def cmd_estimate(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from accel.flow.pipeline import build
+    from accel.core import atomic, boards
+    from accel.flow.build import build
 
+    atomic.refuse_protected(args.out)  # e.g. `--out .`: the build folder is OUT/BOARD
+    atomic.check(Path(args.out) / boards.get(args.board).name, "build", args.force)
     result = build(args.board, model=args.model, backend=args.backend, until=args.until,
                    out=args.out, images=args.images, accuracy_images=args.accuracy_images)
     return result.code
@@ -318,12 +314,22 @@ def cmd_build(args) -> int:
 
 def cmd_run(args) -> int:
     """The PYNQ driver on the board, or against the simulated device (the RTL simulation)."""
+    from accel.python.driver import DriverError
+
+    try:
+        return _run(args)
+    except DriverError as e:  # the board-side runtime has no AccelError: the same one line, exit 2
+        raise AccelError(str(e)) from None
+
+
+def _run(args) -> int:
     import time
 
+    from accel import data
     from accel.core import boards
-    from accel import golden
     from accel.core.modelfile import load_model
     from accel.python import driver
+    from accel.verify import against_golden
 
     if args.images < 1 or args.timeout <= 0:
         raise AccelError("--images must be >= 1 and --timeout > 0")
@@ -338,31 +344,28 @@ def cmd_run(args) -> int:
         meta = driver.load_metadata(folder)
         if meta.get("board") not in (args.board, None):
             raise AccelError(f"{folder} is an overlay for {meta['board']}, not {args.board}")
-        model = Path(args.model) if args.model else Path(meta["_path"]).parent / "model.onnx"
+        qm = load_model(Path(args.model) if args.model else
+                        Path(meta["_path"]).parent / "model.onnx")
         acc = driver.AccelOverlay(folder, timeout_s=args.timeout, batch=args.batch)
         where, sim_overlay = f"{args.board} ({folder})", None
     else:
-        from accel.python import simdevice
+        from accel.rtl import simdevice
 
-        model = _model_path(args)
-        if args.overlay:
-            sim_overlay, meta = simdevice.sim_overlay(build=args.overlay, simulator=args.simulator)
-            model = Path(args.model) if args.model else Path(sim_overlay.device.manifest["model"])
-        else:
-            sim_overlay, meta = simdevice.sim_overlay(model=model, simulator=args.simulator)
+        qm = load_model(simdevice.model_path(args.overlay) if args.overlay and not args.model
+                        else _model_path(args))
+        sim_overlay, meta = simdevice.sim_overlay(qm, folder=args.overlay,
+                                                  simulator=args.simulator)
         acc = driver.Accelerator(sim_overlay, meta, allocate=sim_overlay.allocate,
                                  timeout_s=args.timeout, batch=args.batch)
         where = f"simulated device ({args.simulator} RTL simulation, {sim_overlay.device.rtl_dir})"
-    qm = load_model(model)
-    args.dataset, args.split = None, "test"
-    x, y, name = _images(qm, args)
+    images = data.images_for(qm, args.images)
+    x, y, name = images.x, images.y, images.dataset
     t0 = time.perf_counter()
     res = acc.run(x)
     wall = time.perf_counter() - t0
-    ref = golden.run(qm, x)
-    mismatches = int((res.codes != ref).any(axis=1).sum())
+    mismatches = against_golden("driver", qm, x, res.codes).mismatched_images
     acc_pct = float((res.labels == y).mean()) * 100
-    summary = {"board": args.board, "device": where, "model": str(model), "dataset": name,
+    summary = {"board": args.board, "device": where, "model": str(qm.path), "dataset": name,
                "images": len(y), "predictions": res.labels.tolist(), "labels": y.tolist(),
                "accuracy": acc_pct / 100, "golden_mismatches": mismatches,
                "host_seconds": round(wall, 3), "host_images_per_s": len(y) / wall}
@@ -389,7 +392,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_compress(args) -> int:
-    from accel.compress import CompressConfig, compress
+    from accel.compress.pipeline import CompressConfig, compress
     from accel.compress.prune import parse_layer_targets
 
     cfg = CompressConfig(
@@ -403,10 +406,10 @@ def cmd_compress(args) -> int:
         from accel.compress.structural import write_estimates
 
         print(write_estimates(args.structural, 1 - cfg.sparsity, cfg.share_bits, args.out,
-                              gap_bits=cfg.gap_bits), end="")
+                              gap_bits=cfg.gap_bits, force=args.force), end="")
         return 0
     rep = compress(_model_path(args), args.out, cfg, epochs=args.epochs,
-                   log=(lambda *a: None) if args.quiet else print)
+                   log=(lambda *a: None) if args.quiet else print, force=args.force)
     t, acc = rep["bytes"], rep["accuracy"]
     print(f"{rep['out']}: {t['huffman']:,} bytes ({rep['ratio_vs_float32']:.1f}x vs float32 "
           f"{t['float32']:,} B, {rep['ratio_vs_quantized']:.1f}x vs quantized {t['quantized']:,} B), "
@@ -427,20 +430,24 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--abits", type=int, default=8)
     t.add_argument("--bbits", type=int, default=32)
     t.add_argument("--float", action="store_true", help="train a float reference (no export)")
-    t.add_argument("--epochs", type=int, default=12, help="quantization-aware epochs")
-    t.add_argument("--float-epochs", type=int, default=0,
+    t.add_argument("--epochs", type=config.cli_int(1, 10_000), default=12,
+                   help="quantization-aware epochs")
+    t.add_argument("--float-epochs", type=config.cli_int(0, 10_000), default=0,
                    help="float pre-training epochs before QAT (faster convergence)")
-    t.add_argument("--batch-size", type=int, default=128)
-    t.add_argument("--lr", type=float, default=0.004, help="peak learning rate (one-cycle)")
-    t.add_argument("--qat-lr", type=float, default=None,
+    t.add_argument("--batch-size", type=config.cli_int(1, 65_536), default=128)
+    t.add_argument("--lr", type=config.cli_number(0, 10, above=True), default=0.004,
+                   help="peak learning rate (one-cycle)")
+    t.add_argument("--qat-lr", type=config.cli_number(0, 10, above=True), default=None,
                    help="QAT peak learning rate (default: --lr/10 after pre-training, else --lr)")
     t.add_argument("--no-augment", action="store_true")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=config.cli_int(0, 2**32 - 1), default=0)
     t.add_argument("--size", type=_size, default=None, help="HxW input size (default: native)")
     t.add_argument("--channels", type=int, choices=(1, 3), default=None)
     t.add_argument("--dropout", type=float, default=None)
     t.add_argument("--init", default=None, help="start from this run's weights")
     t.add_argument("--out", required=True, help="run directory")
+    t.add_argument("--force", action="store_true",
+                   help="train into an existing --out that accel train did not create")
     t.add_argument("--resume", action="store_true")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
@@ -448,6 +455,8 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="run directory -> quantized model file (QONNX)")
     e.add_argument("run", help="run directory written by accel train")
     e.add_argument("--out", required=True, help="model file to write (.onnx)")
+    e.add_argument("--force", action="store_true",
+                   help="replace an existing --out (and <stem>.pt) that is not an accel model file")
     e.set_defaults(func=cmd_export)
 
     for name, func, helptext in (("eval", cmd_eval, "accuracy of the golden integer model"),
@@ -456,7 +465,8 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--model", default=None, help="model file (default: embedded tiny-mnist)")
         s.add_argument("--dataset", default=None, help="default: the model's own dataset")
         s.add_argument("--split", choices=("train", "val", "test"), default="test")
-        s.add_argument("--images", type=int, default=None if name == "eval" else 1000)
+        s.add_argument("--images", type=config.cli_int(1, 10_000_000),
+                       default=None if name == "eval" else 1000)
         s.add_argument("--json", action="store_true")
         if name == "verify":
             s.add_argument("--levels", default="torch,golden,qonnx")
@@ -468,6 +478,8 @@ def build_parser() -> argparse.ArgumentParser:
     cc = sub.add_parser("c", help="plain C99 integer inference (host demo; --arm: Zynq Cortex-A9)")
     cc.add_argument("--model", default=None, help="model file (default: embedded tiny-mnist)")
     cc.add_argument("--out", required=True, help="directory to write (replaced atomically)")
+    cc.add_argument("--force", action="store_true",
+                    help="replace an existing --out that is not an `accel c` output")
     cc.add_argument("--arm", action="store_true",
                     help="also build a static Cortex-A9 binary (gcc-arm-linux-gnueabihf)")
     cc.set_defaults(func=cmd_c)
@@ -476,6 +488,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "accel verify --levels golden,hls)")
     h.add_argument("--model", default=None, help="model file (default: embedded tiny-mnist)")
     h.add_argument("--out", required=True, help="project directory to write (replaced atomically)")
+    h.add_argument("--force", action="store_true",
+                   help="replace an existing --out that is not an `accel hls` output")
     h.add_argument("--board", default="zybo",
                    help="zybo, zybo-z7-10 (xc7z010), zybo-z7-20, pynq-z2 (xc7z020)")
     h.add_argument("--config", default=None, help="YAML overriding accel/hls/hls.yaml "
@@ -492,9 +506,11 @@ def build_parser() -> argparse.ArgumentParser:
                                     "(folding: --fold YAML or --target-fps)")
     rt.add_argument("--model", default=None, help="model file (default: embedded tiny-mnist)")
     rt.add_argument("--out", required=True, help="directory to write (replaced atomically)")
+    rt.add_argument("--force", action="store_true",
+                    help="replace an existing --out that is not an `accel rtl` output")
     rt.add_argument("--fold", default=None, help="fold.yaml: target_fps, clock_mhz, layers: "
                     "{name: {pe, simd}} (see accel/rtl/fold.py)")
-    rt.add_argument("--target-fps", type=float, default=None,
+    rt.add_argument("--target-fps", type=config.cli(config.FPS), default=None,
                     help="automatic folding: fewest multipliers per layer reaching this rate")
     rt.add_argument("--board", default="zybo")
     rt.set_defaults(func=cmd_rtl)
@@ -504,15 +520,16 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--model", default=None, help="model file (default: embedded tiny-mnist)")
     sm.add_argument("--rtl", default=None, help="RTL project (default: generated into the cache)")
     sm.add_argument("--fold", default=None, help="fold.yaml when generating")
-    sm.add_argument("--images", type=int, default=8)
+    sm.add_argument("--images", type=config.cli_int(1, 10_000_000), default=8)
     sm.add_argument("--simulator", choices=("icarus", "verilator"), default="verilator")
     sm.add_argument("--driver", choices=("hdl", "cocotbext"), default="hdl",
                     help="hdl: HDL DMA model (fast); cocotbext: cocotbext-axi in Python")
     sm.add_argument("--valid-gaps", type=float, default=0.0, help="P(no input word) per cycle")
     sm.add_argument("--backpressure", type=float, default=0.0, help="P(READY low) per cycle")
-    sm.add_argument("--seed", type=int, default=0)
+    sm.add_argument("--seed", type=config.cli_int(0, 2**32 - 1), default=0)
     sm.add_argument("--waves", action="store_true", help="write a waveform (FST/VCD)")
     sm.add_argument("--json", action="store_true")
+    sm.add_argument("--quiet", action="store_true", help="no progress on stderr")
     sm.set_defaults(func=cmd_sim)
 
     es = sub.add_parser("estimate", help="resources of the RTL by yosys synth_xilinx vs the board")
@@ -522,6 +539,7 @@ def build_parser() -> argparse.ArgumentParser:
     es.add_argument("--layers", action="store_true", help="also each layer's share")
     es.add_argument("--fold", default=None, help="fold.yaml when generating")
     es.add_argument("--json", action="store_true")
+    es.add_argument("--quiet", action="store_true", help="no progress on stderr")
     es.set_defaults(func=cmd_estimate)
 
     b = sub.add_parser("build", help="whole chain -> Zynq overlay in OUT/BOARD (cached stages; "
@@ -540,8 +558,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--until", default=None, metavar="STAGE",
                    help="stop after STAGE: model, golden, hls|rtl, vitis (hls), vivado, overlay")
     b.add_argument("--out", default="build", help="build folder (default: build)")
-    b.add_argument("--images", type=int, default=32, help="golden vectors checked at each level")
-    b.add_argument("--accuracy-images", type=int, default=1000,
+    b.add_argument("--force", action="store_true",
+                   help="build into an existing OUT/BOARD that accel build did not create")
+    b.add_argument("--images", type=config.cli_int(1, 100_000), default=32,
+                   help="golden vectors checked at each level")
+    b.add_argument("--accuracy-images", type=config.cli_int(0, 10_000_000), default=1000,
                    help="test images for the golden accuracy in the report")
     b.set_defaults(func=cmd_build)
 
@@ -552,7 +573,9 @@ def build_parser() -> argparse.ArgumentParser:
     z.add_argument("--sparsity", type=float, default=0.6, help="fraction of weights pruned, [0, 1)")
     z.add_argument("--share-bits", type=int, default=4, help="B: 2^B shared weights per layer (1-8)")
     z.add_argument("--out", required=True, help="directory to write (replaced atomically)")
-    z.add_argument("--epochs", type=float, default=None,
+    z.add_argument("--force", action="store_true",
+                   help="replace an existing --out that is not an `accel compress` output")
+    z.add_argument("--epochs", type=config.cli_number(0, 10_000, above=True), default=None,
                    help="fine-tuning budget in passes over the training images (2/3 pruning, "
                         "1/3 sharing); overrides --prune-steps/--share-steps")
     z.add_argument("--scope", choices=("global", "layer"), default="global",
@@ -564,15 +587,17 @@ def build_parser() -> argparse.ArgumentParser:
     z.add_argument("--stages", type=int, default=4, help="gradual pruning steps (cubic schedule)")
     z.add_argument("--prune-steps", type=int, default=200, help="retraining steps per pruning step")
     z.add_argument("--share-steps", type=int, default=300, help="centroid fine-tuning steps")
-    z.add_argument("--lr", type=float, default=3e-4, help="weights/biases learning rate")
-    z.add_argument("--share-lr", type=float, default=0.05, help="centroid learning rate (codes)")
+    z.add_argument("--lr", type=config.cli_number(0, 10, above=True), default=3e-4,
+                   help="weights/biases learning rate")
+    z.add_argument("--share-lr", type=config.cli_number(0, 10, above=True), default=0.05,
+                   help="centroid learning rate (codes)")
     z.add_argument("--batch-size", type=int, default=128)
     z.add_argument("--gap-bits", type=int, default=4, help="relative index bits (top value = filler)")
     z.add_argument("--train-images", type=int, default=None, help="fine-tune on the first N")
     z.add_argument("--eval-images", type=int, default=None, help="accuracy on the first N test "
                    "images (default: all)")
-    z.add_argument("--seed", type=int, default=0)
-    z.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    z.add_argument("--seed", type=config.cli_int(0, 2**32 - 1), default=0)
+    z.add_argument("--threads", type=config.cli_int(1, 256), default=1, help="torch CPU threads")
     z.add_argument("--structural", default=None, metavar="MODELS",
                    help="instead: sizes of zoo models (e.g. squeezenet1_0,squeezenet1_1) at "
                         "--sparsity/--share-bits from their structure alone (synthetic weights)")
@@ -585,14 +610,16 @@ def build_parser() -> argparse.ArgumentParser:
                    "pynq-z2): on the board itself, with pynq installed")
     r.add_argument("--model", default=None, help="model file (default: embedded tiny-mnist; on a "
                    "board: the overlay's model.onnx)")
-    r.add_argument("--images", type=int, default=16, help="first N test images of the model's "
-                   "dataset")
+    r.add_argument("--images", type=config.cli_int(1, 10_000_000), default=16,
+                   help="first N test images of the model's dataset")
     r.add_argument("--overlay", default=None, metavar="DIR", help="board: the overlay folder "
                    "(default build/BOARD/overlay); sim: an RTL folder or `accel build --backend "
                    "rtl` folder (default: generate the RTL for the model, cached)")
     r.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
-    r.add_argument("--batch", type=int, default=256, help="images per DMA transfer")
-    r.add_argument("--timeout", type=float, default=2.0, help="seconds per DMA wait")
+    r.add_argument("--batch", type=config.cli_int(1, 65_536), default=256,
+                   help="images per DMA transfer")
+    r.add_argument("--timeout", type=config.cli_number(0, 3600, above=True, unit=" (s)"),
+                   default=2.0, help="seconds per DMA wait")
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=cmd_run)
 
@@ -603,15 +630,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    try:
-        args = build_parser().parse_args(argv)
-        return args.func(args)
-    except AccelError as exc:
-        print(f"accel: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("accel: interrupted", file=sys.stderr)
-        return 130
+    from accel.core import process, progress
+
+    # SIGTERM raises like Ctrl-C, so every `finally` removes its temporaries and children
+    with process.interrupts():
+        try:
+            args = build_parser().parse_args(argv)
+            with progress.quiet(getattr(args, "quiet", False)):  # also ACCEL_PROGRESS=0
+                return args.func(args)
+        except AccelError as exc:
+            print(f"accel: error: {exc}", file=sys.stderr)
+            return 2
+        except process.Terminated:
+            print("accel: terminated", file=sys.stderr)
+            return 143
+        except KeyboardInterrupt:
+            print("accel: interrupted", file=sys.stderr)
+            return 130
 
 
 if __name__ == "__main__":

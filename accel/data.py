@@ -25,7 +25,7 @@ from __future__ import annotations
 import gzip
 import os
 import pickle
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -66,11 +66,20 @@ class Dataset:
     class_names: list[str]
     channels: int
     size: tuple[int, int]  # (height, width)
+    notes: list[str] = field(default_factory=list)  # conversions the loader made, for the log
+
+    def describe(self) -> str:
+        """One line: classes, image size and the split, as training prints and records it."""
+        c, (h, w) = self.channels, self.size
+        return (f"{self.name}: {len(self.class_names)} classes ({', '.join(self.class_names)}), "
+                f"{h}x{w}x{c}; split train {len(self.train)} / val {len(self.val)} / test "
+                f"{len(self.test)}")
 
 
 def load_dataset(name: str, size: tuple | None = None, seed: int = 0,
-                 channels: int | None = None) -> Dataset:
-    """Load a dataset by name: 'mnist', 'fashion-mnist' or 'folder:PATH'."""
+                 channels: int | None = None, fractions=None) -> Dataset:
+    """Load a dataset by name: 'mnist', 'fashion-mnist' or 'folder:PATH'. fractions (train, val,
+    test) split a folder; the two MNISTs have fixed splits."""
     size = _check_size(size)
     _check_channels(channels)
     if name == "mnist":
@@ -78,13 +87,49 @@ def load_dataset(name: str, size: tuple | None = None, seed: int = 0,
     if name == "fashion-mnist":
         return _grey28_dataset(name, *_load_fashion_mnist(), list(FASHION_MNIST_CLASSES), size, channels)
     if name.startswith("folder:"):
-        return load_folder(name[len("folder:"):], size=size, seed=seed, channels=channels)
+        return load_folder(name[len("folder:"):], size=size, seed=seed, channels=channels,
+                           fractions=fractions or FOLDER_FRACTIONS)
+    if fractions is not None:
+        raise AccelError(f"{name} has a fixed train/val/test split: --split applies to "
+                         "folder:PATH datasets only")
     raise AccelError(f"unknown dataset '{name}': choose mnist, fashion-mnist or folder:PATH")
 
 
 def train_plus_val(ds: Dataset) -> Split:
     """Train and val together, for a final run that keeps no validation images apart."""
     return Split(np.concatenate([ds.train.x, ds.val.x]), np.concatenate([ds.train.y, ds.val.y]))
+
+
+@dataclass
+class Images:
+    """Images a model is checked on, and where they come from."""
+    x: np.ndarray  # uint8 codes (N, C, H, W) in the model's input shape
+    y: np.ndarray | None  # class indices; None for random images
+    dataset: str | None  # None for random images
+    source: str  # "mnist test[0:32]", "random uint8 (seed 0) x 32"
+
+
+def images_for(model, n: int | None = None, dataset: str | None = None, split: str = "test",
+               random_fallback: bool = False) -> Images:
+    """The one choice of images for checking a model (accel eval/verify/hls/sim/run, accel build,
+    the benchmarks): the first n (all when None) of a split of `dataset`, by default the dataset
+    the model file names, in the model's input shape. random_fallback: when the model names no
+    dataset or it is not installed here, n seeded random pixels instead (`source` says so)."""
+    if n is not None and n < 1:
+        raise AccelError("--images must be >= 1")
+    c, h, w = model.input_shape
+    name = dataset or model.meta.get("dataset")
+    try:
+        if not name:
+            raise AccelError("the model file names no dataset: pass --dataset")
+        part = getattr(load_dataset(name, size=(h, w), channels=c), split)
+    except AccelError:
+        if not random_fallback or n is None:
+            raise
+        x = np.random.default_rng(0).integers(0, 256, size=(n, c, h, w), dtype=np.uint8)
+        return Images(x, None, None, f"random uint8 (seed 0) x {n}")
+    n = len(part) if n is None else n
+    return Images(part.x[:n], part.y[:n], name, f"{name} {split}[0:{min(n, len(part))}]")
 
 
 def to_tensor(x_uint8) -> "torch.Tensor":  # noqa: F821
@@ -401,12 +446,16 @@ def _check_fractions(fractions) -> tuple[float, float, float]:
     return tuple(float(f) for f in fractions)
 
 
+FOLDER_FRACTIONS = (0.8, 0.1, 0.1)
+
+
 def load_folder(path, size: tuple | None = None, seed: int = 0, channels: int | None = None,
-                fractions=(0.8, 0.1, 0.1)) -> Dataset:
+                fractions=FOLDER_FRACTIONS) -> Dataset:
     """Load a folder with one subfolder per class (files directly inside it; .png/.jpg/.jpeg).
 
-    channels defaults to 1 when the first image (first file of the first class) is greyscale,
-    else 3. size defaults to 28x28 for 1 channel and 32x32 for 3. Each class is shuffled with
+    channels defaults to 1 when most images are greyscale, else 3; size defaults to the images'
+    own (most common) size. Images of another mode or size are converted / resized, and the
+    dataset's `notes` say how many, so training prints it. Each class is shuffled with
     `seed` and cut into train/val/test by `fractions`; each split is then shuffled so any prefix
     mixes classes. The same folder and seed always give the same split.
     """
@@ -418,10 +467,22 @@ def load_folder(path, size: tuple | None = None, seed: int = 0, channels: int | 
     root = Path(os.path.expanduser(str(path)))
     classes = _class_folders(root)
     files = [_image_files(c) for c in classes]
+    headers = [_header(f) for class_files in files for f in class_files]
+    notes = []
+    grey = sum(mode in GREY_MODES for mode, _ in headers)
     if channels is None:
-        channels = 1 if _open_image(files[0][0]).mode in GREY_MODES else 3
+        # The majority decides; a mixed folder is converted (said in a note, never silently).
+        channels = 1 if grey * 2 > len(headers) else 3
+    if 0 < grey < len(headers):
+        notes.append(f"{grey} greyscale and {len(headers) - grey} colour images: all converted "
+                     f"to {'greyscale' if channels == 1 else 'RGB'}")
+    sizes = [hw for _, hw in headers]
+    common = max(set(sizes), key=lambda hw: (sizes.count(hw), hw))
     if size is None:
-        size = NATIVE_SIZE if channels == 1 else (32, 32)
+        size = common  # native: the images' own size (the most common one)
+    resized = sum(hw != tuple(size) for hw in sizes)
+    if resized:
+        notes.append(f"{resized} of {len(sizes)} images resized to {size[0]}x{size[1]} (bilinear)")
 
     rng = np.random.default_rng(seed)
     parts: list[list[tuple[Path, int]]] = [[], [], []]
@@ -434,7 +495,19 @@ def load_folder(path, size: tuple | None = None, seed: int = 0, channels: int | 
             start += count
     splits = [_read_split(part, size, channels, rng) for part in parts]
     return Dataset(f"folder:{path}", *splits, class_names=[c.name for c in classes],
-                   channels=channels, size=size)
+                   channels=channels, size=tuple(size), notes=notes)
+
+
+def _header(path: Path) -> tuple[str, tuple[int, int]]:
+    """(mode, (height, width)) of an image file from its header, without decoding the pixels."""
+    try:
+        with Image.open(path) as img:
+            w, h = img.size
+            if img.getexif().get(0x0112, 1) in (5, 6, 7, 8):
+                w, h = h, w  # turned by its EXIF orientation, as _open_image will
+            return img.mode, (h, w)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise AccelError(f"cannot read image {path} ({e}): replace or delete the file") from None
 
 
 def _read_split(items: list[tuple[Path, int]], size, channels, rng) -> Split:

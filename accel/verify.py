@@ -1,6 +1,9 @@
 """Stage: compare every level against the golden model on the same real images, layer by layer.
 
-Levels:
+`compare` is the only golden comparison in accel: `accel verify`, `accel hls --csim`, `accel sim`,
+`accel run`, the build flow's hls and rtl stages and the benchmarks all count mismatches with it.
+
+Levels (`LEVELS`: name -> trace function (qm, x, torch_model) -> (final codes, {layer: codes})):
     golden  the integer numpy model (accel.golden): the reference every other level is compared to
     torch   the Brevitas model's integer view (QuantTensor.int()) from the training checkpoint, run in
             float64 so no float32 rounding can hide or fake a mismatch
@@ -10,9 +13,10 @@ Levels:
             the Zynq's Cortex-A9 and run under qemu-arm
     hls     hls4ml's C++ (accel.hls) compiled with g++: accel_top's outputs and hls4ml's
             per-layer traces
-Later stages add their own levels (rtl) through `LEVELS`.
+    rtl     our Verilog (accel.rtl) simulated by cocotb, fed like the DMA feeds it (outputs only)
 """
 
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -20,26 +24,60 @@ import numpy as np
 
 from accel import golden
 from accel.core.errors import AccelError
-from accel.core.modelfile import QuantModel
+from accel.core.ir import QuantModel
 
 
 @dataclass
 class LevelResult:
     level: str
-    images: int
+    images: int = 0
     layers: dict = field(default_factory=dict)  # layer -> (elements, mismatches)
-    output_mismatches: int = 0
+    output_mismatches: int = 0  # final codes that differ
+    mismatched_images: int = 0  # images with any differing final code
     seconds: float = 0.0
 
     @property
     def mismatches(self) -> int:
         return self.output_mismatches + sum(m for _, m in self.layers.values())
 
+    def add(self, other: "LevelResult") -> None:
+        """Accumulate another batch of the same level."""
+        self.images += other.images
+        self.output_mismatches += other.output_mismatches
+        self.mismatched_images += other.mismatched_images
+        self.seconds += other.seconds
+        for name, (n, m) in other.layers.items():
+            n0, m0 = self.layers.get(name, (0, 0))
+            self.layers[name] = (n0 + n, m0 + m)
 
-def compare(ref: np.ndarray, got: np.ndarray, what: str) -> int:
-    if ref.shape != got.shape:
-        raise AccelError(f"{what}: shape {got.shape} differs from the golden {ref.shape}")
-    return int((ref != got).sum())
+
+def compare(level: str, ref_out, out, ref_trace=None, trace=None) -> LevelResult:
+    """The golden comparison: a level's final codes (N, outputs) against the golden model's, code
+    by code, and every layer the level traces against the golden layer of that name. Bit-exact:
+    any difference is a mismatch."""
+    ref_out, out = np.asarray(ref_out), np.asarray(out)
+    if ref_out.shape != out.shape:
+        raise AccelError(f"{level} output: shape {out.shape} differs from the golden "
+                         f"{ref_out.shape}")
+    diff = (ref_out != out).reshape(len(out), -1)
+    result = LevelResult(level, len(out), output_mismatches=int(diff.sum()),
+                         mismatched_images=int(diff.any(axis=1).sum()))
+    for name, codes in (trace or {}).items():
+        if name in (ref_trace or {}):
+            ref, codes = ref_trace[name], np.asarray(codes)
+            if codes.size != ref.size:
+                raise AccelError(f"{level} {name}: {codes.size} codes, the golden layer has "
+                                 f"{ref.size}")
+            result.layers[name] = (int(ref.size), int((ref != codes.reshape(ref.shape)).sum()))
+    return result
+
+
+def against_golden(level: str, qm: QuantModel, x: np.ndarray, out, trace=None) -> LevelResult:
+    """compare() with the golden model run on the same images x (per layer when trace is given)."""
+    if trace is None:
+        return compare(level, golden.run(qm, x), out)
+    ref_out, ref_trace = golden.run(qm, x, trace=True)
+    return compare(level, ref_out, out, ref_trace, trace)
 
 
 def torch_trace(model, qm: QuantModel, x: np.ndarray) -> tuple[np.ndarray, dict]:
@@ -147,43 +185,66 @@ def _codes(values: np.ndarray, frac: int, where: str) -> np.ndarray:
     return codes.astype(np.int64)
 
 
+# ---------------------------------------------------------------------------------------------
+# the levels: name -> trace function (qm, x, torch_model) -> (final codes, {layer name: codes})
+
+def _golden(qm, x, torch_model=None):
+    return golden.run(qm, x, trace=True)
+
+
+def _torch(qm, x, torch_model=None):
+    if torch_model is None:
+        raise AccelError("the torch level needs the training checkpoint: pass --checkpoint "
+                         "(a run directory or .pt file)")
+    return torch_trace(torch_model, qm, x)
+
+
+def _qonnx(qm, x, torch_model=None):
+    return qonnx_trace(qm, x)
+
+
+def _c(qm, x, torch_model=None):
+    from accel import cbackend
+
+    return cbackend.level(qm, x)
+
+
+def _c_arm(qm, x, torch_model=None):
+    from accel import cbackend
+
+    return cbackend.level(qm, x, arm=True)
+
+
+def _hls(qm, x, torch_model=None):
+    from accel import hls
+
+    return hls.trace(qm, x)
+
+
+def _rtl(qm, x, torch_model=None):
+    from accel import rtl
+
+    return rtl.trace(qm, x)
+
+
+LEVELS = {"golden": _golden, "torch": _torch, "qonnx": _qonnx, "c": _c, "c-arm": _c_arm,
+          "hls": _hls, "rtl": _rtl}
+
+
+def check_levels(levels) -> None:
+    unknown = [lv for lv in levels if lv not in LEVELS]
+    if unknown or not levels:
+        raise AccelError(f"unknown level '{unknown[0] if unknown else ''}': choose from "
+                         f"{', '.join(LEVELS)}")
+
+
 def run_level(level: str, qm: QuantModel, x: np.ndarray, ref_out: np.ndarray, ref_trace: dict,
               torch_model=None) -> LevelResult:
-    import time
-
     t0 = time.time()
-    if level == "torch":
-        if torch_model is None:
-            raise AccelError("the torch level needs the training checkpoint: pass --checkpoint "
-                             "(a run directory or .pt file)")
-        out, trace = torch_trace(torch_model, qm, x)
-    elif level == "qonnx":
-        out, trace = qonnx_trace(qm, x)
-    elif level in ("c", "c-arm"):
-        from accel import cbackend
-
-        out, trace = cbackend.level(qm, x, arm=level == "c-arm")
-    elif level == "hls":
-        from accel.hls import hls_trace
-
-        out, trace = hls_trace(qm, x)
-    elif level == "rtl":
-        from accel.rtl import rtl_trace
-
-        out, trace = rtl_trace(qm, x)
-    else:
-        raise AccelError(f"unknown level '{level}': choose from {', '.join(LEVELS)}")
-    result = LevelResult(level, len(x), seconds=0.0)
-    result.output_mismatches = compare(ref_out, out, f"{level} output")
-    for name, codes in trace.items():
-        if name in ref_trace:
-            ref = ref_trace[name]
-            result.layers[name] = (int(ref.size), compare(ref, codes.reshape(ref.shape), name))
+    out, trace = LEVELS[level](qm, x, torch_model)
+    result = compare(level, ref_out, out, ref_trace, trace)
     result.seconds = time.time() - t0
     return result
-
-
-LEVELS = ("golden", "torch", "qonnx", "c", "c-arm", "hls", "rtl")
 
 
 def torch_model_for(qm: QuantModel, checkpoint=None):
@@ -209,29 +270,16 @@ def torch_model_for(qm: QuantModel, checkpoint=None):
 
 def verify(qm: QuantModel, x: np.ndarray, levels, torch_model=None, batch: int = 500) -> list:
     """Compare `levels` against the golden model on images x; returns one LevelResult per level."""
-    import time
-
-    unknown = [lv for lv in levels if lv not in LEVELS]
-    if unknown:
-        raise AccelError(f"unknown level '{unknown[0]}': choose from {', '.join(LEVELS)}")
-    results = {lv: LevelResult(lv, 0) for lv in levels}
+    check_levels(levels)
+    results = {lv: LevelResult(lv) for lv in levels}
+    reference = results.get("golden", LevelResult("golden"))
     for i in range(0, len(x), batch):
         xb = x[i:i + batch]
         t0 = time.time()
-        ref_out, ref_trace = golden.run(qm, xb, trace=True)
-        results.setdefault("golden", LevelResult("golden", 0))
-        g = results["golden"]
-        g.images += len(xb)
-        g.seconds += time.time() - t0
+        ref_out, ref_trace = LEVELS["golden"](qm, xb)
+        reference.images += len(xb)
+        reference.seconds += time.time() - t0
         for lv in levels:
-            if lv == "golden":
-                continue
-            r = run_level(lv, qm, xb, ref_out, ref_trace, torch_model)
-            acc = results[lv]
-            acc.images += r.images
-            acc.output_mismatches += r.output_mismatches
-            acc.seconds += r.seconds
-            for name, (n, m) in r.layers.items():
-                n0, m0 = acc.layers.get(name, (0, 0))
-                acc.layers[name] = (n0 + n, m0 + m)
+            if lv != "golden":
+                results[lv].add(run_level(lv, qm, xb, ref_out, ref_trace, torch_model))
     return [results[lv] for lv in levels]

@@ -35,6 +35,7 @@ from accel import cbackend, data, golden  # noqa: E402
 from accel.cbackend.generate import ARM_FLAGS, CTYPES, HOST_FLAGS, NUMPY_DTYPE, ctype_for  # noqa: E402
 from accel.cli import DEFAULT_MODEL  # noqa: E402
 from accel.core.modelfile import load_model  # noqa: E402
+from accel.verify import compare  # noqa: E402
 
 
 def demo_rate(cmd: list, images: Path, repeat: int = 1) -> float:
@@ -100,9 +101,7 @@ def main() -> int:
     args = ap.parse_args()
 
     qm = load_model(args.model)
-    c, h, w = qm.input_shape
-    test = data.load_dataset(qm.meta.get("dataset", "mnist"), size=(h, w), channels=c).test
-    x = test.x[:args.images]
+    x = data.images_for(qm, args.images).x
     load = os.getloadavg()
     t0 = time.time()
     ref = golden.run(qm, x)
@@ -127,14 +126,16 @@ def main() -> int:
         imgs = Path(tmp) / "images.bin"
         imgs.write_bytes(np.ascontiguousarray(x, np.uint8).tobytes())
         scores, _ = cbackend.run(qm, x)
-        result["host"] = {"images": len(x), "mismatches": int((scores != ref).sum()),
+        result["host"] = {"images": len(x),
+                          "mismatches": compare("c", ref, scores).output_mismatches,
                           "images_per_s": max(demo_rate([str(host)], imgs) for _ in range(3))}
         xa = x[:args.arm_images]
         arm_imgs = Path(tmp) / "arm.bin"
         arm_imgs.write_bytes(np.ascontiguousarray(xa, np.uint8).tobytes())
         scores, _ = cbackend.run(qm, xa, arm=True)
         result["qemu_arm"] = {"images": len(xa),
-                              "mismatches": int((scores != ref[:len(xa)]).sum()),
+                              "mismatches": compare("c-arm", ref[:len(xa)],
+                                                    scores).output_mismatches,
                               "images_per_s": demo_rate(["qemu-arm", str(arm)], arm_imgs)}
         k = args.count_images
         few, none = Path(tmp) / "few.bin", Path(tmp) / "none.bin"

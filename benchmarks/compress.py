@@ -72,7 +72,7 @@ def main() -> int:
     for src, suffix in (("model.onnx", ".onnx"), ("model.pt", ".pt"), ("weights.adc", ".adc")):
         shutil.copyfile(out / src, stem.with_suffix(suffix))
     qm = load_model(out / "model.onnx")
-    x = data.load_dataset("mnist").test.x
+    x = data.images_for(qm, max(args.verify_images, args.hls_images, 1)).x
     ver = {}
     for levels, n in ((["golden", "torch", "qonnx", "c"], args.verify_images),
                       (["golden", "hls"], args.hls_images)):

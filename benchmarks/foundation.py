@@ -42,21 +42,21 @@ def model_bytes(qm) -> dict:
 def accuracy(qm) -> dict:
     """Golden and torch (the Brevitas model of the file's sidecar) accuracy, both measured here on
     the whole test split (the metrics recorded in the file's metadata are the training run's)."""
-    ds = data.load_dataset(qm.meta["dataset"], size=qm.input_shape[1:], channels=qm.input_shape[0])
+    test = data.images_for(qm)
     t0 = time.time()
-    pred = golden.predict(qm, ds.test.x)
+    pred = golden.predict(qm, test.x)
     seconds = time.time() - t0
     model = torch_model_for(qm)
-    tpred = np.concatenate([torch_trace(model, qm, ds.test.x[i:i + 1000])[0].argmax(axis=1)
-                            for i in range(0, len(ds.test), 1000)])
-    return {"dataset": qm.meta["dataset"], "test_images": int(len(ds.test)),
-            "golden_test_acc": float((pred == ds.test.y).mean()),
-            "torch_test_acc": float((tpred == ds.test.y).mean()),
+    tpred = np.concatenate([torch_trace(model, qm, test.x[i:i + 1000])[0].argmax(axis=1)
+                            for i in range(0, len(test.x), 1000)])
+    return {"dataset": test.dataset, "test_images": int(len(test.x)),
+            "golden_test_acc": float((pred == test.y).mean()),
+            "torch_test_acc": float((tpred == test.y).mean()),
             "golden_seconds": round(seconds, 2)}
 
 
 def throughput(qm, n: int) -> dict:
-    x = data.load_dataset("mnist").test.x[:n]
+    x = data.images_for(qm, n).x
     model = torch_model_for(qm)
     t0 = time.time()
     golden.run(qm, x)
@@ -92,7 +92,7 @@ def main() -> int:
               f"{row['torch_test_acc'] * 100:8.2f}%")
 
     qm = load_model(DEFAULT_MODEL)
-    x = data.load_dataset("mnist").test.x[:args.images]
+    x = data.images_for(qm, args.images).x
     t0 = time.time()
     levels = verify(qm, x, ["torch", "golden", "qonnx"], torch_model_for(qm))
     results["verify"] = {"model": DEFAULT_MODEL.name, "images": len(x),

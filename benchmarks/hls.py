@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from accel import data, golden  # noqa: E402
 from accel.cli import DEFAULT_MODEL  # noqa: E402
 from accel.core.modelfile import load_model  # noqa: E402
+from accel.verify import LevelResult, compare  # noqa: E402
 
 
 def main() -> None:
@@ -38,11 +39,8 @@ def main() -> None:
     args = ap.parse_args()
 
     qm = load_model(args.model)
-    c, h, w = qm.input_shape
-    ds = data.load_dataset(qm.meta.get("dataset", "mnist"), size=(h, w), channels=c)
-    x, y = ds.test.x, ds.test.y
-    if args.images:
-        x, y = x[:args.images], y[:args.images]
+    images = data.images_for(qm, args.images)
+    x, y = images.x, images.y
 
     with tempfile.TemporaryDirectory(prefix="accel-hls-bench-") as tmp:
         os.environ["ACCEL_CACHE"] = str(Path(tmp) / "cache")  # a cold compile, measured
@@ -51,7 +49,9 @@ def main() -> None:
 
         project = Path(tmp) / "project"
         t0 = time.time()
-        meta = generate.write(qm, project, board=args.board)
+        n_tb = generate.load_config()["tb_images"]
+        meta = generate.write(qm, project, board=args.board,
+                              testbench=(x[:n_tb], golden.run(qm, x[:n_tb]), images.source))
         convert_s = time.time() - t0
         t0 = time.time()
         sim = CSim(project)
@@ -60,7 +60,7 @@ def main() -> None:
 
         t0 = time.time()
         ref, ref_trace = golden.run(qm, x[:1], trace=True)  # warm-up
-        batch, mism_out, mism_layers, preds = 500, 0, {}, []
+        batch, checked, preds = 500, LevelResult("hls"), []
         csim_s = golden_s = 0.0
         for i in range(0, len(x), batch):
             xb = x[i:i + batch]
@@ -70,26 +70,23 @@ def main() -> None:
             t0 = time.time()
             got, trace = sim.run(xb, trace=True)
             csim_s += time.time() - t0
-            mism_out += int((got != ref).sum())
-            for name, codes in ref_trace.items():
-                n, m = mism_layers.get(name, (0, 0))
-                mism_layers[name] = (n + codes.size, m + int((trace[name] != codes).sum()))
+            checked.add(compare("hls", ref, got, ref_trace, trace))
             preds.append(got.argmax(axis=1))
         n_plain = min(len(x), 2000)
         t0 = time.time()
         plain, _ = sim.run(x[:n_plain])
         plain_s = time.time() - t0
-        mism_plain = int((plain != golden.run(qm, x[:n_plain])).sum())
+        mism_plain = compare("hls", golden.run(qm, x[:n_plain]), plain).output_mismatches
 
     pred = np.concatenate(preds)
-    total = mism_out + sum(m for _, m in mism_layers.values()) + mism_plain
+    total = checked.mismatches + mism_plain
     gxx = subprocess.run(["g++", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     result = {
         "model": Path(args.model).name, "board": args.board, "part": meta["part"],
-        "images": int(len(x)), "dataset": qm.meta.get("dataset", "mnist"),
+        "images": int(len(x)), "dataset": images.dataset,
         "mismatches_total": total,
-        "output_mismatches": mism_out,
-        "layers": {k: {"elements": n, "mismatches": m} for k, (n, m) in mism_layers.items()},
+        "output_mismatches": checked.output_mismatches,
+        "layers": {k: {"elements": n, "mismatches": m} for k, (n, m) in checked.layers.items()},
         "untraced_run": {"images": n_plain, "mismatches": mism_plain,
                          "images_per_second": round(n_plain / plain_s, 1)},
         "csim_traced_images_per_second": round(len(x) / csim_s, 1),
@@ -110,7 +107,7 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"{result['model']}: {len(x)} images, golden vs hls4ml C-sim: {total} mismatches "
-          f"(outputs {mism_out}, {len(mism_layers)} layers traced); compile {compile_s:.1f} s cold; "
+          f"(outputs {checked.output_mismatches}, {len(checked.layers)} layers traced); compile {compile_s:.1f} s cold; "
           f"C-sim {result['csim_traced_images_per_second']} images/s traced, "
           f"{result['untraced_run']['images_per_second']} untraced; accuracy "
           f"{result['csim_accuracy'] * 100:.2f} %; testbench: {tb_line}")

@@ -22,24 +22,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from accel import data, golden  # noqa: E402
+from accel import data  # noqa: E402
 from accel.cli import DEFAULT_MODEL  # noqa: E402
+from accel.core import stream  # noqa: E402
 from accel.core.modelfile import load_model  # noqa: E402
 from accel.rtl.estimate import estimate  # noqa: E402
 from accel.rtl.generate import generate  # noqa: E402
-from accel.rtl.sim import outputs_nchw, simulate  # noqa: E402
+from accel.rtl.sim import simulate  # noqa: E402
+from accel.verify import against_golden  # noqa: E402
 
 
-def run(rtl, qm, x, y, simulator):
+def run(rtl, manifest, qm, x, y, simulator):
     t0 = time.time()
     res = simulate(rtl, x, simulator, valid_gaps=0.1, backpressure=0.3, seed=1)
     wall = time.time() - t0
-    out = outputs_nchw(qm, res["outputs"])
-    ref = golden.run(qm, x)
+    out = stream.outputs_nchw(res["outputs"], manifest["io"]["output"])
+    checked = against_golden("rtl", qm, x, out)
     return res, {
         "simulator": simulator, "images": int(len(x)),
-        "mismatched_images": int((out != ref).any(axis=1).sum()),
-        "mismatched_codes": int((out != ref).sum()),
+        "mismatched_images": checked.mismatched_images,
+        "mismatched_codes": checked.output_mismatches,
         "accuracy": float((out.argmax(axis=1) == y).mean()),
         "latency_cycles": res["latency_cycles"], "ii_cycles": res["ii_cycles"],
         "images_per_s": round(res["images_per_s"], 1),
@@ -60,8 +62,7 @@ def main() -> None:
     qm = load_model(args.model)
     name = Path(args.model).stem
     out_path = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / f"rtl-{name}.json"
-    c, h, w = qm.input_shape
-    ds = data.load_dataset(qm.meta.get("dataset", "mnist"), size=(h, w), channels=c)
+    images = data.images_for(qm, max(args.images, args.icarus_images, 1))
     rtl = ROOT / "build" / "bench-rtl" / name
     t0 = time.time()
     m = generate(qm, rtl, fold=args.fold, board=args.board)
@@ -70,7 +71,7 @@ def main() -> None:
     res = None
     for sim, n in (("verilator", args.images), ("icarus", args.icarus_images)):
         if n:
-            r, summary = run(rtl, qm, ds.test.x[:n], ds.test.y[:n], sim)
+            r, summary = run(rtl, m, qm, images.x[:n], images.y[:n], sim)
             res = res or r
             runs.append(summary)
             print(json.dumps(summary))

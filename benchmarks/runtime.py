@@ -1,5 +1,6 @@
-"""Runtime benchmark: the PYNQ driver (accel/python/driver.py) against the simulated device (the
-RTL simulation behind the PYNQ interface) on the first N MNIST test images.
+"""Runtime benchmark: the PYNQ driver (accel/python/driver.py) against the simulated device
+(accel/rtl/simdevice.py: the RTL simulation behind the PYNQ interface) on the first N MNIST test
+images.
 
     .venv/bin/python benchmarks/runtime.py [--model M] [--images N] [--simulator verilator]
                                            [--batch B] [--out benchmarks/results/runtime.json]
@@ -22,10 +23,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from accel import data, golden  # noqa: E402
+from accel import data  # noqa: E402
 from accel.cli import DEFAULT_MODEL  # noqa: E402
 from accel.core.modelfile import load_model  # noqa: E402
-from accel.python import driver, simdevice  # noqa: E402
+from accel.python import driver  # noqa: E402
+from accel.rtl import simdevice  # noqa: E402
+from accel.verify import against_golden  # noqa: E402
 
 
 def main() -> int:
@@ -38,17 +41,15 @@ def main() -> int:
     args = ap.parse_args()
 
     qm = load_model(args.model)
-    c, h, w = qm.input_shape
-    test = data.load_dataset(qm.meta.get("dataset") or "mnist", size=(h, w), channels=c).test
-    x, y = test.x[:args.images], test.y[:args.images]
+    images = data.images_for(qm, args.images)
+    x, y = images.x, images.y
     t0 = time.perf_counter()
-    ov, meta = simdevice.sim_overlay(model=args.model, simulator=args.simulator)
+    ov, meta = simdevice.sim_overlay(qm, simulator=args.simulator)
     prep = time.perf_counter() - t0
     acc = driver.Accelerator(ov, meta, allocate=ov.allocate, batch=args.batch, timeout_s=10)
     t0 = time.perf_counter()
     res = acc.run(x)
     wall = time.perf_counter() - t0
-    ref = golden.run(qm, x)
     st = ov.stats()
     out = {
         "model": Path(args.model).name, "dataset": qm.meta.get("dataset"),
@@ -57,7 +58,8 @@ def main() -> int:
                     "loadavg_at_start": [round(v, 2) for v in os.getloadavg()]},
         "images": len(y), "batch": acc.batch,
         "accuracy": round(float((res.labels == y).mean()), 4),
-        "mismatching_images_vs_golden": int((res.codes != ref).any(axis=1).sum()),
+        "mismatching_images_vs_golden": against_golden("driver", qm, x,
+                                                       res.codes).mismatched_images,
         "simulated": {"clock_mhz": st["clock_mhz"], "ii_cycles": st["ii_cycles"],
                       "latency_cycles": st["latency_cycles"], "cycles": st["cycles"],
                       "images_per_s": round(st["images_per_s"], 1),

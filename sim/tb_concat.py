@@ -1,5 +1,5 @@
 """accel_concat: two pixel streams (independent valid gaps) joined channel-wise, the coarser
-scale aligned by a left shift (golden.concat), TLAST from stream A."""
+scale aligned by a left shift (kinds.concat), TLAST from stream A."""
 
 import cocotb
 

@@ -1,4 +1,4 @@
-"""accel_gap: exact global average pool (golden.global_avgpool / arith.avg_requantize): sums of
+"""accel_gap: exact global average pool (kinds.global_avgpool / arith.avg_requantize): sums of
 NPIX codes, round half to even of sum * 2^SH / NPIX by long division, saturation."""
 
 import cocotb

@@ -1,5 +1,5 @@
 """accel_maxpool behind an accel_swu (sim/wrappers/accel_swu_maxpool.v, as the generator wires a
-pool layer): golden.maxpool, ceil mode, padded positions never win, signed and unsigned codes."""
+pool layer): kinds.maxpool, ceil mode, padded positions never win, signed and unsigned codes."""
 
 import cocotb
 

@@ -1,4 +1,4 @@
-"""accel_mvau: folded matrix-vector unit with requantization, against golden.conv_acc +
+"""accel_mvau: folded matrix-vector unit with requantization, against kinds.conv_acc +
 arith.requantize. Two toplevels: accel_mvau itself on pixels (a 1x1 convolution, BEATS=1) and
 sim/wrappers/accel_swu_mvau.v (a KxK convolution: accel_swu windows, padding, stride). Weight and
 bias ROMs are the generator's own packing (accel.rtl.generate.weight_rom), $readmemh'd from the

@@ -83,8 +83,10 @@ def test_align_is_exact_and_refuses_coarsening():
         arith.align([1], 6, 4)
 
 
-def test_acc_bits_covers_worst_case():
-    bits = arith.acc_bits(8, False, 8, 576)
-    worst = 576 * 255 * 128
-    assert worst < 2 ** (bits - 1)
-    assert worst >= 2 ** (bits - 2)  # and is not wasteful
+def test_signed_bits_holds_the_range_and_no_more():
+    worst = 576 * 255 * 128  # 3x3x64 products of u8 codes and s8 weights
+    bits = arith.signed_bits(-worst, worst)
+    assert worst < 2 ** (bits - 1) and worst >= 2 ** (bits - 2)
+    assert arith.signed_bits(0, 255) == 9 and arith.signed_bits(-127, 127) == 8
+    assert arith.signed_bits(-128, 127) == 9  # |lo| sized like hi: a bit spare at -2^k
+    assert arith.signed_bits(-129, 0) == 9 and arith.signed_bits(0, 0) == 1

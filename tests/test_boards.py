@@ -1,4 +1,5 @@
-"""Board files (accel/boards/*.yaml) and their loader."""
+"""Board files (accel/core/boards/*.yaml) and their loader (schema: accel.core.config.BoardFile;
+every bad case through the CLI: tests/test_config.py)."""
 
 import pytest
 
@@ -64,14 +65,19 @@ def test_extra_board_folder_and_bad_files(tmp_path, monkeypatch):
     (tmp_path / "myboard.yaml").write_text(
         "part: xc7z020clg484-1\nclock_mhz: 125\ncapacity: {LUT: 53200, FF: 106400, BRAM36: 140, "
         "DSP48E1: 220}\n")
-    (tmp_path / "broken.yaml").write_text("part: x\nclock_mhz: 100\ncapacity: {LUT: 1}\n")
+    (tmp_path / "broken.yaml").write_text("part: xc7z020clg484-1\nclock_mhz: 100\n"
+                                          "capacity: {LUT: 1}\n")
     (tmp_path / "fast.yaml").write_text(
-        "part: x\nclock_mhz: 900\ncapacity: {LUT: 1, FF: 1, BRAM36: 1, DSP48E1: 1}\n")
+        "part: xc7z020clg484-1\nclock_mhz: 900\ncapacity: {LUT: 1, FF: 1, BRAM36: 1, DSP48E1: 1}\n")
+    (tmp_path / "nopart.yaml").write_text(
+        "part: [x]\nclock_mhz: 100\ncapacity: {LUT: 1, FF: 1, BRAM36: 1, DSP48E1: 1}\n")
     monkeypatch.setenv("ACCEL_BOARDS", str(tmp_path))
     assert {"myboard", "zybo"} <= set(boards.names())
     b = boards.get("myboard")
     assert (b.part, b.board_part, b.clock_mhz, b.ps7, b.ddr_mb) == ("xc7z020clg484-1", None, 125, {}, 512)
-    with pytest.raises(AccelError, match="capacity needs positive integers"):
+    with pytest.raises(AccelError, match="missing key 'capacity.FF'"):
         boards.get("broken")
-    with pytest.raises(AccelError, match="clock_mhz"):
+    with pytest.raises(AccelError, match="clock_mhz must be a finite number from 10 to 250"):
         boards.get("fast")
+    with pytest.raises(AccelError, match=r"part must be a Xilinx part name .*, not \['x'\]"):
+        boards.get("nopart")

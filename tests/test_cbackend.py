@@ -17,8 +17,8 @@ from accel import cbackend, data, golden
 from accel.cbackend.generate import HOST_FLAGS, source_files
 from accel.cli import DEFAULT_MODEL, main
 from accel.core.errors import AccelError
-from accel.golden import pool_out_size
-from accel.core.modelfile import Layer, QType, QuantModel, load_model
+from accel.core.ir import Layer, QType, QuantModel, pool_out_size
+from accel.core.modelfile import load_model
 from conftest import random_images
 
 REAL_IMAGES = 1000
@@ -72,9 +72,9 @@ def synthetic_model(seed: int = 0) -> QuantModel:
                in_types=[types["p1"], types["c3"]]))
     pool("p2", "add1", 3, 2, (1, 1, 1, 1), ceil=False)
     conv("c4", "cat", 8, 3, T(32, True, 25), T(16, True, 14), T(32, True, 24), stride=2,
-         pads=(1, 0, 2, 1), spread=0.02)
+         pads=(1, 0, 2, 1), spread=0.3)
     emit(Layer("g1", "gap", ["c4"], "g1", T(16, True, 14), (8, 1, 1), in_types=[types["c4"]]))
-    conv("c5", "p2", 8, 2, T(8, True, 4), T(24, True, 21), T(32, True, 10), spread=0.02)
+    conv("c5", "p2", 8, 2, T(8, True, 4), T(24, True, 21), T(32, True, 10), spread=0.1)
     emit(Layer("g2", "gap", ["c5"], "g2", T(8, True, 6), (8, 1, 1), in_types=[types["c5"]]))
     emit(Layer("add2", "add", ["g1", "g2"], "add2", T(16, True, 12), (8, 1, 1),
                in_types=[types["g1"], types["g2"]]))
@@ -227,7 +227,8 @@ def test_cli_writes_a_directory_that_builds_with_make_and_runs(capsys, tmp_path,
     out = tmp_path / "c"
     assert main(["c", "--model", str(path), "--out", str(out), "--arm"]) == 0
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["Makefile", "accel_demo", "accel_demo.arm", "accel_model.c", "accel_model.h", "main.c"])
+        [".accel-output", "Makefile", "accel_demo", "accel_demo.arm", "accel_model.c",
+         "accel_model.h", "main.c"])
     assert [p.name for p in tmp_path.iterdir()] == ["c"]  # no temporary directory left behind
     assert os.stat(out).st_mode & 0o755 == 0o755
     qm = load_model(path)
@@ -256,7 +257,7 @@ def test_cli_bad_input_is_one_line_exit_2(capsys, tmp_path, exported):
     (keep / "mine.txt").write_text("keep me")
     for argv, words in ((["--model", str(tmp_path / "nope.onnx"), "--out", str(tmp_path / "o")],
                          ["not found"]),
-                        (["--model", str(path), "--out", str(keep)], ["not an `accel c` directory"]),
+                        (["--model", str(path), "--out", str(keep)], ["not written by `accel c`", "--force"]),
                         (["--model", str(path)], ["--out"])):
         assert main(["c", *argv]) == 2
         err = capsys.readouterr().err

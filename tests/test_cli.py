@@ -72,7 +72,7 @@ def test_wrong_image_shape_for_model(capsys, tmp_path):
         for i in range(3):
             Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(tmp_path / "imgs" / cls / f"{i}.png")
     # the default model is 1x28x28 grey: an RGB folder is converted to its shape, so eval works;
-    # a model-file mismatch must instead be reported on explicit arrays (golden.check_input).
+    # a model-file mismatch must instead be reported on explicit arrays (QuantModel.check_input).
     from accel import golden
     from accel.cli import DEFAULT_MODEL
     from accel.core.errors import AccelError
@@ -87,7 +87,7 @@ def test_run_directory_not_empty_refused(capsys, tmp_path):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "x").write_text("keep me")
     code, err = run_cli(capsys, "train", "--out", str(tmp_path / "run"), "--epochs", "1")
-    assert_one_line_error(code, err, "not empty", "--resume")
+    assert_one_line_error(code, err, "not written by `accel train`", "--force")
     assert (tmp_path / "run" / "x").read_text() == "keep me"
 
 

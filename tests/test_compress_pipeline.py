@@ -116,7 +116,7 @@ def test_model_without_checkpoint_and_foreign_out_dir(capsys, tmp_path):
     foreign.mkdir()
     (foreign / "notes.txt").write_text("keep me")
     assert main(["compress", "--out", str(foreign)]) == 2
-    assert "not an `accel compress` directory" in capsys.readouterr().err
+    assert "not written by `accel compress`" in capsys.readouterr().err
     assert (foreign / "notes.txt").read_text() == "keep me"
 
 

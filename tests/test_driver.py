@@ -1,6 +1,8 @@
-"""The PYNQ driver (accel/python/driver.py): packing, errors before any transfer, deadline-polled
-DMA waits (no hang), and end to end against the simulated device (the RTL simulation behind the
-PYNQ interface) on real MNIST test images, bit-exact with the golden model; `accel run`."""
+"""The PYNQ driver (accel/python/driver.py) and the stream contract it shares with the HLS and
+RTL tops (accel/core/stream.py): packing, errors before any transfer, deadline-polled DMA waits
+(no hang), and end to end against the simulated device (accel/rtl/simdevice.py: the RTL
+simulation behind the PYNQ interface) on real MNIST test images, bit-exact with the golden model;
+`accel run`."""
 
 import json
 import shutil
@@ -13,9 +15,11 @@ import pytest
 
 from accel import golden
 from accel.cli import DEFAULT_MODEL, main
+from accel.core import stream
 from accel.core.modelfile import load_model
-from accel.python import driver, simdevice
+from accel.python import driver
 from accel.python.driver import DeviceTimeout, DriverError
+from accel.rtl import project_for, simdevice
 
 IN_WORDS, OUT_WORDS = 196, 10
 
@@ -28,7 +32,8 @@ def meta_for(control="none", out_words=OUT_WORDS, signed=True, bits=8):
         "io": {"input": {"tdata_bits": 32, "layout": "NHWC", "dtype": "uint8", "values": 784,
                          "values_per_word": 4, "words": IN_WORDS},
                "output": {"tdata_bits": 32, "values_per_word": 1, "words": out_words,
-                          "signed": signed, "code_bits": bits, "frac": 2}},
+                          "shape_nhwc": [1, 1, 1, out_words], "signed": signed,
+                          "code_bits": bits, "frac": 2}},
         "dma": {"cell": "dma"},
         "accel": {"cell": "accel", "control": "ap_ctrl (AXI4-Lite)" if control == "axilite"
                   else "none (free running)", "base": 0x43C00000 if control == "axilite" else None},
@@ -86,36 +91,42 @@ def images(n, seed=0):
 # packing
 
 def test_pack_round_trip_and_layout():
-    from accel.rtl.sim import pack_images
-
     x = images(5)
-    words = driver.pack(x, IN_WORDS)
+    words = stream.pack_images(x, IN_WORDS)
     assert words.shape == (5, IN_WORDS) and words.dtype == np.uint32
-    np.testing.assert_array_equal(words, pack_images(x, IN_WORDS))  # what the RTL testbench sends
-    np.testing.assert_array_equal(driver.unpack_images(words, (1, 28, 28)), x)
+    np.testing.assert_array_equal(stream.unpack_images(words, (1, 28, 28)), x)
     nhwc = x.transpose(0, 2, 3, 1).reshape(5, -1).astype(np.uint32)
     assert words[2, 3] == nhwc[2, 12] | nhwc[2, 13] << 8 | nhwc[2, 14] << 16 | nhwc[2, 15] << 24
     # 3 channels, 5x5: 75 bytes -> 19 words, the last zero-padded; in place into a DMA buffer
     y = images(2, 1)[:, :, :5, :5].repeat(3, axis=1)
     buf = simdevice.allocate((2 * 19,), np.uint32)
-    driver.pack(y, 19, out=buf)
+    stream.pack_images(y, 19, out=buf)
     assert buf.reshape(2, 19)[:, -1].tolist() == [int(v) for v in
                                                   y.transpose(0, 2, 3, 1).reshape(2, -1)[:, 72:75]
                                                   .astype(np.uint32) @ np.array([1, 256, 65536])]
-    np.testing.assert_array_equal(driver.unpack_images(buf.reshape(2, 19), (3, 5, 5)), y)
+    np.testing.assert_array_equal(stream.unpack_images(buf.reshape(2, 19), (3, 5, 5)), y)
+    with pytest.raises(stream.StreamError, match="do not fit 18 words"):
+        stream.pack_images(y, 18)
 
 
 def test_decode_codes_and_scores():
     acc, _ = fake_accel()
     w = np.array([[-6, -7, -9, -1, 2, -5, -1, 56, -8, -6]], np.int64).astype(np.uint32)
-    codes = driver.decode(w, acc.io_out)
+    codes = stream.decode_outputs(w, acc.io_out)
     assert codes.tolist() == [[-6, -7, -9, -1, 2, -5, -1, 56, -8, -6]]
     r = acc.result(codes)
     assert r.labels.tolist() == [7] and r.names == ["7"] and r.scores[0, 7] == 14.0
-    with pytest.raises(DriverError, match="does not match"):  # 300 is not an 8-bit code
-        driver.decode(np.full((1, 10), 300, np.uint32), acc.io_out)
+    with pytest.raises(stream.StreamError, match="does not match"):  # 300 is not an 8-bit code
+        stream.decode_outputs(np.full((1, 10), 300, np.uint32), acc.io_out)
     unsigned = dict(acc.io_out, signed=False)
-    assert driver.decode(np.full((1, 10), 255, np.uint32), unsigned).max() == 255
+    assert stream.decode_outputs(np.full((1, 10), 255, np.uint32), unsigned).max() == 255
+    # a 2x2x3 output streams channels-last; decoded codes are in the model's NCHW order
+    io2 = dict(acc.io_out, words=12, shape_nhwc=[1, 2, 2, 3])
+    nchw = np.arange(12).reshape(1, 3, 2, 2)
+    streamed = nchw.transpose(0, 2, 3, 1).reshape(1, -1)
+    assert stream.decode_outputs(streamed.astype(np.uint32), io2).tolist() == \
+        [nchw.reshape(-1).tolist()]
+    np.testing.assert_array_equal(stream.outputs_nhwc(nchw.reshape(1, -1), io2), streamed)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,6 +171,10 @@ def test_metadata_errors(tmp_path):
     m = meta_for()
     m["io"]["input"]["words"] = 100
     with pytest.raises(DriverError, match="does not match the model's input shape"):
+        driver.check_metadata(m)
+    m = meta_for()
+    m["io"]["output"]["words"] = 9
+    with pytest.raises(DriverError, match=r"for shape \[1, 1, 1, 10\] is not supported"):
         driver.check_metadata(m)
     ov = FakeOverlay()
     del ov.dma
@@ -209,14 +224,28 @@ def test_off_board_without_pynq(tmp_path):
 
 
 def test_driver_file_runs_without_the_accel_package(tmp_path):
-    """The overlay ships driver.py alone: it must import with numpy only (no accel, no pynq)."""
-    shutil.copy(driver.__file__, tmp_path / "driver.py")
-    code = ("import sys; sys.modules['accel'] = None; import driver; "
-            "assert 'pynq' not in sys.modules; "
+    """The overlay ships driver.py with stream.py beside it (its driver/ folder): they must import
+    with numpy only (no accel, no pynq), the driver taking stream.py from beside itself."""
+    folder = tmp_path / "driver"
+    folder.mkdir()
+    for module in (driver, stream):
+        shutil.copy(module.__file__, folder)
+    code = ("import sys; sys.modules['accel'] = None; sys.path.insert(0, 'driver'); "
+            "import driver; assert 'pynq' not in sys.modules; "
+            "assert driver.stream.__file__.endswith('driver/stream.py'); "
             "assert driver.DriverError.__mro__[1] is Exception; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
                          text=True, timeout=60)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_installed_driver_imports_only_the_stream_contract():
+    """Installed, the board-side runtime takes nothing of accel but accel.core.stream."""
+    code = ("import sys; import accel.python.driver; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'accel'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == str(["accel", "accel.core", "accel.core.stream", "accel.python",
+                                      "accel.python.driver"]), out.stderr
 
 
 def _has_pynq():
@@ -251,7 +280,8 @@ def mnist():
 
 def sim_accel(control="none", timeout_s=5.0, meta_edit=None, **kw):
     _verilator()
-    ov, meta = simdevice.sim_overlay(model=DEFAULT_MODEL, simulator="verilator", control=control)
+    ov, meta = simdevice.sim_overlay(load_model(DEFAULT_MODEL), simulator="verilator",
+                                     control=control)
     if meta_edit:
         meta_edit(meta)
     return driver.Accelerator(ov, meta, allocate=ov.allocate, timeout_s=timeout_s, **kw), ov
@@ -279,7 +309,7 @@ def test_sim_device_partial_image_never_completes(mnist):
     produces TLAST: S2MM stays busy and the driver's deadline fires, no hang."""
     _, x, _ = mnist
     acc, ov = sim_accel(timeout_s=0.3)
-    words = driver.pack(x[:2], IN_WORDS).reshape(-1)[:IN_WORDS + IN_WORDS // 2]
+    words = stream.pack_images(x[:2], IN_WORDS).reshape(-1)[:IN_WORDS + IN_WORDS // 2]
     inb, outb = ov.allocate(words.shape, np.uint32), ov.allocate((2 * OUT_WORDS,), np.uint32)
     inb[:] = words
     recv, send = ov.dma.recvchannel, ov.dma.sendchannel
@@ -298,7 +328,8 @@ def test_sim_device_partial_image_never_completes(mnist):
 
 def test_sim_device_receive_buffer_too_small_is_a_dma_error(mnist):
     _, x, _ = mnist
-    acc, ov = sim_accel(meta_edit=lambda m: m["io"]["output"].update(words=9))
+    acc, ov = sim_accel(meta_edit=lambda m: m["io"]["output"].update(words=9,
+                                                                     shape_nhwc=[1, 1, 1, 9]))
     with pytest.raises(DriverError, match=r"DMA Internal Error.*io.output.words \(9\)"):
         acc.run(x[:1])
     assert ov.dma.recvchannel.error and not ov.dma.recvchannel.running
@@ -308,7 +339,8 @@ def test_sim_device_receive_buffer_too_small_is_a_dma_error(mnist):
 
 def test_sim_device_receive_buffer_too_large_stops_at_tlast(mnist):
     _, x, _ = mnist
-    acc, _ = sim_accel(meta_edit=lambda m: m["io"]["output"].update(words=11))
+    acc, _ = sim_accel(meta_edit=lambda m: m["io"]["output"].update(words=11,
+                                                                    shape_nhwc=[1, 1, 1, 11]))
     with pytest.raises(DriverError, match="sent 40 bytes.*says 44"):
         acc.run(x[:1])
 
@@ -359,14 +391,15 @@ def test_cli_run_board_off_board():
 def test_cli_run_sim_from_an_rtl_folder(tmp_path, capsys):
     """--overlay: an RTL folder (or `accel build --backend rtl` folder) instead of the cache."""
     _verilator()
-    rtl = simdevice.rtl_for_model(DEFAULT_MODEL)
-    assert simdevice.rtl_for_model(DEFAULT_MODEL) == rtl  # content-addressed: stable folder
+    rtl = project_for(load_model(DEFAULT_MODEL))
+    assert project_for(load_model(DEFAULT_MODEL)) == rtl  # content-addressed: stable folder
     assert main(["run", "--board", "sim", "--images", "2", "--overlay", str(rtl)]) == 0
     assert "golden model: 0 mismatching images" in capsys.readouterr().out
     build = tmp_path / "build"  # the build layout: <build>/rtl/accel/accel_rtl.json
     (build / "rtl" / "accel").mkdir(parents=True)
     shutil.copy(rtl / "accel_rtl.json", build / "rtl" / "accel")
     assert simdevice.find_rtl(build) == build / "rtl" / "accel"
+    assert simdevice.model_path(build) == simdevice.model_path(rtl)
     (tmp_path / "hls").mkdir()
     assert main(["run", "--board", "sim", "--overlay", str(tmp_path)]) == 2
     assert "HLS build" in capsys.readouterr().err

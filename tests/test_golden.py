@@ -1,21 +1,22 @@
-"""Golden layer functions against hand-computed cases and against torch's own operators."""
+"""The golden functions of the layer kinds (accel.core.kinds) against hand-computed cases and
+against torch's own operators."""
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from accel import golden
-from accel.core.modelfile import QType
+from accel.core import kinds
+from accel.core.ir import QType, pool_out_size
 
 
 def test_conv_acc_hand_case():
     x = np.arange(9).reshape(1, 1, 3, 3)  # 0..8
     w = np.array([[[[1, 0], [0, -1]]]])
-    acc = golden.conv_acc(x, w, np.array([10]))
+    acc = kinds.conv_acc(x, w, np.array([10]))
     # each output = x[i,j] - x[i+1,j+1] + 10 = -4 + 10
     assert acc.tolist() == [[[[6, 6], [6, 6]]]]
-    padded = golden.conv_acc(x, np.ones((1, 1, 3, 3), int), None, pads=(1, 1, 1, 1))
+    padded = kinds.conv_acc(x, np.ones((1, 1, 3, 3), int), None, pads=(1, 1, 1, 1))
     assert padded[0, 0, 0, 0] == 0 + 1 + 3 + 4 and padded[0, 0, 1, 1] == 36
 
 
@@ -28,7 +29,7 @@ def test_conv_matches_torch(k, stride, pad, hw):
     b = rng.integers(-5000, 5000, size=4)
     want = F.conv2d(torch.tensor(x, dtype=torch.float64), torch.tensor(w, dtype=torch.float64),
                     torch.tensor(b, dtype=torch.float64), stride=stride, padding=pad)
-    got = golden.conv_acc(x, w, b, (stride, stride), (pad,) * 4)
+    got = kinds.conv_acc(x, w, b, (stride, stride), (pad,) * 4)
     assert np.array_equal(got, want.long().numpy())
 
 
@@ -39,7 +40,7 @@ def test_maxpool_matches_torch_including_ceil_mode(hw, k, s, ceil_mode):
     rng = np.random.default_rng(hw * 7 + k)
     x = rng.integers(-100, 100, size=(2, 3, hw, hw))
     want = F.max_pool2d(torch.tensor(x, dtype=torch.float64), k, s, ceil_mode=ceil_mode)
-    got = golden.maxpool(x, (k, k), (s, s), ceil_mode=ceil_mode)
+    got = kinds.maxpool(x, (k, k), (s, s), ceil_mode=ceil_mode)
     assert np.array_equal(got, want.long().numpy())
 
 
@@ -48,43 +49,43 @@ def test_maxpool_ceil_mode_partial_window_hand_case():
     x = np.zeros((1, 1, 6, 6), int)
     x[0, 0, 5, 5] = 9
     x[0, 0, 0, 0] = 4
-    got = golden.maxpool(x, (3, 3), (2, 2), ceil_mode=True)
+    got = kinds.maxpool(x, (3, 3), (2, 2), ceil_mode=True)
     assert got.shape == (1, 1, 3, 3)
     assert got[0, 0, 2, 2] == 9 and got[0, 0, 0, 0] == 4 and got[0, 0, 1, 1] == 0
 
 
 def test_pool_out_size_rule():
-    assert golden.pool_out_size(13, 3, 2, 0, 0, True) == 6
-    assert golden.pool_out_size(6, 3, 2, 0, 0, True) == 3
-    assert golden.pool_out_size(6, 3, 2, 0, 0, False) == 2
-    assert golden.pool_out_size(55, 3, 2, 0, 0, True) == 27  # SqueezeNet v1.1 pool1
+    assert pool_out_size(13, 3, 2, 0, 0, True) == 6
+    assert pool_out_size(6, 3, 2, 0, 0, True) == 3
+    assert pool_out_size(6, 3, 2, 0, 0, False) == 2
+    assert pool_out_size(55, 3, 2, 0, 0, True) == 27  # SqueezeNet v1.1 pool1
     # a window may not start in the right padding
-    assert golden.pool_out_size(5, 2, 2, 0, 1, True) == 3
+    assert pool_out_size(5, 2, 2, 0, 1, True) == 3
 
 
 def test_concat_aligns_different_scales_exactly():
     a = np.array([[[[3]], [[1]]]])       # u4 * 2^-2  -> values 0.75, 0.25
     b = np.array([[[[5]]]])              # u4 * 2^-4  -> value 0.3125
-    got = golden.concat([a, b], [QType(4, False, 2), QType(4, False, 4)])
+    got = kinds.concat([a, b], [QType(4, False, 2), QType(4, False, 4)])
     assert got.ravel().tolist() == [12, 4, 5]  # all at 2^-4: 0.75, 0.25, 0.3125
 
 
 def test_global_avgpool_over_3x3_and_6x6():
     x = np.arange(9).reshape(1, 1, 3, 3)  # sum 36 -> mean 4
-    got = golden.global_avgpool(x, QType(8, False, 4), QType(8, False, 4))
+    got = kinds.global_avgpool(x, QType(8, False, 4), QType(8, False, 4))
     assert got.ravel().tolist() == [4]
     x = np.full((1, 1, 6, 6), 1)
     x[0, 0, 0, :3] = 2                    # sum 39 over 36 -> 1.083 -> 1
-    assert golden.global_avgpool(x, QType(8, False, 0), QType(8, False, 0)).item() == 1
+    assert kinds.global_avgpool(x, QType(8, False, 0), QType(8, False, 0)).item() == 1
     # finer output scale: 39 * 4 / 36 = 4.33 -> 4; coarser: 39 / (36 * 2) = 0.54 -> 1
-    assert golden.global_avgpool(x, QType(8, False, 0), QType(8, False, 2)).item() == 4
-    assert golden.global_avgpool(x, QType(8, False, 1), QType(8, False, 0)).item() == 1
+    assert kinds.global_avgpool(x, QType(8, False, 0), QType(8, False, 2)).item() == 4
+    assert kinds.global_avgpool(x, QType(8, False, 1), QType(8, False, 0)).item() == 1
 
 
 def test_global_avgpool_matches_exact_mean_rounding():
     rng = np.random.default_rng(5)
     x = rng.integers(0, 256, size=(50, 4, 3, 3))
-    got = golden.global_avgpool(x, QType(8, False, 5), QType(8, False, 5))
+    got = kinds.global_avgpool(x, QType(8, False, 5), QType(8, False, 5))
     want = torch.round(torch.tensor(x, dtype=torch.float64).mean(dim=(2, 3), keepdim=True))
     assert np.array_equal(got, want.long().numpy())
 
@@ -93,5 +94,5 @@ def test_add_aligns_then_requantizes():
     a = np.array([3])  # 3 * 2^-2 = 0.75
     b = np.array([-5])  # -5 * 2^-4 = -0.3125
     # 0.4375 at 2^-3 -> 3.5 -> 4 (tie to even)
-    got = golden.add(a, b, QType(4, False, 2), QType(4, True, 4), QType(8, False, 3))
+    got = kinds.add(a, b, QType(4, False, 2), QType(4, True, 4), QType(8, False, 3))
     assert got.tolist() == [4]

@@ -21,12 +21,13 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from accel.core import arith
+from accel.core import arith, kinds
 from accel import golden
 from accel.cli import DEFAULT_MODEL, main
 from accel.core.errors import AccelError
 from accel.core.fileformat import FORMAT
-from accel.core.modelfile import Layer, QType, load_model
+from accel.core.ir import Layer, QType, QuantModel, pool_out_size
+from accel.core.modelfile import load_model
 
 QDOMAIN = "qonnx.custom_op.general"
 
@@ -79,7 +80,7 @@ class Net:
         w = self.quant(self.const(name + ".w", wcodes * 2.0 ** -wfrac), wbits, wfrac, True, name,
                        narrow=True, role="weight")
         acc_frac = tin.frac + wfrac
-        acc = golden.conv_acc(xin, wcodes, None, (stride, stride), (pad,) * 4)
+        acc = kinds.conv_acc(xin, wcodes, None, (stride, stride), (pad,) * 4)
         bcodes = np.round(self.rng.normal(0, acc.std() + 1, size=cout)).astype(np.int64)
         acc = acc + bcodes[None, :, None, None]
         b = self.quant(self.const(name + ".b", bcodes * 2.0 ** -acc_frac), 32, acc_frac, True,
@@ -102,14 +103,14 @@ class Net:
                                            kernel_shape=[k, k], strides=[s, s], pads=[pad] * 4,
                                            ceil_mode=int(ceil)))
         self.types[y] = self.types[x]
-        self.codes[y] = golden.maxpool(self.codes[x], (k, k), (s, s), (pad,) * 4, ceil)
+        self.codes[y] = kinds.maxpool(self.codes[x], (k, k), (s, s), (pad,) * 4, ceil)
         return y
 
     def concat(self, name, *xs):
         y = name + ".out"
         self.nodes.append(helper.make_node("Concat", list(xs), [y], name=f"{name}:Concat", axis=1))
         types = [self.types[x] for x in xs]
-        self.codes[y] = golden.concat([self.codes[x] for x in xs], types)
+        self.codes[y] = kinds.concat([self.codes[x] for x in xs], types)
         self.types[y] = QType(16, any(t.signed for t in types), max(t.frac for t in types))
         return y
 
@@ -127,7 +128,7 @@ class Net:
         y = name + ".mean"
         self.nodes.append(helper.make_node("GlobalAveragePool", [x], [y],
                                            name=f"{name}:GlobalAveragePool"))
-        return self.quant(y, bits, frac, signed, name, codes=golden.global_avgpool(
+        return self.quant(y, bits, frac, signed, name, codes=kinds.global_avgpool(
             self.codes[x], self.types[x], QType(bits, signed, frac)))
 
     def save(self, y, path, dataset=None):
@@ -201,12 +202,16 @@ def stress(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def projects(stress, tmp_path_factory):
+    from accel import data
     from accel.hls import generate
 
     root = tmp_path_factory.mktemp("hlsprj")
     out = {}
     for name, path in stress.items():
-        generate.write(path, root / name, board="zybo", tb_images=8)
+        qm = load_model(path)
+        tb = data.images_for(qm, 8, random_fallback=True)
+        generate.write(qm, root / name, board="zybo",
+                       testbench=(tb.x, golden.run(qm, tb.x), tb.source))
         out[name] = root / name
     return out
 
@@ -264,12 +269,11 @@ def _harness_source() -> str:
            "    Code v; v.range(bits - 1, 0) = a[c].range(bits - 1, 0); out[i * C + c] = v.to_int64(); } } }",
            'extern "C" {']
     for i, (h, w, k, s, pad, ceil, qt) in enumerate(POOLS):
-        layer = Layer(f"p{i}", "maxpool", ["x"], "y", qt, (3, 0, 0), kernel=(k, k), stride=(s, s),
-                      pads=(pad,) * 4, ceil_mode=ceil)
-        oh = golden.pool_out_size(h, k, s, pad, pad, ceil)
-        ow = golden.pool_out_size(w, k, s, pad, pad, ceil)
-        layer.shape = (3, oh, ow)
-        a = generate._check_pool(layer, (3, h, w))
+        oh = pool_out_size(h, k, s, pad, pad, ceil)
+        ow = pool_out_size(w, k, s, pad, pad, ceil)
+        layer = Layer(f"p{i}", "maxpool", ["x"], "y", qt, (3, oh, ow), kernel=(k, k),
+                      stride=(s, s), pads=(pad,) * 4, ceil_mode=ceil, in_shapes=[(3, h, w)])
+        a = generate._pool_attrs(layer)
         code = f"ap_{'' if qt.signed else 'u'}int<{qt.bits}>"
         src += [f"struct pc{i} : nnet::accel_maxpool_config {{"]
         src += [f"  static const int {key} = {val};" for key, val in a.items()]
@@ -281,8 +285,9 @@ def _harness_source() -> str:
                 f"    if (r.size() != {oh * ow} || !d.empty()) {{ out[0] = 1LL << 62; return; }}",
                 f"    store<{_ap(qt)}, 3, {code}>(r, out + (long)img * {oh * ow * 3}, {oh * ow}, {qt.bits}); }} }}"]
     for i, (h, w, tin, tout) in enumerate(GAPS):
-        layer = Layer(f"g{i}", "gap", ["x"], "y", tout, (3, 1, 1), in_types=[tin])
-        a = generate._gap_attrs(layer, (3, h, w))
+        layer = Layer(f"g{i}", "gap", ["x"], "y", tout, (3, 1, 1), in_types=[tin],
+                      in_shapes=[(3, h, w)])
+        a = generate._gap_attrs(layer)
         src += [f"struct gc{i} : nnet::accel_gap_config {{"]
         src += [f"  static const {'long long' if key in ('den', 'out_min', 'out_max') else 'int'} "
                 f"{key} = {val}{'LL' if key in ('den', 'out_min', 'out_max') else ''};"
@@ -310,7 +315,7 @@ def _extreme_codes(rng, n, shape, qt: QType):
 
 
 def test_extension_layers_match_golden(tmp_path):
-    """accel's max-pool and GAP C++ equal golden.maxpool / golden.global_avgpool on many shapes:
+    """accel's max-pool and GAP C++ equal kinds.maxpool / kinds.global_avgpool on many shapes:
     overhanging ceil-mode windows, padding with signed data, N = 1..169, shifts both ways, ties."""
     import hls4ml
 
@@ -331,7 +336,7 @@ def test_extension_layers_match_golden(tmp_path):
     n = 300
     for i, (h, w, k, s, pad, ceil, qt) in enumerate(POOLS):
         x = _extreme_codes(rng, n, (3, h, w), qt)
-        want = golden.maxpool(x, (k, k), (s, s), (pad,) * 4, ceil)
+        want = kinds.maxpool(x, (k, k), (s, s), (pad,) * 4, ceil)
         got = np.zeros((n, *want.shape[2:], 3), dtype=np.int64)
         xin = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
         getattr(lib, f"pool{i}")(n, xin.ctypes.data, got.ctypes.data)
@@ -339,7 +344,7 @@ def test_extension_layers_match_golden(tmp_path):
     ties = 0
     for i, (h, w, tin, tout) in enumerate(GAPS):
         x = _extreme_codes(rng, n, (3, h, w), tin)
-        want = golden.global_avgpool(x, tin, tout).reshape(n, 3)
+        want = kinds.global_avgpool(x, tin, tout).reshape(n, 3)
         got = np.zeros((n, 3), dtype=np.int64)
         xin = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
         getattr(lib, f"gap{i}")(n, xin.ctypes.data, got.ctypes.data)
@@ -351,12 +356,11 @@ def test_extension_layers_match_golden(tmp_path):
 
 
 def test_pool_with_windows_of_padding_only_is_refused():
-    from accel.hls import generate
-
     layer = Layer("pool", "maxpool", ["x"], "y", QType(8, False, 0), (3, 4, 4), kernel=(2, 2),
                   stride=(2, 2), pads=(2, 2, 2, 2))
-    with pytest.raises(AccelError, match="padding 2 >= kernel 2"):
-        generate._check_pool(layer, (3, 4, 4))
+    qm = QuantModel(Path("pool.onnx"), "x", QType(8, False, 0), (3, 4, 4), [layer], "y", {})
+    with pytest.raises(AccelError, match="windows of padding only .padding 2, kernel 2"):
+        kinds.refuse(qm, "hls")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -573,7 +577,7 @@ def test_csim_cache_is_by_content(stress, projects, csims, tmp_path):
 
     again = csim.CSim(projects["stress8"])
     assert again.build_info["cached"] and again.dir == csims["stress8"].dir
-    generate.write(stress["stress8"], tmp_path / "regen", tb_images=3)  # generation is stable
+    generate.write(stress["stress8"], tmp_path / "regen")  # generation is stable, tb_data aside
     assert csim.source_hash(tmp_path / "regen") == csim.source_hash(projects["stress8"])
     moved = tmp_path / "moved"
     shutil.copytree(projects["stress8"], moved)
@@ -635,7 +639,7 @@ def test_cli_hls_refuses_foreign_directory(stress, tmp_path, capsys):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "keep.txt").write_text("x")
     assert main(["hls", "--model", str(stress["stress4"]), "--out", str(tmp_path / "mine")]) == 2
-    assert "is not an accel HLS project" in capsys.readouterr().err
+    assert "not written by `accel hls`" in capsys.readouterr().err
     assert (tmp_path / "mine" / "keep.txt").read_text() == "x"
 
 

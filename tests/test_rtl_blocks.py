@@ -24,10 +24,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from accel.core import arith
-from accel import golden
+from accel.core import arith, kinds, stream
 from accel.core.errors import AccelError
-from accel.core.modelfile import QType
+from accel.core.ir import QType, pool_out_size
 from accel.rtl import sim as rtlsim
 from accel.rtl.fold import Fold, divisors
 from accel.rtl.generate import weight_rom
@@ -115,7 +114,7 @@ POOL_PINNED = [(3, 2, 0, True, 6, 7), (3, 2, 1, True, 7, 6), (2, 2, 0, True, 5, 
 
 def window_geometry(rng, pool: bool, pinned=None):
     """K, S, padding, ceil mode, H, W, OH, OW: K 2 or 3, stride 1 or 2, padding 0 or 1 (pools:
-    padding <= K/2), ceil mode for pools (golden.pool_out_size); images may be narrower than K
+    padding <= K/2), ceil mode for pools (accel.core.ir.pool_out_size); images may be narrower than K
     when padding makes up the window."""
     while True:
         if pinned:
@@ -128,8 +127,8 @@ def window_geometry(rng, pool: bool, pinned=None):
             h, w = (int(rng.integers(max(1, k - 2 * p), 8)) for _ in range(2))
         if pool and 2 * p > k:
             continue
-        oh = golden.pool_out_size(h, k, s, p, p, ceil)
-        ow = golden.pool_out_size(w, k, s, p, p, ceil)
+        oh = pool_out_size(h, k, s, p, p, ceil)
+        ow = pool_out_size(w, k, s, p, p, ceil)
         if oh >= 1 and ow >= 1:
             return k, s, p, ceil, h, w, oh, ow
 
@@ -193,7 +192,7 @@ def case_maxpool(rng, seed):
     x = rand_codes(rng, (n, c, h, w), bits, signed)
     if signed:  # all negative: a padded (zero) position must still never win
         x[0] = np.minimum(x[0], -1)
-    y = golden.maxpool(x, (k, k), (s, s), (p, p, p, p), ceil)
+    y = kinds.maxpool(x, (k, k), (s, s), (p, p, p, p), ceil)
     assert y.shape[2:] == (oh, ow)
     params = dict(C=c, BITS=bits, SIGNED=int(signed), H=h, W=w, K=k, S=s, PT=p, PL=p, OH=oh,
                   OW=ow)
@@ -272,7 +271,7 @@ def case_mvau(rng, seed):
     n, h, w = int(rng.integers(2, 4)), int(rng.integers(1, 4)), int(rng.integers(1, 4))
 
     def conv(x, wt, b, a, bs):
-        return golden.conv_acc(x, wt, b, (1, 1), (0, 0, 0, 0), bs, a)
+        return kinds.conv_acc(x, wt, b, (1, 1), (0, 0, 0, 0), bs, a)
 
     x, wt, bias, y, p, cover = _mvau_numbers(rng, seed, (cin, 1, 1), cout, (n, cin, h, w), conv)
     params = dict(BEATS=1, IN_C=cin, OUT_C=cout, PE=pe, SIMD=simd, **p)
@@ -296,7 +295,7 @@ def case_conv(rng, seed):
     n = 2
 
     def conv(x, wt, b, a, bs):
-        return golden.conv_acc(x, wt, b, (s, s), (p, p, p, p), bs, a)
+        return kinds.conv_acc(x, wt, b, (s, s), (p, p, p, p), bs, a)
 
     x, wt, bias, y, q, cover = _mvau_numbers(rng, seed, (c, k, k), cout, (n, c, h, w), conv)
     assert y.shape[2:] == (oh, ow)
@@ -325,7 +324,7 @@ def case_concat(rng, seed):
     a, b = rand_codes(rng, (n, ca, h, w), ba, signed), rand_codes(rng, (n, cb, h, w), bb, signed)
     a[0, :, 0, 0] = arith.code_range(ba, signed)[0]  # extremes: sign extension before the shift
     b[0, :, 0, 0] = arith.code_range(bb, signed)[0]
-    y = golden.concat([a, b], [ta, tb])
+    y = kinds.concat([a, b], [ta, tb])
     params = dict(CA=ca, BA=ba, SHA=sha, CB=cb, BB=bb, SHB=shb, SIGNED=int(signed), OB=ob)
     cfg = stream_cfg(rng, seed, {"a": {"frames": pixel_frames(a, ba)},
                                  "b": {"frames": pixel_frames(b, bb)}},
@@ -405,7 +404,7 @@ def case_gap(rng, seed):
                 total = (2 * q + 1) * npix * (1 << b) // (1 << (a + 1))
                 total = int(np.clip(total, npix * ilo, npix * ihi))
             x[i, ch, :, 0] = _spread(rng, total, npix, ilo, ihi)
-    y = golden.global_avgpool(x, in_t, out_t)
+    y = kinds.global_avgpool(x, in_t, out_t)
     num = x.sum(axis=(2, 3)) << a
     den = npix << b
     ties = (2 * num) % (2 * den) == den
@@ -430,7 +429,7 @@ def case_unpack(rng, seed):
     values = pixels * c
     n = int(rng.integers(2, 4))
     x = rand_codes(rng, (n, c, pixels, 1), bits, False)
-    words = rtlsim.pack_images(x, -(-values // 4))
+    words = stream.pack_images(x, -(-values // 4))
     params = dict(C=c, BITS=bits, VALUES=values)
     cfg = stream_cfg(rng, seed, {"s": {"frames": [[int(v) for v in img] for img in words]}},
                      {"m": {"frames": pixel_frames(x, bits), "lane_bits": bits, "lanes": c}},

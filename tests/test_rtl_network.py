@@ -9,11 +9,12 @@ import pytest
 from accel import golden
 from accel.cli import DEFAULT_MODEL, main
 from accel.data import load_dataset
+from accel.core import stream
 from accel.core.errors import AccelError
 from accel.core.modelfile import load_model
 from accel.rtl import fold as folding
 from accel.rtl.generate import _pack, generate
-from accel.rtl.sim import outputs_nchw, pack_images, simulate
+from accel.rtl.sim import simulate
 from conftest import random_images
 
 MNIST_IMAGES = 200
@@ -51,7 +52,7 @@ def test_auto_fold_is_cheapest_meeting_target(qm):
     for name, f in folds.items():
         layer = byname[name]
         assert folding.layer_cycles(layer, f) <= 100e6 / 3000
-        _, _, n, cout = folding.conv_dims(layer)
+        n, cout = layer.fan_in, layer.shape[0]
         cheaper = [folding.Fold(p, s) for p in folding.divisors(cout) for s in folding.divisors(n)
                    if p * s < f.multipliers]
         assert all(folding.layer_cycles(layer, c) > 100e6 / 3000 for c in cheaper)
@@ -96,7 +97,7 @@ def test_bypass_is_refused_with_a_pointer_to_hls(exported, tmp_path):
 
 def test_pack_images_layout():
     x = np.arange(2 * 3 * 2 * 2, dtype=np.uint8).reshape(2, 3, 2, 2)
-    words = pack_images(x, 3)
+    words = stream.pack_images(x, 3)
     nhwc = x.transpose(0, 2, 3, 1).reshape(2, -1)
     assert words.shape == (2, 3)
     assert [(int(words[1, 0]) >> (8 * i)) & 255 for i in range(4)] == list(nhwc[1, :4])
@@ -115,10 +116,11 @@ def test_small_nets_bit_exact_icarus(exported, tmp_path, wbits, abits, final_rel
     """Other bit widths, unsigned and signed classifier outputs, slow and fast folds."""
     _, path = exported(wbits=wbits, abits=abits, final_relu=final_relu)
     qm = load_model(path)
-    generate(qm, tmp_path / "r", fold={"target_fps": fps})
+    m = generate(qm, tmp_path / "r", fold={"target_fps": fps})
     x = random_images(6, 15, seed=wbits)
     res = simulate(tmp_path / "r", x, "icarus", valid_gaps=0.2, backpressure=0.4, seed=wbits)
-    assert np.array_equal(outputs_nchw(qm, res["outputs"]), golden.run(qm, x))
+    got = stream.outputs_nchw(res["outputs"], m["io"]["output"])
+    assert np.array_equal(got, golden.run(qm, x))
 
 
 def test_tiny_mnist_bit_exact_on_mnist_with_backpressure(qm, tiny_rtl, mnist_x):
@@ -130,7 +132,7 @@ def test_tiny_mnist_bit_exact_on_mnist_with_backpressure(qm, tiny_rtl, mnist_x):
 def check_mnist(qm, tiny_rtl, mnist_x, simulator):
     out, m = tiny_rtl
     res = simulate(out, mnist_x, simulator, valid_gaps=0.1, backpressure=0.3, seed=1)
-    got = outputs_nchw(qm, res["outputs"])
+    got = stream.outputs_nchw(res["outputs"], m["io"]["output"])
     ref = golden.run(qm, mnist_x)
     assert got.shape == ref.shape == (len(mnist_x), 10)
     assert int((got != ref).any(axis=1).sum()) == 0
@@ -142,10 +144,11 @@ def check_mnist(qm, tiny_rtl, mnist_x, simulator):
 
 def test_cocotbext_axi_driver(qm, tiny_rtl, mnist_x):
     """The same top driven by cocotbext-axi's AxiStreamSource/Sink from Python."""
-    out, _ = tiny_rtl
+    out, m = tiny_rtl
     res = simulate(out, mnist_x[:2], "verilator", valid_gaps=0.3, backpressure=0.5, seed=3,
                    driver="cocotbext")
-    assert np.array_equal(outputs_nchw(qm, res["outputs"]), golden.run(qm, mnist_x[:2]))
+    got = stream.outputs_nchw(res["outputs"], m["io"]["output"])
+    assert np.array_equal(got, golden.run(qm, mnist_x[:2]))
 
 
 def test_stall_is_reported_not_hung(tiny_rtl, mnist_x):

@@ -12,7 +12,7 @@ from accel.core import boards
 from accel.flow import vivado, vivado_reports
 from accel.cli import DEFAULT_MODEL
 from accel.core.errors import AccelError
-from accel.hls.generate import io_spec
+from accel.core.stream import io_spec
 from accel.core.modelfile import load_model
 
 DATA = Path(__file__).parent / "data"
@@ -67,7 +67,8 @@ def run_flow(folder: Path, board, accel: dict, installed=(), reports=True) -> De
 
 
 def hls_accel(zip_rel="../vitis/accel_ip.zip"):
-    meta = {"top": "accel_top", "io": io_spec(load_model(DEFAULT_MODEL))}
+    meta = {"top": "accel_top",
+            "io": io_spec(load_model(DEFAULT_MODEL), "port 'in'", "port 'out'")}
     return vivado.accel_from_hls(meta, zip_rel), meta
 
 
@@ -102,7 +103,7 @@ def rtl_dir(tmp_path):
     d.mkdir()
     (d / "accel_top.v").write_text(RTL_TOP)
     (d / "weights_conv1.mem").write_text("00\n7f\n")
-    io_ = io_spec(load_model(DEFAULT_MODEL))
+    io_ = io_spec(load_model(DEFAULT_MODEL), "ports s_axis_*", "ports m_axis_*")
     meta = {"top": "accel_top", "files": ["accel_top.v"], "mem_files": ["weights_conv1.mem"],
             "io": {"input": io_["input"], "output": io_["output"]}, "control": "none"}
     (d / "accel_rtl.json").write_text(json.dumps(meta))

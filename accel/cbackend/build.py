@@ -5,18 +5,16 @@ from __future__ import annotations
 import atexit
 import hashlib
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from accel.core import arith, atomic
-from accel import golden
+from accel.core import arith, atomic, process
 from accel.cbackend.generate import (ARM_BIN, ARM_CC, ARM_FLAGS, HOST_BIN, HOST_CC, HOST_FLAGS,
                                 NUMPY_DTYPE, SOURCES, plan, source_files)
 from accel.core.errors import AccelError
-from accel.core.modelfile import QuantModel
+from accel.core.ir import QuantModel
 
 QEMU = "qemu-arm"
 _INSTALL = {HOST_CC: "gcc", ARM_CC: "gcc-arm-linux-gnueabihf", QEMU: "qemu-user"}
@@ -37,30 +35,27 @@ def compile_demo(src: Path, arm: bool = False, trace: bool = False, out: str | N
     name = out or ((ARM_BIN if arm else HOST_BIN) + ("_trace" if trace else ""))
     defines = ["-DACCEL_TRACE"] if trace else []
     cmd = [_need(cc), *flags, "-Werror", *defines, "-o", name, *SOURCES]
-    proc = subprocess.run(cmd, cwd=src, capture_output=True, text=True)
+    proc = process.run(cmd, cwd=src, capture_output=True, text=True)
     if proc.returncode != 0:
         first = (proc.stderr.strip().splitlines() or ["(no message)"])[0]
         raise AccelError(f"compiling the generated C failed ({cc}): {first}")
     return Path(src) / name
 
 
-def write(qm: QuantModel, out_dir, arm: bool = False, build: bool = True) -> Path:
+def write(qm: QuantModel, out_dir, arm: bool = False, build: bool = True,
+          force: bool = False) -> Path:
     """Write the C sources (and the host demo binary, and with arm=True the Cortex-A9 one) to
-    out_dir atomically: everything is made in a temporary directory beside it, then renamed."""
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not (out_dir.is_dir() and (not any(out_dir.iterdir())
-                                                         or (out_dir / "accel_model.h").exists())):
-        raise AccelError(f"--out {out_dir} exists and is not an `accel c` directory: "
-                         "choose another")
+    out_dir atomically: everything is made in a temporary directory beside it, then renamed.
+    An existing out_dir is replaced only when it is an `accel c` output or force is given."""
     files = source_files(qm)
-    with atomic.replacing(out_dir) as tmp:
+    with atomic.output(out_dir, "c", force) as tmp:
         for name, text in files.items():
             (tmp / name).write_text(text)
         if build:
             compile_demo(tmp)
         if arm:
             compile_demo(tmp, arm=True)
-    return out_dir
+    return Path(out_dir)
 
 
 _CACHE: dict = {}
@@ -91,7 +86,7 @@ def binary(qm: QuantModel, arm: bool = False, trace: bool = False) -> Path:
 
 
 def _images_bytes(qm: QuantModel, x, layout: str) -> bytes:
-    x = golden.check_input(qm, x)
+    x = qm.check_input(x)
     if x.min(initial=0) < 0 or x.max(initial=0) > 255:
         raise AccelError("the C backend takes uint8 pixels 0..255")
     if layout == "nhwc":
@@ -113,7 +108,7 @@ def run(qm: QuantModel, x, arm: bool = False, trace: bool = False, layout: str =
     with tempfile.TemporaryDirectory(prefix="accel-c-run-") as tdir:
         if trace:
             cmd += ["-t", tdir]
-        proc = subprocess.run(cmd, input=data, capture_output=True, timeout=timeout)
+        proc = process.run(cmd, input=data, capture_output=True, timeout=timeout)
         if proc.returncode != 0:
             raise AccelError(f"the C demo failed (exit {proc.returncode}): "
                              f"{proc.stderr.decode(errors='replace').strip()[:300]}")

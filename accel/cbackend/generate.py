@@ -11,9 +11,9 @@ Every tensor gets the narrowest C integer type that holds its code range, and li
 pool of a workspace struct (offsets planned here from tensor lifetimes), so no object is ever
 accessed through a pointer of another type (no strict-aliasing or alignment questions).
 
-Arithmetic, mirroring accel.core.arith/accel.golden:
-- conv: sum of products in an accumulator whose width comes from accel.core.arith.acc_bits (int32 up to
-  31 bits, int64 beyond), products and bias aligned to acc_frac by exact multiplication by 2^k;
+Arithmetic, mirroring accel.core.arith and the golden functions of accel.core.kinds:
+- conv: sum of products in an int32 accumulator (int64 when it needs more than 31 bits, see
+  conv_acc_type), products and bias aligned to acc_frac by exact multiplication by 2^k;
 - requantize: floor shift written portably (C leaves >> of negative values implementation-defined),
   round half to even on the remainder, then ReLU and saturation as one clamp;
 - max-pool: windows clipped to the input (padding and ceil-mode overhang never win);
@@ -29,10 +29,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from accel.core import arith
+from accel.core import arith, kinds
 from accel.core.errors import AccelError
-from accel.golden import pool_out_size
-from accel.core.modelfile import Layer, QType, QuantModel
+from accel.core.ir import Layer, QType, QuantModel
 
 # (C type, pool member, numpy dtype, lo, hi), narrowest first.
 CTYPES = [
@@ -47,7 +46,7 @@ NUMPY_DTYPE = {c: d for c, _, d, _, _ in CTYPES}
 POOL = {c: p for c, p, _, _, _ in CTYPES}
 OINNER_MIN = 8  # convs with at least this many output channels loop over them innermost
 UNROLL_MAX = 32  # kernels with at most this many products per output are written out unrolled
-ACC32_MAX_BITS = 31  # accumulators wider than this (signed width, accel.core.arith.acc_bits) use int64
+ACC32_MAX_BITS = 31  # accumulators wider than this (signed width) use int64
 
 
 def ctype_for(lo: int, hi: int, signed_only: bool = False) -> str:
@@ -70,6 +69,12 @@ def lit(v: int, ctype: str = "int32_t") -> str:
     if ctype == "int64_t" or not -(1 << 31) < v < (1 << 31):
         return f"INT64_C({v})" if v != -(1 << 63) else "INT64_MIN"
     return str(v)
+
+
+def ctext(s: str) -> str:
+    """A name (layer, file) as text inside a C comment: printable ASCII, no `/*` and no `*/` (that would
+    end the comment early and let a crafted model file inject code)."""
+    return "".join(ch if 32 <= ord(ch) < 127 else "_" for ch in s).replace("*/", "*_/").replace("/*", "/_*")
 
 
 def cstring(s: str) -> str:
@@ -134,42 +139,18 @@ class _Pools:
         self.live[t.pool] = [x for x in self.live[t.pool] if x[2] != t.name]
 
 
-def _fail(layer: Layer, what: str):
-    raise AccelError(f"C backend: layer {layer.name} ({layer.kind}): {what}")
-
-
 def conv_acc_type(layer: Layer) -> tuple[str, int]:
-    """Accumulator C type and signed width, from accel.core.arith.acc_bits.
-
-    The bias width is that of the actual bias codes (a 32-bit bias quantizer holding small codes
-    must not force int64 on a 32-bit CPU); when products are shifted left to a finer bias scale, the
-    shift is added (acc = (sum << k) + b needs at most acc_bits(sum + b) + k bits)."""
-    tin = layer.in_types[0]
-    _, i, kh, kw = layer.weight.shape
-    prod_frac = tin.frac + layer.wtype.frac
-    acc_shift = layer.acc_frac - prod_frac
-    bias_shift = layer.acc_frac - layer.btype.frac if layer.btype else 0
-    bias_bits = 0
-    if layer.bias is not None and np.any(layer.bias != 0):
-        bias_bits = int(np.abs(layer.bias).max()).bit_length() + 1
-    width = arith.acc_bits(tin.bits, tin.signed, layer.wtype.bits, i * kh * kw, bias_bits,
-                           bias_shift) + acc_shift
-    if width > 63:
-        _fail(layer, f"needs a {width}-bit accumulator (more than 64 bits)")
-    return ("int32_t" if width <= ACC32_MAX_BITS else "int64_t"), width
+    """Accumulator C type and signed width: the IR's one accumulator width (from the real weights
+    and biases), int32_t when it fits (the Cortex-A9 is a 32-bit CPU)."""
+    return ("int32_t" if layer.acc_bits <= ACC32_MAX_BITS else "int64_t"), layer.acc_bits
 
 
 def plan(qm: QuantModel) -> Plan:
+    kinds.refuse(qm, "c")
     p = Plan(qm)
     c, h, w = qm.input_shape
     lo, hi = arith.code_range(qm.input_type.bits, qm.input_type.signed, qm.input_type.narrow)
     p.input = Tensor(qm.input_name, qm.input_type, (c, h, w), ctype_for(max(lo, 0), min(hi, 255)))
-    produced = {l.output for l in qm.layers}
-    # golden: every tensor a layer reads that no layer writes carries the input codes
-    for layer in qm.layers:
-        for name in layer.inputs:
-            if name not in produced:
-                p.tensors[name] = p.input
     p.tensors[qm.input_name] = p.input
     last_use = {}  # id(tensor) -> index of the last layer reading it
     for k, layer in enumerate(qm.layers):
@@ -180,7 +161,8 @@ def plan(qm: QuantModel) -> Plan:
     pools.alloc(p.input)
     for k, layer in enumerate(qm.layers):
         ins = [p.tensors[n] for n in layer.inputs]
-        _check_layer(layer, ins, p)
+        if layer.kind == "conv":
+            p.acc[layer.name] = conv_acc_type(layer)
         out = Tensor(layer.output, layer.out, tuple(int(d) for d in layer.shape),
                      qtype_ctype(layer.out))
         pools.alloc(out)  # before freeing the inputs: a layer never writes over what it reads
@@ -197,44 +179,6 @@ def plan(qm: QuantModel) -> Plan:
     p.output = p.tensors[qm.output]
     p.pool_sizes = dict(pools.size)
     return p
-
-
-def _check_layer(layer: Layer, ins: list, p: Plan) -> None:
-    oc, oh, ow = layer.shape
-    if layer.kind == "conv":
-        x = ins[0]
-        o, i, kh, kw = layer.weight.shape
-        pt, pl, pb, pr = layer.pads
-        want = (o, (x.shape[1] + pt + pb - kh) // layer.stride[0] + 1,
-                (x.shape[2] + pl + pr - kw) // layer.stride[1] + 1)
-        if i != x.shape[0] or tuple(layer.shape) != want:
-            _fail(layer, f"shape {layer.shape} does not follow from input {x.shape} and weights "
-                         f"{layer.weight.shape}")
-        p.acc[layer.name] = conv_acc_type(layer)
-    elif layer.kind == "maxpool":
-        x = ins[0]
-        pt, pl, pb, pr = layer.pads
-        (kh, kw), (sh, sw), ceil = layer.kernel, layer.stride, layer.ceil_mode
-        want = (x.shape[0], pool_out_size(x.shape[1], kh, sh, pt, pb, ceil),
-                pool_out_size(x.shape[2], kw, sw, pl, pr, ceil))
-        if tuple(layer.shape) != want:
-            _fail(layer, f"shape {layer.shape} differs from the pooling rule's {want}")
-        for size, k, s, pad, n in ((x.shape[1], layer.kernel[0], layer.stride[0], pt, oh),
-                                   (x.shape[2], layer.kernel[1], layer.stride[1], pl, ow)):
-            for j in range(n):
-                if min(j * s - pad + k, size) <= max(j * s - pad, 0):
-                    _fail(layer, "a pooling window lies entirely in the padding")
-    elif layer.kind == "concat":
-        if sum(t.shape[0] for t in ins) != oc or any(t.shape[1:] != (oh, ow) for t in ins):
-            _fail(layer, "input shapes do not concatenate to the output shape")
-    elif layer.kind == "add":
-        if any(t.shape != tuple(layer.shape) for t in ins) or len(ins) != 2:
-            _fail(layer, "inputs must be two tensors of the output's shape")
-    elif layer.kind == "gap":
-        if (oh, ow) != (1, 1) or ins[0].shape[0] != oc:
-            _fail(layer, f"output shape {layer.shape} is not (C, 1, 1)")
-    else:
-        _fail(layer, "unknown layer kind")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -282,19 +226,15 @@ static inline int64_t clamp64(int64_t x, int64_t lo, int64_t hi) { return x < lo
 """
 
 
-def _requant_expr(acc: str, acc_ctype: str, width: int, shift: int, lo: int, hi: int,
-                  where: Layer) -> str:
-    """C expression: requantize accumulator `acc` (signed width `width`) by `shift` fraction bits
-    (round half even), then clamp to [lo, hi] (ReLU already folded into lo)."""
+def _requant_expr(acc: str, acc_ctype: str, shift: int, lo: int, hi: int) -> str:
+    """C expression: requantize accumulator `acc` by `shift` fraction bits (round half even), then
+    clamp to [lo, hi] (ReLU already folded into lo). accel.core.kinds refuses shifts int64 cannot
+    take."""
     if shift <= 0:
-        if width - shift > 63:
-            _fail(where, f"aligning the accumulator left by {-shift} bits overflows 64 bits")
         return f"clamp64((int64_t){acc} * {lit(1 << -shift, 'int64_t')}, {lit(lo, 'int64_t')}, " \
                f"{lit(hi, 'int64_t')})"
     if acc_ctype == "int32_t" and shift <= 30:
         return f"clamp32(rshift_rne32({acc}, {shift}), {lit(lo)}, {lit(hi)})"
-    if shift > 62:
-        _fail(where, f"a requantizing shift of {shift} bits is not supported")
     return f"clamp64(rshift_rne64((int64_t){acc}, {shift}), {lit(lo, 'int64_t')}, " \
            f"{lit(hi, 'int64_t')})"
 
@@ -323,23 +263,21 @@ def _conv(k: int, layer: Layer, x: Tensor, y: Tensor, plan_: Plan) -> tuple[str,
     # else (O, KH, KW, I): one kernel row of one output channel is contiguous, like the input's
     wt = layer.weight.transpose(2, 3, 1, 0) if oinner else layer.weight.transpose(0, 2, 3, 1)
     w_ctype = ctype_for(int(wt.min(initial=0)), int(wt.max(initial=0)), signed_only=True)
-    consts = _array(f"L{k}_w", w_ctype, wt, f"{layer.name} weights {layer.wtype.describe()}, "
+    consts = _array(f"L{k}_w", w_ctype, wt, f"{ctext(layer.name)} weights {layer.wtype.describe()}, "
                     f"({'KH, KW, I, O' if oinner else 'O, KH, KW, I'}) = {tuple(wt.shape)}")
-    prod_frac = layer.in_types[0].frac + layer.wtype.frac
-    acc_shift = layer.acc_frac - prod_frac
+    acc_shift, bias_shift = layer.acc_shift, layer.bias_shift
     acc_expr = "acc" if acc_shift == 0 else f"acc * {lit(1 << acc_shift, acc_t)}"
     if layer.bias is not None:
         b = layer.bias
         b_ctype = ctype_for(int(b.min(initial=0)), int(b.max(initial=0)), signed_only=True)
-        consts += _array(f"L{k}_b", b_ctype, b, f"{layer.name} bias {layer.btype.describe()}")
-        bias_shift = layer.acc_frac - layer.btype.frac
+        consts += _array(f"L{k}_b", b_ctype, b, f"{ctext(layer.name)} bias {layer.btype.describe()}")
         bias = f"({acc_t})L{k}_b[o]" + ("" if bias_shift == 0 else
                                          f" * {lit(1 << bias_shift, acc_t)}")
         acc_expr = f"{acc_expr} + {bias}"
     lo, hi = _range(layer.out, layer.relu)
-    rq = _requant_expr("acc", acc_t, width, layer.acc_frac - layer.out.frac, lo, hi, layer)
+    rq = _requant_expr("acc", acc_t, layer.out_shift, lo, hi)
     head = f"""
-/* {layer.name}: conv {kh}x{kw} stride {sh}x{sw} pads {tuple(layer.pads)}, {x.shape} -> {y.shape}
+/* {ctext(layer.name)}: conv {kh}x{kw} stride {sh}x{sw} pads {tuple(layer.pads)}, {x.shape} -> {y.shape}
  * accumulator {acc_t} ({width} bits) at 2^-{layer.acc_frac}, out {layer.out.describe()}{' relu' if layer.relu else ''} */
 static void layer{k}(const {x.ctype} *restrict x, {y.ctype} *restrict y)
 {{
@@ -420,7 +358,7 @@ def _maxpool(k: int, layer: Layer, x: Tensor, y: Tensor) -> str:
     (kh, kw), (sh, sw) = layer.kernel, layer.stride
     pt, pl, _, _ = layer.pads
     return f"""
-/* {layer.name}: max-pool {kh}x{kw} stride {sh}x{sw} pads {tuple(layer.pads)}{' ceil' if layer.ceil_mode else ''}, {x.shape} -> {y.shape}
+/* {ctext(layer.name)}: max-pool {kh}x{kw} stride {sh}x{sw} pads {tuple(layer.pads)}{' ceil' if layer.ceil_mode else ''}, {x.shape} -> {y.shape}
  * windows are clipped to the input: padding and ceil-mode overhang never win */
 static void layer{k}(const {x.ctype} *restrict x, {y.ctype} *restrict y)
 {{
@@ -449,17 +387,17 @@ static void layer{k}(const {x.ctype} *restrict x, {y.ctype} *restrict y)
 
 def _concat(k: int, layer: Layer, xs: list, y: Tensor) -> str:
     c, h, w = y.shape
-    frac = max(t.frac for t in layer.in_types)
+    frac = layer.acc_frac
     args = ", ".join(f"const {x.ctype} *restrict x{j}" for j, x in enumerate(xs))
     loops, off = [], 0
-    for j, (x, t) in enumerate(zip(xs, layer.in_types)):
-        mul = "" if frac == t.frac else f" * {lit(1 << (frac - t.frac), y.ctype)}"
+    for j, (x, shift) in enumerate(zip(xs, layer.in_shifts)):
+        mul = "" if shift == 0 else f" * {lit(1 << shift, y.ctype)}"
         loops.append(f"        for (int ch = 0; ch < {x.shape[0]}; ch++)\n"
                      f"            y[p * {c} + {off} + ch] = ({y.ctype})(({y.ctype})x{j}[p * {x.shape[0]} + ch]{mul});")
         off += x.shape[0]
     loops_text = "\n".join(loops)
     return f"""
-/* {layer.name}: channel concat aligned to 2^-{frac} (exact left shifts), out {layer.out.describe()} */
+/* {ctext(layer.name)}: channel concat aligned to 2^-{frac} (exact left shifts), out {layer.out.describe()} */
 static void layer{k}({args}, {y.ctype} *restrict y)
 {{
     for (int p = 0; p < {h * w}; p++) {{
@@ -470,18 +408,13 @@ static void layer{k}({args}, {y.ctype} *restrict y)
 
 
 def _add(k: int, layer: Layer, a: Tensor, b: Tensor, y: Tensor) -> str:
-    ta, tb = layer.in_types
-    frac = max(ta.frac, tb.frac)
-    amax = max(abs(v) for v in arith.code_range(ta.bits, ta.signed, ta.narrow)) << (frac - ta.frac)
-    bmax = max(abs(v) for v in arith.code_range(tb.bits, tb.signed, tb.narrow)) << (frac - tb.frac)
-    width = (amax + bmax).bit_length() + 1
-    acc_t = "int32_t" if width <= ACC32_MAX_BITS else "int64_t"
-    ma = "" if frac == ta.frac else f" * {lit(1 << (frac - ta.frac), acc_t)}"
-    mb = "" if frac == tb.frac else f" * {lit(1 << (frac - tb.frac), acc_t)}"
+    frac = layer.acc_frac
+    acc_t = "int32_t" if layer.acc_bits <= ACC32_MAX_BITS else "int64_t"
+    ma, mb = ("" if s == 0 else f" * {lit(1 << s, acc_t)}" for s in layer.in_shifts)
     lo, hi = _range(layer.out, layer.relu)
-    rq = _requant_expr("acc", acc_t, width, frac - layer.out.frac, lo, hi, layer)
+    rq = _requant_expr("acc", acc_t, layer.out_shift, lo, hi)
     return f"""
-/* {layer.name}: add aligned to 2^-{frac} in {acc_t}, requantized to {layer.out.describe()}{' relu' if layer.relu else ''} */
+/* {ctext(layer.name)}: add aligned to 2^-{frac} in {acc_t}, requantized to {layer.out.describe()}{' relu' if layer.relu else ''} */
 static void layer{k}(const {a.ctype} *restrict a, const {b.ctype} *restrict b, {y.ctype} *restrict y)
 {{
     for (int i = 0; i < {y.size}; i++) {{
@@ -493,19 +426,15 @@ static void layer{k}(const {a.ctype} *restrict a, const {b.ctype} *restrict b, {
 
 
 def _gap(k: int, layer: Layer, x: Tensor, y: Tensor) -> str:
-    c, h, w = x.shape
+    c, _, _ = x.shape
     tin, out = layer.in_types[0], layer.out
-    count = h * w
-    shift = out.frac - tin.frac
-    num_mul = 1 << shift if shift >= 0 else 1
-    den = count if shift >= 0 else count << (-shift)
-    xmax = max(abs(v) for v in arith.code_range(tin.bits, tin.signed, tin.narrow))
-    if (xmax * count * num_mul).bit_length() > 62 or den.bit_length() > 62:
-        _fail(layer, "the exact average does not fit in 64-bit integers")
+    count = layer.in_pixels
+    num_mul = 1 << max(-layer.out_shift, 0)  # the mean of codes at 2^-in.frac, scaled to out.frac
+    den = count << max(layer.out_shift, 0)
     lo, hi = _range(out)
     mul = "" if num_mul == 1 else f" * {lit(num_mul, 'int64_t')}"
     return f"""
-/* {layer.name}: global average over {count} positions, exact round-half-even of
+/* {ctext(layer.name)}: global average over {count} positions, exact round-half-even of
  * sum * 2^({out.frac} - {tin.frac}) / {count}, out {out.describe()} */
 static void layer{k}(const {x.ctype} *restrict x, {y.ctype} *restrict y)
 {{
@@ -541,7 +470,7 @@ def source_files(qm: QuantModel) -> dict[str, str]:
                            for ct in used_types)
     score_t = score_ctype(p)
     sha = hashlib.sha256(qm.path.read_bytes()).hexdigest() if qm.path.is_file() else "?"
-    header = f"""/* Generated by `accel c` from {qm.path.name} (sha256 {sha[:16]}...). Do not edit.
+    header = f"""/* Generated by `accel c` from {ctext(qm.path.name)} (sha256 {sha[:16]}...). Do not edit.
  *
  * Integer-only C99 inference of the model's quantized network, bit-exact with accel's golden model.
  * Images are uint8 pixel codes (value = code * 2^-{qm.input_type.frac}), {c}x{h}x{w}, NCHW (the dataset's
@@ -614,7 +543,7 @@ void accel_trace_close(void);
         funcs.append(fn)
         args = ", ".join(_ref(t) for t in ins + [y])
         trace_types.add(y.ctype)
-        calls.append(f"    layer{k}({args}); /* {layer.name} */\n"
+        calls.append(f"    layer{k}({args}); /* {ctext(layer.name)} */\n"
                      f"    ACCEL_TRACE_LAYER({k}, {POOL[y.ctype]}, {_ref(y)}, {y.shape[0]}, "
                      f"{y.shape[1] * y.shape[2]});")
     lo, hi = arith.code_range(qm.input_type.bits, qm.input_type.signed, qm.input_type.narrow)
@@ -626,7 +555,7 @@ void accel_trace_close(void);
     writers = "\n".join(f"ACCEL_TRACE_WRITER({POOL[ct]}, {ct})" for ct in sorted(trace_types))
     layer_names = ",\n    ".join(cstring(l.name) for l in qm.layers)
     class_names = ",\n    ".join(cstring(s) for s in names)
-    model_c = f"""/* Generated by `accel c` from {qm.path.name} (sha256 {sha[:16]}...). Do not edit.
+    model_c = f"""/* Generated by `accel c` from {ctext(qm.path.name)} (sha256 {sha[:16]}...). Do not edit.
  * Integer-only C99; tensors channels-last (H, W, C); see accel_model.h for the API. */
 #include "accel_model.h"
 

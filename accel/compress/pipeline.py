@@ -16,12 +16,11 @@ import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from accel.core import atomic
+from accel.core import atomic, progress
 from accel.compress import codec, prune, report, share, tune
 from accel.compress.codec import BITSTREAM, model_layers
 from accel.core.errors import AccelError
@@ -109,23 +108,25 @@ def encode_model(qm, gap_bits: int) -> tuple[bytes, list]:
     return blob, stats
 
 
-def _check_out(out_dir: Path) -> None:
-    if out_dir.exists() and not (out_dir.is_dir() and (not any(out_dir.iterdir())
-                                                        or (out_dir / "report.json").exists())):
-        raise AccelError(f"--out {out_dir} exists and is not an `accel compress` directory: "
-                         "choose another")
+def _counted(after_step, bar):
+    """after_step, then one step on the progress bar."""
+    def step():
+        after_step()
+        bar.advance()
+    return step
 
 
 def compress(model_path, out_dir, cfg: CompressConfig, epochs: float | None = None,
-             log=print) -> dict:
-    """Run the whole pipeline; returns the report (also written to out_dir/report.json)."""
+             log=print, force: bool = False) -> dict:
+    """Run the whole pipeline; returns the report (also written to out_dir/report.json). An
+    existing out_dir is replaced only when it is an `accel compress` output or force is given."""
     from accel import data, golden
     from accel.training.export import export_model
     from accel.core.modelfile import load_model
     from accel.training.fit import evaluate
 
     cfg.check()
-    out_dir = Path(out_dir)
+    out_dir = atomic.check(out_dir, "compress", force)  # before any work
     qm, model, ckpt = load_source(model_path)
     spec = ckpt["config"]
     wbits, bbits = int(spec["wbits"]), int(spec["bbits"])
@@ -143,16 +144,20 @@ def compress(model_path, out_dir, cfg: CompressConfig, epochs: float | None = No
     test_split = data.Split(ds.test.x[:n_eval], ds.test.y[:n_eval])
     if epochs is not None:
         cfg.steps_from_epochs(epochs, len(train_split))
-    _check_out(out_dir)
     tmp = atomic.make_temp(out_dir)
     threads = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
     t_start = time.time()
+
+    def accuracy(what: str) -> float:
+        with progress.task(f"compress: accuracy {what} ({n_eval} test images)"):
+            return evaluate(model, test_split)
+
     try:
         torch.manual_seed(cfg.seed)
         log(f"{qm.path.name}: {len(names)} conv layers, {sum(c.module.weight.numel() for c in convs)} "
             f"weights; {len(train_split)} training images, {n_eval} test images")
-        acc = {"quantized": evaluate(model, test_split)}
+        acc = {"quantized": accuracy("original")}
         log(f"original: {acc['quantized'] * 100:.2f} % (torch = golden)")
         original = {c.name: c.codes().numpy() for c in convs}
         biases = tune.freeze_activation_scales(model)
@@ -178,13 +183,14 @@ def compress(model_path, out_dir, cfg: CompressConfig, epochs: float | None = No
             masks = prune.magnitude_masks(mags, target, cfg.scope, cfg.layer_sparsity,
                                           cfg.min_density)
             apply_masks()
-            loss = tune.run(model, stream, cfg.prune_steps, weights + biases, cfg.lr,
-                            after_backward=mask_grads, after_step=apply_masks, log=log,
-                            tag=f"prune {t + 1}/{len(steps)}")
+            with progress.task(f"compress: prune {t + 1}/{len(steps)}", total=cfg.prune_steps,
+                               unit="steps") as bar:
+                loss = tune.run(model, stream, cfg.prune_steps, weights + biases, cfg.lr,
+                                after_backward=mask_grads, after_step=_counted(apply_masks, bar))
             log(f"prune step {t + 1}/{len(steps)}: sparsity {target:.3f} "
                 f"(density {prune.density(masks):.3f}), loss {loss:.4f}")
         pruned_codes = {c.name: c.codes().numpy() for c in convs}
-        acc["pruned"] = evaluate(model, test_split)
+        acc["pruned"] = accuracy("pruned")
         log(f"pruned: {acc['pruned'] * 100:.2f} %, code density "
             f"{prune.code_density(pruned_codes):.3f}")
 
@@ -205,11 +211,13 @@ def compress(model_path, out_dir, cfg: CompressConfig, epochs: float | None = No
                 s.clamp()
 
         load_shared()
-        acc["clustered"] = evaluate(model, test_split)
+        acc["clustered"] = accuracy("k-means")
         groups = [{"params": [s.centroids for s in shared], "lr": cfg.share_lr},
                   {"params": biases, "lr": cfg.lr}]
-        loss = tune.run(model, stream, cfg.share_steps, groups, cfg.lr, before_forward=load_shared,
-                        after_backward=centroid_grads, after_step=clamp, log=log, tag="share")
+        with progress.task("compress: share", total=cfg.share_steps, unit="steps") as bar:
+            loss = tune.run(model, stream, cfg.share_steps, groups, cfg.lr,
+                            before_forward=load_shared, after_backward=centroid_grads,
+                            after_step=_counted(clamp, bar))
         for s in shared:
             s.load(snapped=True)
         for c, s in zip(convs, shared):
@@ -221,7 +229,7 @@ def compress(model_path, out_dir, cfg: CompressConfig, epochs: float | None = No
                                  f"(scale {s.scale} -> {c.scale()}, max code {float((w / s.scale).abs().max())})")
             if len(np.unique(codes[codes != 0].numpy())) > 2 ** cfg.share_bits:
                 raise AccelError(f"internal error: {c.name} has more than 2^B shared weights")
-        acc["shared"] = evaluate(model, test_split)
+        acc["shared"] = accuracy("shared")
         log(f"shared ({cfg.share_bits} bits): {acc['shared'] * 100:.2f} % after fine-tuning "
             f"(k-means only: {acc['clustered'] * 100:.2f} %), loss {loss:.4f}")
 
@@ -238,7 +246,8 @@ def compress(model_path, out_dir, cfg: CompressConfig, epochs: float | None = No
         meta["compress"] = {k: settings[k] for k in ("sparsity", "share_bits", "scope", "gap_bits",
                                                      "source_sha256")}
         model_file = tmp / "model.onnx"
-        export_model(model, qm.input_shape, model_file, meta, {".pt": side})
+        with progress.task("compress: export"):
+            export_model(model, qm.input_shape, model_file, meta, {".pt": side})
         side.unlink()
 
         # -- encode the exported codes, decode, compare
@@ -246,13 +255,15 @@ def compress(model_path, out_dir, cfg: CompressConfig, epochs: float | None = No
         blob, stats = encode_model(qm_out, cfg.gap_bits)
         (tmp / BITSTREAM).write_bytes(blob)
         x, y = test_split.x, test_split.y
-        acc["golden"] = float((golden.predict(qm_out, x) == y).mean())
+        with progress.task(f"compress: golden accuracy ({len(y)} test images)"):
+            acc["golden"] = float((golden.predict(qm_out, x) == y).mean())
         log(f"exported: golden accuracy {acc['golden'] * 100:.2f} % of {len(y)} test images; "
             f"{BITSTREAM}: {len(blob)} bytes (decoded exactly)")
 
         rep = report.build(qm, qm_out, original, blob, stats, cfg.share_bits, cfg.gap_bits, wbits,
                            bbits, acc, settings, n_eval, time.time() - t_start)
         report.write(rep, tmp)
+        atomic.mark(tmp, "compress")
         atomic.swap_in(tmp, out_dir)
         rep["out"] = str(out_dir)
         return rep

@@ -113,11 +113,12 @@ def markdown(est: dict) -> str:
     return "\n".join(lines)
 
 
-def write_estimates(models: str, density: float, bits: int, out_dir, gap_bits: int = 4) -> str:
+def write_estimates(models: str, density: float, bits: int, out_dir, gap_bits: int = 4,
+                    force: bool = False) -> str:
     """`accel compress --structural`: estimates for the listed zoo models into out_dir
-    (structural.json, structural.md), written atomically; returns the markdown."""
+    (structural.json, structural.md), written atomically as an `accel compress` output; returns
+    the markdown."""
     import json
-    from pathlib import Path
 
     from accel.training import zoo
     from accel.core.errors import AccelError
@@ -135,11 +136,7 @@ def write_estimates(models: str, density: float, bits: int, out_dir, gap_bits: i
                              + (f" (choose from {', '.join(known)})" if known else "")) from None
         ests.append(estimate(name, density, bits, gap_bits=gap_bits))
     text = "\n".join(markdown(e) for e in ests)
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not (out_dir.is_dir() and (not any(out_dir.iterdir())
-                                                        or (out_dir / "structural.json").exists())):
-        raise AccelError(f"--out {out_dir} exists and is not a structural estimate directory")
-    with atomic.replacing(out_dir) as tmp:
+    with atomic.output(out_dir, "compress", force) as tmp:
         (tmp / "structural.json").write_text(json.dumps(ests, indent=2) + "\n")
         (tmp / "structural.md").write_text(text)
     return text

@@ -10,8 +10,9 @@ Tensors are integer codes with power-of-two scales: value = code * 2^-frac ("fra
 - Average pooling over N elements: round_half_even(sum * 2^(out_frac - in_frac) / N), exact rational
   rounding (no float, no reciprocal approximation), then saturation.
 - Values with different scales are aligned to the finer scale by an exact left shift.
+- Width: ONE rule, signed_bits(lo, hi): the two's complement bits holding lo..hi.
 
-All functions take and return int64 numpy arrays; nothing here uses floats.
+The tensor functions take and return int64 numpy arrays; nothing here uses floats.
 """
 
 import numpy as np
@@ -81,15 +82,8 @@ def align(x, frac: int, to_frac: int) -> np.ndarray:
     return as_int(x) << (to_frac - frac)
 
 
-def acc_bits(in_bits: int, in_signed: bool, w_bits: int, fan_in: int, bias_bits: int = 0,
-             bias_shift: int = 0) -> int:
-    """Signed accumulator width that cannot overflow: worst case |sum| of fan_in products plus bias.
-
-    bias_shift is the left shift that aligns the bias to the accumulator scale (0 when the bias scale
-    is the accumulator's, as Brevitas' IntBias makes it)."""
-    in_max = (1 << in_bits) - 1 if not in_signed else 1 << (in_bits - 1)
-    w_max = 1 << (w_bits - 1)
-    worst = fan_in * in_max * w_max
-    if bias_bits:
-        worst += (1 << (bias_bits - 1)) << max(bias_shift, 0)
-    return int(worst).bit_length() + 1
+def signed_bits(lo: int, hi: int) -> int:
+    """THE width rule: two's complement bits that hold every integer in lo..hi (accumulators,
+    sums, aligned adds; accel.core.ir derives each layer's range once). |lo| is sized like a
+    positive value, so lo = -2^k gets one bit more than it needs (the verified designs' rule)."""
+    return max(int(lo).bit_length(), int(hi).bit_length()) + 1

@@ -1,4 +1,4 @@
-"""Boards: one small YAML file per board in accel/boards/ (part, Vivado board part, PS7 preset
+"""Boards: one small YAML file per board in accel/core/boards/ (part, Vivado board part, PS7 preset
 values, capacities, DDR size, default clock). Add a board by adding a file there, or in a folder
 named by the environment variable ACCEL_BOARDS (searched first); `names()` lists them.
 
@@ -50,38 +50,17 @@ def names() -> list[str]:
     return sorted({p.stem for d in _dirs() for p in d.glob("*.yaml")})
 
 
-def _fail(path: Path, what: str):
-    raise AccelError(f"board file {path}: {what}")
-
-
 def load(path) -> Board:
-    import yaml
+    """A board file, checked by accel.core.config.BoardFile (one-line AccelError otherwise)."""
+    from accel.core import config
 
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        _fail(path, f"unreadable ({type(exc).__name__})")
-    if not isinstance(data, dict):
-        _fail(path, "must be a mapping")
-    for key in ("part", "clock_mhz", "capacity"):
-        if key not in data:
-            _fail(path, f"missing key '{key}'")
-    cap = data["capacity"]
-    if not isinstance(cap, dict) or any(not isinstance(cap.get(r), int) or cap[r] <= 0
-                                        for r in RESOURCES):
-        _fail(path, f"capacity needs positive integers for {', '.join(RESOURCES)}")
-    clock = data["clock_mhz"]
-    if not isinstance(clock, (int, float)) or not 10 <= clock <= 250:
-        _fail(path, "clock_mhz must be a number from 10 to 250")
-    ps7 = data.get("ps7") or {}
-    if not isinstance(ps7, dict):
-        _fail(path, "ps7 must be a mapping of PS7 CONFIG names to values")
-    return Board(name=str(data.get("name", path.stem)), description=str(data.get("description", "")),
-                 part=str(data["part"]), board_part=data.get("board_part") or None,
-                 clock_mhz=float(clock), ddr_mb=int(data.get("ddr_mb", 512)),
-                 capacity={r: int(cap[r]) for r in RESOURCES},
-                 ps7={str(k): str(v) for k, v in ps7.items()}, path=path)
+    data = config.read_yaml(path, "board file", "fix it or remove it (see accel/core/boards/)")
+    spec = config.board_file(data, f"board file {path}")
+    return Board(name=spec.name or path.stem, description=spec.description, part=spec.part,
+                 board_part=spec.board_part, clock_mhz=float(spec.clock_mhz), ddr_mb=spec.ddr_mb,
+                 capacity={r: getattr(spec.capacity, r) for r in RESOURCES},
+                 ps7={k: str(v) for k, v in spec.ps7.items()}, path=path)
 
 
 def get(name: str) -> Board:

@@ -150,6 +150,7 @@ def generated(kind: str, name: str, make) -> Path:
     path = cache_root() / kind / name
     if path.is_dir():
         return path
+    atomic.sweep(path.parent)  # what runs killed before us left
     tmp = atomic.make_temp(path)
     try:
         make(tmp / "out")

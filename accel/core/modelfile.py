@@ -1,7 +1,8 @@
-"""Read the quantized model file (QONNX) into the integer network every backend works from.
+"""Read the quantized model file (QONNX) into the integer IR (accel.core.ir) every level works from.
 
 The QONNX graph is float with `Quant` nodes; this module turns it into integer layers, each ending in
-its output quantizer, in graph order:
+its output quantizer, in graph order (the input quantizer's output and Flatten/Reshape are aliases:
+layers name the tensor they really read, the model input by qm.input_name):
 
     conv    Conv [+ Relu] + Quant       weights/bias as integer codes, accumulator fraction bits
     maxpool MaxPool                     codes in, codes out (same scale)
@@ -10,87 +11,24 @@ its output quantizer, in graph order:
     add     Add + Quant                 bypass: aligned add, then requantize
 
 Only power-of-two scales, zero points of 0 and round-half-even are accepted: anything else is refused
-with an error naming the node, because the hardware could not be bit-exact with it.
+with an error naming the node, because the hardware could not be bit-exact with it. Quant parameters
+are per-tensor: scale, zero point and bit width each a finite scalar (rank 0 or shape [1]). Bit widths
+are integers: 2 to 8 for weights, activations and the input (what every level is built and verified
+for); 2 to 32 for biases, which are only added to the accumulator (the exporter writes 32). The input
+quantizer must hand the pixel codes through unchanged (scale 2^-8, narrow=0): a narrow one would clip
+pixel 255 to 254 in QONNX while golden, hls and rtl keep 255.
 """
 
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from accel.core.errors import AccelError
+from accel.core.ir import Layer, QType, QuantModel
 
-
-@dataclass(frozen=True)
-class QType:
-    """Integer codes with value = code * 2^-frac."""
-    bits: int
-    signed: bool
-    frac: int
-    narrow: bool = False
-
-    def describe(self) -> str:
-        return f"{'s' if self.signed else 'u'}{self.bits} * 2^-{self.frac}"
-
-
-@dataclass
-class Layer:
-    name: str
-    kind: str  # conv | maxpool | concat | gap | add
-    inputs: list[str]
-    output: str
-    out: QType
-    shape: tuple  # output (C, H, W)
-    act: str = ""  # the torch module whose quantizer ends this layer
-    # conv
-    weight: np.ndarray | None = None  # int64 codes (O, I, kh, kw)
-    wtype: QType | None = None
-    bias: np.ndarray | None = None  # int64 codes (O,)
-    btype: QType | None = None
-    relu: bool = False
-    # conv and pools
-    kernel: tuple = ()
-    stride: tuple = (1, 1)
-    pads: tuple = (0, 0, 0, 0)  # top, left, bottom, right (ONNX order)
-    ceil_mode: bool = False
-    in_types: list[QType] = field(default_factory=list)
-
-    @property
-    def acc_frac(self) -> int:
-        """Fraction bits of a conv's accumulator (bias aligned to it)."""
-        frac = self.in_types[0].frac + self.wtype.frac
-        return max(frac, self.btype.frac) if self.btype else frac
-
-    @property
-    def params(self) -> int:
-        return (0 if self.weight is None else self.weight.size) + (0 if self.bias is None else self.bias.size)
-
-
-@dataclass
-class QuantModel:
-    path: Path
-    input_name: str
-    input_type: QType
-    input_shape: tuple  # (C, H, W)
-    layers: list[Layer]
-    output: str
-    meta: dict
-
-    @property
-    def num_classes(self) -> int:
-        return int(self.layers[-1].shape[0])
-
-    @property
-    def class_names(self) -> list[str]:
-        names = self.meta.get("class_names")
-        return list(names) if names else [str(i) for i in range(self.num_classes)]
-
-    def layer(self, name: str) -> Layer:
-        for layer in self.layers:
-            if layer.name == name:
-                return layer
-        raise KeyError(name)
+BITS = range(2, 9)  # weights, activations, the input
+BIAS_BITS = range(2, 33)
 
 
 def _pow2_frac(scale: float, where: str) -> int:
@@ -172,23 +110,57 @@ class _Parser:
         self.names.add(name)
         return name
 
+    def scalar(self, node, index: int, what: str) -> float:
+        """A per-tensor Quant parameter: a finite constant of rank 0 or shape [1]."""
+        value = self.const(node, node.input[index])
+        if value.size != 1:
+            self.fail(node, f"per-channel {what}s (shape {list(value.shape)}) are not supported: "
+                            "use per-tensor quantizers")
+        if value.ndim > 1:
+            self.fail(node, f"the {what} has rank {value.ndim}: a scalar or shape [1] is expected")
+        number = float(value.ravel()[0])
+        if not math.isfinite(number):
+            self.fail(node, f"the {what} is {number}: it must be a finite number")
+        return number
+
+    def role(self, node) -> str:
+        """input | activation | weight | bias: which bit-width range applies."""
+        if node.input[0] == self.graph.input[0].name:
+            return "input"
+        if node.input[0] not in self.consts:
+            return "activation"
+        out = node.output[0]
+        return "bias" if any(n.op_type == "Conv" and len(n.input) > 2 and n.input[2] == out
+                             for n in self.graph.node) else "weight"
+
     def quant_type(self, node) -> QType:
+        from accel.core.fileformat import INPUT_FRAC
+
         a = _attrs(node)
         mode = a.get("rounding_mode", b"ROUND")
         mode = mode.decode() if isinstance(mode, bytes) else mode
         if mode != "ROUND":
             self.fail(node, f"rounding_mode {mode} is not the contract's round-half-even (ROUND)")
-        scale = self.const(node, node.input[1])
-        zero = self.const(node, node.input[2])
-        bits = self.const(node, node.input[3])
-        if scale.size != 1:
-            self.fail(node, "per-channel scales are not supported: use per-tensor quantizers")
-        if np.any(zero != 0):
+        for flag in ("signed", "narrow"):
+            if a.get(flag, 0) not in (0, 1):
+                self.fail(node, f"attribute {flag}={a[flag]!r} must be 0 or 1")
+        scale = self.scalar(node, 1, "scale")
+        zero = self.scalar(node, 2, "zero point")
+        bits = self.scalar(node, 3, "bit width")
+        role = self.role(node)
+        allowed = BIAS_BITS if role == "bias" else BITS
+        if bits != int(bits) or int(bits) not in allowed:
+            self.fail(node, f"{role} bit width {bits:g} is not supported: {role} bit widths are "
+                            f"integers from {allowed[0]} to {allowed[-1]}")
+        if zero != 0:
             self.fail(node, "non-zero zero point: use symmetric/unsigned fixed-point quantizers")
-        if bits.size != 1 or float(bits) != int(bits) or not 1 <= int(bits) <= 32:
-            self.fail(node, f"bit width {bits} is not an integer from 1 to 32")
-        frac = _pow2_frac(float(scale.ravel()[0]), f"model file {self.path}: node {node.name}")
-        return QType(int(bits), bool(a.get("signed", 1)), frac, bool(a.get("narrow", 0)))
+        frac = _pow2_frac(scale, f"model file {self.path}: node {node.name}")
+        narrow = bool(a.get("narrow", 0))
+        if role == "input" and (narrow or frac != INPUT_FRAC):
+            self.fail(node, f"the input quantizer must pass the pixel codes through unchanged "
+                            f"(scale 2^-{INPUT_FRAC}, narrow=0), not scale 2^-{frac}, "
+                            f"narrow={int(narrow)}: export with ops.input()")
+        return QType(int(bits), bool(a.get("signed", 1)), frac, narrow)
 
     def emit(self, layer: Layer) -> None:
         self.layers.append(layer)
@@ -210,7 +182,8 @@ class _Parser:
                     self.params[node.output[0]] = (saturate(codes, qt.bits, qt.signed, qt.narrow), qt)
                 elif x == input_name:
                     input_type = qt
-                    self.codes[node.output[0]] = qt
+                    self.codes[input_name] = qt
+                    self.alias[node.output[0]] = input_name  # same codes: layers read the input
                 elif x in self.pending:
                     self.finish(node, self.pending.pop(x), qt)
                 else:

@@ -48,6 +48,31 @@ def resource_rows(state: dict, board) -> list[tuple[str, dict]]:
     return rows
 
 
+def one_width(summary: dict) -> str | None:
+    """The sentence report.md has instead of bits.png when every conv layer has the same weight
+    width and every layer the same activation width (the plot would be flat bars); else None."""
+    convs = [l for l in summary["layers"] if l["kind"] == "conv"]
+    w = {l["weight_bits"] for l in convs}
+    a = {l["out_bits"] for l in summary["layers"]}
+    b = {l["bias_bits"] for l in convs if l.get("bias_bits")}
+    if len(w) != 1 or len(a) != 1:
+        return None
+    return (f"Bit widths: all {len(convs)} conv layers have {w.pop()}-bit weights"
+            + (f" ({b.pop()}-bit biases)" if len(b) == 1 else "")
+            + f" and all {len(summary['layers'])} layers {a.pop()}-bit activations (input "
+            f"{summary['input_type']}): one width each, so no bit-width plot.")
+
+
+def hls_multiplier_budget(state: dict, board) -> int | None:
+    """The DSP48E1s the HLS plan may spend on conv multipliers (hls.yaml; the rest is reserved
+    for the AXI wrapper and address logic); None for the RTL backend."""
+    if state["backend"] != "hls":
+        return None
+    from accel.flow.stages import hls as hls_stage
+
+    return int(hls_stage.config(board)["boards"][board.name]["multipliers"])
+
+
 def plots(root: Path, state: dict, summary: dict, board, folder: Path) -> list[str]:
     plt = _plt()
     made = []
@@ -55,15 +80,17 @@ def plots(root: Path, state: dict, summary: dict, board, folder: Path) -> list[s
     names = [l["name"] for l in convs]
     x = range(len(convs))
 
-    fig, ax = plt.subplots(figsize=(9, 3.2))
-    ax.bar([i - 0.2 for i in x], [l["weight_bits"] for l in convs], 0.4, label="weights")
-    ax.bar([i + 0.2 for i in x], [l["out_bits"] for l in convs], 0.4, label="activations (out)")
-    ax.set_xticks(list(x), names, rotation=70, fontsize=7)
-    ax.set_ylabel("bits")
-    ax.set_title("bit widths per conv layer")
-    ax.legend(fontsize=8)
-    _save(fig, folder / "bits.png")
-    made.append("bits.png")
+    if one_width(summary) is None:
+        fig, ax = plt.subplots(figsize=(9, 3.2))
+        ax.bar([i - 0.2 for i in x], [l["weight_bits"] for l in convs], 0.4, label="weights")
+        ax.bar([i + 0.2 for i in x], [l["out_bits"] for l in convs], 0.4,
+               label="activations (out)")
+        ax.set_xticks(list(x), names, rotation=70, fontsize=7)
+        ax.set_ylabel("bits")
+        ax.set_title("bit widths per conv layer")
+        ax.legend(fontsize=8)
+        _save(fig, folder / "bits.png")
+        made.append("bits.png")
 
     fig, ax = plt.subplots(figsize=(9, 3.2))
     ax.bar(list(x), [l["params"] for l in convs])
@@ -75,49 +102,96 @@ def plots(root: Path, state: dict, summary: dict, board, folder: Path) -> list[s
     _save(fig, folder / "params.png")
     made.append("params.png")
 
-    hls_rows = {r["name"]: r for r in _hls_layers(root)}
-    fig, (a1, a2) = plt.subplots(2, 1, figsize=(9, 5), sharex=True)
-    a1.bar(list(x), [l["macs"] for l in convs])
+    _macs_cycles(plt, root, state, summary, folder / "macs_cycles.png")
+    made.append("macs_cycles.png")
+    _resources(plt, state, board, folder / "resources.png")
+    made.append("resources.png")
+    return made
+
+
+def _macs_cycles(plt, root: Path, state: dict, summary: dict, path: Path) -> None:
+    """Every layer (pools, concats and the global pool too): MACs, and cycles per image from the
+    HLS estimate and/or the RTL simulation, the slowest layer of each marked: it sets the
+    dataflow pipeline's image interval."""
+    layers = summary["layers"]
+    names = [l["name"] for l in layers]
+    x = list(range(len(layers)))
+    fig, (a1, a2) = plt.subplots(2, 1, figsize=(11, 5.6), sharex=True)
+    a1.bar(x, [l["macs"] for l in layers])
     a1.set_ylabel("MACs / image")
-    a1.set_title("per-layer work and cycles")
-    cycles = [hls_rows.get(n, {}).get("cycles_estimate") for n in names]
-    rtl = {l["name"]: l for l in ((state["stages"].get("rtl") or {}).get("verify") or {})
-           .get("layers", [])}
-    rtl_cycles = [rtl.get(n, {}).get("cycles_per_image") for n in names]
-    if any(c is not None for c in cycles) or any(c is not None for c in rtl_cycles):
-        both = any(c is not None for c in cycles) and any(c is not None for c in rtl_cycles)
-        w = 0.4 if both else 0.8
-        if any(c is not None for c in cycles):
-            a2.bar([i - (0.2 if both else 0) for i in x], [c or 0 for c in cycles], w,
-                   color="tab:orange", label="HLS estimate")
-        if any(c is not None for c in rtl_cycles):
-            a2.bar([i + (0.2 if both else 0) for i in x], [c or 0 for c in rtl_cycles], w,
-                   color="tab:green", label="RTL simulation")
+    a1.set_title("per-layer work and cycles (grey names: pool, concat and global-pool layers, "
+                 "no MACs)", fontsize=10)
+    hls = {r["name"]: r.get("cycles_estimate") for r in _hls_layers(root)}
+    rtl = {l["name"]: l.get("cycles_per_image") for l in
+           ((state["stages"].get("rtl") or {}).get("verify") or {}).get("layers", [])}
+    sources = [(label, colour, [found.get(n) for n in names])
+               for label, colour, found in (("HLS estimate", "tab:orange", hls),
+                                            ("RTL simulation", "tab:green", rtl))
+               if any(found.get(n) is not None for n in names)]
+    if sources:
+        w = 0.8 / len(sources)
+        peak = max(c or 0 for _, _, cyc in sources for c in cyc)
+        for j, (label, colour, cyc) in enumerate(sources):
+            pos = [i - 0.4 + w * (j + 0.5) for i in x]
+            a2.bar(pos, [c or 0 for c in cyc], w, color=colour, label=label)
+            k = max(x, key=lambda i: cyc[i] or 0)
+            a2.bar(pos[k], cyc[k], w, color=colour, edgecolor="red", linewidth=1.5, hatch="///")
+            right = k < len(x) / 2  # the note goes toward the middle of the plot
+            a2.annotate(f"bottleneck ({label}): {names[k]}, {cyc[k]:,.0f} cycles/image",
+                        xy=(pos[k], cyc[k]), xytext=(25 if right else -25, 6 - 14 * j),
+                        textcoords="offset points", ha="left" if right else "right",
+                        va="center", fontsize=8, color="red",
+                        arrowprops={"arrowstyle": "->", "color": "red"})
+        a2.set_ylim(0, peak * 1.25)
         a2.set_ylabel("cycles / image")
-        a2.legend(fontsize=7)
+        a2.legend(fontsize=7, loc="upper right")
     else:
         a2.text(0.5, 0.5, "no cycle figures yet (HLS/RTL stage not run)", ha="center",
                 transform=a2.transAxes)
-    a2.set_xticks(list(x), names, rotation=70, fontsize=7)
-    _save(fig, folder / "macs_cycles.png")
-    made.append("macs_cycles.png")
+    a2.set_xticks(x, names, rotation=70, fontsize=7)
+    for label, layer in zip(a2.get_xticklabels(), layers):
+        if layer["kind"] != "conv":
+            label.set_color("dimgray")
+            label.set_style("italic")
+    _save(fig, path)
 
+
+def _resources(plt, state: dict, board, path: Path) -> None:
+    """Each source's figures in % of the board, "n/a" where a source has none for a resource
+    (not an empty bar, which would read as 0 %), the 100 % line and the HLS multiplier budget."""
     rows = resource_rows(state, board)
-    fig, ax = plt.subplots(figsize=(7, 3.2))
+    cap = board.capacity
+    fig, ax = plt.subplots(figsize=(8, 3.8))
     width = 0.8 / max(len(rows), 1)
+    peak = 100.0
     for j, (label, used) in enumerate(rows):
-        ax.bar([i + j * width for i in range(len(RESOURCES))],
-               [100.0 * used.get(r, 0) / board.capacity[r] for r in RESOURCES], width, label=label)
+        xs = [i - 0.4 + width * (j + 0.5) for i in range(len(RESOURCES))]
+        pct = {r: 100.0 * used[r] / cap[r] for r in RESOURCES if r in used}
+        ax.bar([xs[i] for i, r in enumerate(RESOURCES) if r in pct], list(pct.values()), width,
+               color=f"C{j}", label=label)
+        for xi, r in zip(xs, RESOURCES):
+            ax.text(xi, pct[r] + 1.5 if r in pct else 1.5, f"{pct[r]:.0f} %" if r in pct else "n/a",
+                    ha="center", va="bottom", fontsize=7, color="black" if r in pct else f"C{j}",
+                    fontweight="normal" if r in pct else "bold")
+        peak = max([peak, *pct.values()])
     ax.axhline(100, color="red", linewidth=1)
-    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(RESOURCES))],
-                  [f"{r}\n({board.capacity[r]:,})" for r in RESOURCES])
+    ax.text(-0.45, 101, f"100 % = capacity of {board.name}", color="red", fontsize=8,
+            va="bottom")
+    budget = hls_multiplier_budget(state, board)
+    if budget is not None:
+        i = RESOURCES.index("DSP48E1")
+        level = 100.0 * budget / cap["DSP48E1"]
+        ax.hlines(level, i - 0.45, i + 0.45, colors="darkred", linestyles="--", linewidth=1)
+        ax.text(i - 0.45, level + 1, f"HLS multiplier budget {budget} ({level:.0f} %)",
+                color="darkred", fontsize=7, va="bottom")
+    ax.set_xlim(-0.5, len(RESOURCES) - 0.5)
+    ax.set_ylim(0, peak * 1.18)
+    ax.set_xticks(range(len(RESOURCES)), [f"{r}\n(capacity {cap[r]:,})" for r in RESOURCES])
     ax.set_ylabel(f"% of {board.name}")
     ax.set_title(f"resources vs capacity ({board.part})")
     if rows:
-        ax.legend(fontsize=7)
-    _save(fig, folder / "resources.png")
-    made.append("resources.png")
-    return made
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0, 0.93))
+    _save(fig, path)
 
 
 def markdown(root: Path, state: dict, summary: dict, board, pngs: list[str]) -> str:
@@ -143,7 +217,7 @@ def markdown(root: Path, state: dict, summary: dict, board, pngs: list[str]) -> 
               f"{summary['params']:,} parameters, {summary['quantized_bytes']:,} bytes quantized "
               f"({summary['float32_bytes']:,} bytes as float32), {summary['macs']:,} MACs per "
               f"image, input {summary['input_type']} {tuple(summary['input_shape'])}.", "",
-              "![bit widths](bits.png)", "", "![parameters](params.png)", "",
+              one_width(summary) or "![bit widths](bits.png)", "", "![parameters](params.png)", "",
               "## Per-layer MACs and cycles", "", "![MACs and cycles](macs_cycles.png)", ""]
     hls = st.get("hls", {})
     if hls.get("status") == "done":
@@ -204,6 +278,8 @@ def write(root, state: dict, summary: dict, board) -> Path:
         (tmp / "report.md").write_text(markdown(root, state, summary, board, pngs))
         for name in pngs + ["report.md"]:
             os.replace(tmp / name, root / name)
+        for stale in {"bits.png"} - set(pngs):  # an earlier report's plot this one does without
+            (root / stale).unlink(missing_ok=True)
     finally:
         import shutil
 

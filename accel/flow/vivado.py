@@ -10,9 +10,9 @@ into a work folder with a generated params.tcl. Nothing here runs Vivado unless 
 import importlib.resources
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
+from accel.core import process, stream
 from accel.core.errors import AccelError
 
 TCL_DIR = Path(importlib.resources.files("accel.vivado"))  # the top-level vivado/ folder
@@ -22,7 +22,6 @@ SCRIPTS = ("build.tcl", "package_rtl.tcl")
 # editor would pick first). Recorded in params.tcl, addresses.txt and the overlay's json.
 DMA_BASE, DMA_RANGE = 0x40400000, 0x10000
 CTRL_BASE, CTRL_RANGE = 0x43C00000, 0x10000
-DMA_LENGTH_WIDTH = 23  # bytes per DMA transfer < 2^23 = 8 MiB
 
 
 def accel_from_hls(meta: dict, ip_zip: str) -> dict:
@@ -83,7 +82,7 @@ def params(board, name: str, accel: dict) -> dict:
          "clock_mhz": _num(board.clock_mhz), "dma_base": f"0x{DMA_BASE:08X}",
          "dma_range": f"0x{DMA_RANGE:X}", "ctrl_base": f"0x{CTRL_BASE:08X}",
          "ctrl_range": f"0x{CTRL_RANGE:X}", "ddr_range": f"0x{board.ddr_mb << 20:08X}",
-         "dma_length_width": DMA_LENGTH_WIDTH, "ip_zip": "", "rtl_top": "", "rtl_files": [],
+         "dma_length_width": stream.DMA_LENGTH_WIDTH, "ip_zip": "", "rtl_top": "", "rtl_files": [],
          "rtl_mem_files": []}
     p.update(accel)
     p["ps7_config"] = [x for k, v in board.ps7.items() for x in (f"CONFIG.{k}", v)]
@@ -123,12 +122,13 @@ def tool() -> str | None:
 
 
 def command(folder) -> str:
-    return f"cd {Path(folder)} && vivado -mode batch -source build.tcl -notrace -log vivado.log"
+    return (f"cd {process.sh(folder)} && vivado -mode batch -source build.tcl -notrace -log "
+            "vivado.log")
 
 
 def run(folder) -> None:
-    proc = subprocess.run(["vivado", "-mode", "batch", "-source", "build.tcl", "-notrace",
-                           "-log", "vivado.log", "-journal", "vivado.jou"], cwd=folder)
+    proc = process.run(["vivado", "-mode", "batch", "-source", "build.tcl", "-notrace",
+                        "-log", "vivado.log", "-journal", "vivado.jou"], cwd=folder)
     if proc.returncode != 0:
         raise AccelError(f"vivado failed in {folder} (exit {proc.returncode}): see "
                          f"{folder}/vivado.log")

@@ -1,11 +1,13 @@
 """Stage: the HLS backend. Model file -> hls4ml (1.3, io_stream) Vitis HLS C++ project with a
-DMA-facing AXI top, golden testbench and Vitis TCL; g++ C simulation compared with the golden model.
+DMA-facing AXI top, testbench and Vitis TCL; g++ C simulation of it.
 
-    generate.write(model, out_dir, board, config)   write the project (atomically)
-    csim.CSim(project).run(x, trace=True)            C-sim outputs and per-layer codes
-    hls_trace(qm, x)                                 the `hls` level of accel verify
-    vitis.build(project)                             Vitis HLS when it is on PATH
+    generate.write(model, out_dir, board, config, testbench)   write the project (atomically)
+    project_for(qm, board)                   the same, generated once into the cache
+    trace(qm, x)                             C-sim outputs and per-layer codes
+    csim.CSim(project).run(x, trace=True)    the same for any project
+    vitis.build(project)                     Vitis HLS when it is on PATH
 
+Images and golden vectors come in as arrays (from accel.verify, the CLI or the build flow).
 hls4ml is imported lazily: the rest of accel does not need it.
 """
 
@@ -17,8 +19,9 @@ _projects: dict = {}
 
 
 def project_for(qm, board: str = "zybo") -> Path:
-    """A project for this model file with the default configuration, generated once into the cache
-    (keyed by the model file's and the generator's contents)."""
+    """A project for this model file with the default configuration and no testbench vectors,
+    generated once into the cache (keyed by the model file and every module the generator
+    imports, so an edit to the stream packing or the IR makes a new one)."""
     from accel.hls import generate
 
     key = cache.key(cache.file_hash(qm.path), cache.module_hash("accel.hls.generate"), board)
@@ -26,8 +29,8 @@ def project_for(qm, board: str = "zybo") -> Path:
                            lambda d: generate.write(qm, d, board=board))
 
 
-def hls_trace(qm, x):
-    """The `hls` level: C-sim final codes (N, classes) and {layer name: codes NCHW}."""
+def trace(qm, x):
+    """C-sim final codes (N, outputs) and {layer name: codes NCHW} of the default project."""
     from accel.hls.csim import CSim
 
     project = project_for(qm)

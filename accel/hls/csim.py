@@ -18,8 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from accel.core import atomic
-from accel.core import cache
+from accel.core import atomic, cache, process, progress, stream
 from accel.core.cache import cache_root
 from accel.core.errors import AccelError
 
@@ -33,8 +32,8 @@ _SOURCES = ("firmware", "csim", "accel_top.h", "accel_top.cpp", "accel_bridge.cp
 def _compiler_id() -> str:
     cxx = os.environ.get("CXX", "g++")
     try:
-        return subprocess.run([cxx, "--version"], capture_output=True, text=True,
-                              check=True).stdout.splitlines()[0]
+        return process.run([cxx, "--version"], capture_output=True, text=True,
+                           check=True).stdout.splitlines()[0]
     except (OSError, subprocess.CalledProcessError):
         raise AccelError(f"no C++ compiler '{cxx}' for the C simulation: install g++ "
                          "(apt-get install g++)") from None
@@ -55,11 +54,13 @@ def build(project, log=None) -> tuple[Path, dict]:
     done = cache_root() / "hls" / key
     if (done / LIB).is_file() and (done / TB).is_file():
         return done, {"cached": True, "compile_seconds": 0.0, "key": key}
+    atomic.sweep(done.parent)  # what compiles killed before us left
     tmp = atomic.make_temp(done)
     t0 = time.time()
     try:
-        proc = subprocess.run(["bash", str(project / "build_csim.sh"), str(tmp)],
-                              capture_output=True, text=True)
+        with progress.task("C-sim compile (g++)"):
+            proc = process.run(["bash", str(project / "build_csim.sh"), str(tmp)],
+                               capture_output=True, text=True)
         if proc.returncode != 0:
             tail = (proc.stdout + proc.stderr).strip().splitlines()[-15:]
             raise AccelError(f"C-sim compile of {project} failed (g++):\n  " + "\n  ".join(tail))
@@ -112,12 +113,10 @@ class CSim:
         if [h, w, c] != want[1:]:
             raise AccelError(f"images are C,H,W = {(c, h, w)}, the HLS project expects "
                              f"{(want[3], want[1], want[2])}")
-        return np.ascontiguousarray(x.transpose(0, 2, 3, 1).astype(np.uint8))
+        return stream.nhwc_bytes(x)
 
     def _final(self, codes: np.ndarray) -> np.ndarray:
-        """Output words (NHWC) -> codes in the golden model's order (C, H, W flattened)."""
-        _, h, w, c = self.meta["io"]["output"]["shape_nhwc"]
-        return codes.reshape(-1, h, w, c).transpose(0, 3, 1, 2).reshape(len(codes), -1).astype(np.int64)
+        return stream.outputs_nchw(codes, self.meta["io"]["output"]).astype(np.int64)
 
     def run(self, x: np.ndarray, trace: bool = False):
         """Images (N, C, H, W) uint8 -> final codes (N, outputs) and, with trace, per-layer codes."""
@@ -165,8 +164,8 @@ class CSim:
 
     def testbench(self) -> tuple[int, str]:
         """Run the compiled accel_tb on the project's tb_data (what Vitis csim/cosim runs)."""
-        proc = subprocess.run([str(self.dir / TB), str(self.project / "tb_data")],
-                              capture_output=True, text=True)
+        proc = process.run([str(self.dir / TB), str(self.project / "tb_data")],
+                           capture_output=True, text=True)
         return proc.returncode, proc.stdout.strip()
 
 

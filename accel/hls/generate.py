@@ -2,9 +2,9 @@
 the DMA-facing top, testbench, golden vectors, build scripts and report that hls4ml does not write.
 
 The network is handed to hls4ml as its own layer list (hls4ml's converter input format), built from
-the integer layers of accel.core.modelfile. That reader is the one every level shares: it has already
-refused anything that is not bit-exact (non power-of-two scales, zero points, other rounding), and
-its QTypes give every precision directly (accel.hls.precision). hls4ml's QONNX front end would need
+the integer IR (accel.core.ir) of accel.core.modelfile. That reader is the one every level
+shares: it has already refused anything that is not bit-exact (non power-of-two scales, zero
+points, other rounding), and its QTypes give every precision directly (accel.hls.precision). hls4ml's QONNX front end would need
 the graph rewritten to channels-last first and then re-derives the types from scale factors; for
 max-pool it ignores ceil_mode. What hls4ml cannot do exactly (overlapping ceil-mode max-pool, the
 exact average) are accel's extension layers (accel.hls.layers).
@@ -24,18 +24,25 @@ from pathlib import Path
 
 import numpy as np
 
-from accel.core import arith, atomic
-from accel import golden
+from accel.core import arith, atomic, kinds, stream
 from accel.core.errors import AccelError
-from accel.golden import pool_out_size
+from accel.core.ir import Layer, QType, QuantModel
+from accel.core.modelfile import load_model
 from accel.hls import precision as prec
-from accel.core.modelfile import Layer, QType, QuantModel, load_model
 
 FORMAT = "accel-hls-1"
 HERE = Path(__file__).parent
 DEFAULTS = HERE / "hls.yaml"
 TOP = "accel_top"
-WORD_BITS = 32  # AXI4-Stream TDATA width on both sides (the AXI DMA's default stream width)
+CONTROL = {  # accel_top's block-level control, added to the stream packing in accel_hls.json "io"
+    "interface": "AXI4-Lite (slave, bundle 'control'): Vitis HLS block-level control",
+    "registers": {"0x00": "AP_CTRL: bit0 ap_start, bit1 ap_done, bit2 ap_idle, "
+                          "bit3 ap_ready, bit7 auto_restart",
+                  "0x04": "GIE (global interrupt enable)",
+                  "0x08": "IER (bit0 ap_done, bit1 ap_ready)",
+                  "0x0c": "ISR (bit0 ap_done, bit1 ap_ready; toggle on write)"},
+    "usage": "one image per ap_start; set auto_restart (write 0x81) to stream images "
+             "back to back"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -50,27 +57,19 @@ def _merge(base: dict, over: dict) -> dict:
 
 
 def load_config(path=None) -> dict:
-    """hls.yaml defaults, overridden key by key by the user's file."""
+    """hls.yaml defaults, overridden key by key by the user's file, checked as a whole by
+    accel.core.config.HlsConfig (types, ranges, names; one-line AccelError naming the file)."""
     import yaml
 
-    cfg = yaml.safe_load(DEFAULTS.read_text())
-    if path is None:
-        return cfg
-    path = Path(path)
-    if not path.is_file():
-        raise AccelError(f"--config {path} not found: pass a YAML file like accel/hls/hls.yaml")
-    try:
-        user = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise AccelError(f"--config {path} is not valid YAML ({type(exc).__name__}): fix the "
-                         "syntax (see accel/hls/hls.yaml)") from None
-    if not isinstance(user, dict):
-        raise AccelError(f"--config {path} must be a mapping of keys (see accel/hls/hls.yaml)")
-    unknown = set(user) - set(cfg)
-    if unknown:
-        raise AccelError(f"--config {path}: unknown key '{sorted(unknown)[0]}'; keys are "
-                         f"{', '.join(sorted(cfg))}")
-    return _merge(cfg, user)
+    from accel.core import config
+
+    cfg, source = yaml.safe_load(DEFAULTS.read_text()), f"HLS defaults {DEFAULTS}"
+    if path is not None:
+        source = f"--config {path}"
+        user = config.read_yaml(path, "--config", "pass a YAML file like accel/hls/hls.yaml")
+        cfg = _merge(cfg, user) if isinstance(user, dict) else user  # else: refused below
+    config.hls_config(cfg, source)
+    return cfg
 
 
 def boards(cfg: dict | None = None) -> dict:
@@ -84,14 +83,18 @@ def boards(cfg: dict | None = None) -> dict:
 class Planned:
     layer: Layer
     hls: str  # hls4ml layer name (a C identifier)
-    macs: int = 0
-    params: int = 0
     strategy: str = ""
     reuse_factor: int = 0
-    mult_in: int = 0  # hls4ml's dense view of a conv: n_in x n_out per output pixel
-    mult_out: int = 0
     precision: dict = field(default_factory=dict)
-    in_shape: tuple = ()  # (C, H, W) of the (first) input
+
+    # hls4ml's dense view of a conv: n_in x n_out products per output pixel
+    @property
+    def mult_in(self) -> int:
+        return self.layer.fan_in
+
+    @property
+    def mult_out(self) -> int:
+        return int(self.layer.shape[0])
 
 
 def _ident(name: str, taken: set) -> str:
@@ -126,17 +129,8 @@ def plan(qm: QuantModel, cfg: dict, board: str) -> list[Planned]:
     for name in cfg.get("layers") or {}:
         if name not in names:
             raise AccelError(f"--config: layer '{name}' is not in the model (see `accel info`)")
-    shapes = {l.output: l.shape for l in qm.layers}
     taken = {"accel_input"}
-    out = []
-    for layer in qm.layers:
-        p = Planned(layer, _ident(layer.name, taken), params=layer.params,
-                    in_shape=shapes.get(layer.inputs[0], qm.input_shape))
-        if layer.kind == "conv":
-            o, i, kh, kw = layer.weight.shape
-            p.mult_in, p.mult_out = i * kh * kw, o
-            p.macs = p.mult_in * o * layer.shape[1] * layer.shape[2]
-        out.append(p)
+    out = [Planned(layer, _ident(layer.name, taken)) for layer in qm.layers]
     _choose_reuse(out, cfg, board)
     return out
 
@@ -166,10 +160,9 @@ def _choose_reuse(planned: list[Planned], cfg: dict, board: str) -> None:
     left = max(budget - fixed, len(auto))
     # cycles per image of a conv ~ output pixels x ReuseFactor; equal cycles T for all layers with
     # sum(mults) = sum(n_in * n_out / RF) = left  =>  T = sum(MACs) / left.
-    target = sum(p.macs for p in auto) / left
+    target = sum(p.layer.macs for p in auto) / left
     for p in auto:
-        pixels = p.layer.shape[1] * p.layer.shape[2]
-        p.reuse_factor = _round_rf(p, max(1, math.ceil(target / pixels)))
+        p.reuse_factor = _round_rf(p, max(1, math.ceil(target / p.layer.out_pixels)))
 
 
 def _round_rf(p: Planned, want: int) -> int:
@@ -178,38 +171,32 @@ def _round_rf(p: Planned, want: int) -> int:
     return next((rf for rf in valid if rf >= want), valid[-1])
 
 
-def _check_pool(layer: Layer, in_shape: tuple) -> dict:
-    """Parameters of accel's max-pool layer (see nnet_accel.h)."""
-    _, h, w = in_shape
+def _pool_attrs(layer: Layer) -> dict:
+    """Parameters of accel's max-pool layer (see nnet_accel.h); accel.core.kinds has checked the
+    shapes and that no window lies in the padding alone."""
+    c, h, w = layer.in_shapes[0]
+    _, oh, ow = layer.shape
     (kh, kw), (sh, sw) = layer.kernel, layer.stride
-    top, left, bottom, right = layer.pads
-    oh = pool_out_size(h, kh, sh, top, bottom, layer.ceil_mode)
-    ow = pool_out_size(w, kw, sw, left, right, layer.ceil_mode)
-    if (layer.shape[1], layer.shape[2]) != (oh, ow) or min(oh, ow) < 1:
-        raise AccelError(f"max-pool {layer.name}: output {layer.shape[1:]} differs from "
-                         f"{(oh, ow)}: re-export the model")
+    top, left, _, _ = layer.pads
     primary = []
     for size, k, s, pad, n in ((h, kh, sh, top, oh), (w, kw, sw, left, ow)):
-        if pad >= k:
-            raise AccelError(f"max-pool {layer.name}: padding {pad} >= kernel {k} makes windows "
-                             "of padding only: use a smaller padding")
         ends = [o * s - pad + k - 1 for o in range(n)]
         # windows that end past the last row/column are clipped to it, together: the first of
         # them is written as its pixel arrives, the rest flushed in order after it
         primary.append(next((o for o, e in enumerate(ends) if e >= size - 1), n - 1) + 1)
-    return {"in_height": h, "in_width": w, "n_chan": in_shape[0], "out_height": oh,
+    return {"in_height": h, "in_width": w, "n_chan": c, "out_height": oh,
             "out_width": ow, "pool_height": kh, "pool_width": kw, "stride_height": sh,
             "stride_width": sw, "pad_top": top, "pad_left": left,
             "rows_in_flight": -(-kh // sh), "cols_in_flight": -(-kw // sw),
             "primary_rows": primary[0], "primary_cols": primary[1]}
 
 
-def _gap_attrs(layer: Layer, in_shape: tuple) -> dict:
-    c, h, w = in_shape
+def _gap_attrs(layer: Layer) -> dict:
+    c, h, w = layer.in_shapes[0]
     tin, tout = layer.in_types[0], layer.out
-    shift = tout.frac - tin.frac
-    den = (h * w) << max(-shift, 0)
-    sum_bits = prec.gap_sum_bits(tin, h * w)
+    shift = -layer.out_shift  # the mean is scaled by 2^(out.frac - in.frac)
+    den = layer.in_pixels << max(-shift, 0)
+    sum_bits = layer.acc_bits
     num_bits = max(sum_bits + max(shift, 0), den.bit_length() + 1) + 2
     lo, hi = arith.code_range(tout.bits, tout.signed, tout.narrow)
     code = f"ap_{'' if tin.signed else 'u'}int<{tin.bits}>"
@@ -229,14 +216,11 @@ def layer_list(qm: QuantModel, planned: list[Planned]) -> tuple[list, dict]:
     layers = [{"class_name": "InputLayer", "name": "accel_input", "input_shape": [h, w, c]}]
     hls_cfg = {"accel_input": {"Precision": {"result": prec.ap_type(qm.input_type)}}}
     producer = {qm.input_name: "accel_input"}
-    for layer in qm.layers:
-        for t in layer.inputs:
-            producer.setdefault(t, "accel_input")  # the input Quant's output: the same codes
     for p in planned:
         layer, name = p.layer, p.hls
         ins = [producer[t] for t in layer.inputs]
         oc, oh, ow = layer.shape
-        ic, ih, iw = p.in_shape
+        ic, ih, iw = layer.in_shapes[0]
         entry = {"name": name, "inputs": ins, "outputs": [name], "data_format": "channels_last"}
         lcfg = {"Trace": True}
         if layer.kind == "conv":
@@ -257,10 +241,10 @@ def layer_list(qm: QuantModel, planned: list[Planned]) -> tuple[list, dict]:
                            "result": prec.ap_type(prec.conv_result(layer), rounding=True)}
             lcfg.update(ReuseFactor=p.reuse_factor, Strategy=p.strategy)
         elif layer.kind == "maxpool":
-            entry.update(class_name="AccelMaxPool2D", **_check_pool(layer, p.in_shape))
+            entry.update(class_name="AccelMaxPool2D", **_pool_attrs(layer))
             p.precision = {"result": prec.ap_type(layer.out)}
         elif layer.kind == "gap":
-            entry.update(class_name="AccelGlobalAvgPool2D", **_gap_attrs(layer, p.in_shape))
+            entry.update(class_name="AccelGlobalAvgPool2D", **_gap_attrs(layer))
             p.precision = {"result": prec.ap_type(layer.out)}
         elif layer.kind == "add":
             result = QType(layer.out.bits - 1, False, layer.out.frac, False) if (
@@ -281,8 +265,6 @@ def layer_list(qm: QuantModel, planned: list[Planned]) -> tuple[list, dict]:
                 ins = [f"{name}_part{len(ins) - 2}", ins[-1]]
                 entry["inputs"] = ins
             entry.update(class_name="Concatenate", op="concatenate3d", axis=-1)
-        else:
-            raise AccelError(f"layer {layer.name}: kind {layer.kind} has no HLS mapping")
         lcfg["Precision"] = dict(p.precision)
         hls_cfg[name] = lcfg
         layers.append(entry)
@@ -297,69 +279,18 @@ def output_layer(qm: QuantModel) -> Layer:
     return next(l for l in qm.layers if l.output == qm.output)
 
 
-def io_spec(qm: QuantModel) -> dict:
-    """How the DMA talks to accel_top (written to accel_hls.json "io")."""
-    c, h, w = qm.input_shape
-    last = output_layer(qm)
-    oc, oh, ow = last.shape
-    per_word = WORD_BITS // 8
-    n_in = c * h * w
-    return {
-        "input": {
-            "interface": "AXI4-Stream (slave, port 'in')", "tdata_bits": WORD_BITS,
-            "layout": "NHWC", "shape_nhwc": [1, h, w, c], "dtype": "uint8",
-            "code_bits": qm.input_type.bits, "frac": qm.input_type.frac,
-            "values": n_in, "values_per_word": per_word, "words": -(-n_in // per_word),
-            "packing": "value i of the NHWC byte array in TDATA bits [8*(i%4)+7 : 8*(i%4)] of word "
-                       "i//4 (little-endian bytes); the last word is zero-padded",
-            "tlast": "not required: exactly 'words' words are read per image"},
-        "output": {
-            "interface": "AXI4-Stream (master, port 'out')", "tdata_bits": WORD_BITS,
-            "layout": "NHWC", "shape_nhwc": [1, oh, ow, oc], "dtype": "int32",
-            "code_bits": last.out.bits, "signed": last.out.signed, "frac": last.out.frac,
-            "values": oc * oh * ow, "values_per_word": 1, "words": oc * oh * ow,
-            "packing": "one code per word, sign-extended (zero-extended if unsigned) to 32 bits; "
-                       "value = code * 2^-frac",
-            "tlast": "set on the last word of each image"},
-        "control": {
-            "interface": "AXI4-Lite (slave, bundle 'control'): Vitis HLS block-level control",
-            "registers": {"0x00": "AP_CTRL: bit0 ap_start, bit1 ap_done, bit2 ap_idle, "
-                                  "bit3 ap_ready, bit7 auto_restart",
-                          "0x04": "GIE (global interrupt enable)",
-                          "0x08": "IER (bit0 ap_done, bit1 ap_ready)",
-                          "0x0c": "ISR (bit0 ap_done, bit1 ap_ready; toggle on write)"},
-            "usage": "one image per ap_start; set auto_restart (write 0x81) to stream images "
-                     "back to back"},
-    }
-
-
 def _hash_file(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def _tb_images(qm: QuantModel, n: int) -> tuple[np.ndarray, str]:
-    """Golden-vector images for the project's testbench: the model's own test split."""
-    from accel import data
-
-    c, h, w = qm.input_shape
-    name = qm.meta.get("dataset")
-    if name:
-        try:
-            ds = data.load_dataset(name, size=(h, w), channels=c)
-            return ds.test.x[:n], f"{name} test[0:{n}]"
-        except AccelError:
-            pass  # dataset not installed here: fall back to seeded random pixels, and say so
-    rng = np.random.default_rng(0)
-    return rng.integers(0, 256, size=(n, c, h, w), dtype=np.uint8), f"random uint8 (seed 0) x {n}"
-
-
 def _render(template: str, values: dict) -> str:
+    """The template with {{KEY}} filled in; {{KEY|sh}} and {{KEY|tcl}} quote the value as one word
+    of the generated sh or TCL script."""
+    from accel.core import process
+
+    quote = {None: str, "sh": process.sh, "tcl": process.tcl}
     text = (HERE / "templates" / template).read_text()
-    for key, value in values.items():
-        text = text.replace("{{" + key + "}}", str(value))
-    leftover = re.findall(r"\{\{\w+\}\}", text)
-    assert not leftover, f"{template}: unfilled {leftover}"
-    return text
+    return re.sub(r"\{\{(\w+)(?:\|(sh|tcl))?\}\}", lambda m: quote[m[2]](values[m[1]]), text)
 
 
 def _hls4ml_model(qm, planned, cfg, part, out_dir: Path, log: io.StringIO):
@@ -455,36 +386,42 @@ def _check_types(model, planned: list[Planned]) -> None:
             p.reuse_factor = int(hl.get_attr("reuse_factor"))
 
 
-def write(model, out_dir, board: str = "zybo", config=None, tb_images: int | None = None,
-            force: bool = False) -> dict:
+def write(model, out_dir, board: str = "zybo", config=None, testbench=None,
+          force: bool = False) -> dict:
     """Write the HLS project for `model` (path or QuantModel) to out_dir, atomically. Returns the
-    project metadata (accel_hls.json)."""
+    project metadata (accel_hls.json). testbench: the golden vectors for tb_data/, (images uint8
+    (N, C, H, W), expected output codes (N, outputs) in the model's order, where they come from);
+    the caller makes them (this backend loads no dataset and runs no golden model). Without it
+    tb_data/ is empty and only the C-sim library (accel.hls.csim) checks the project."""
     from accel.hls import report
 
     qm = model if isinstance(model, QuantModel) else load_model(model)
     cfg = config if isinstance(config, dict) else load_config(config)
-    if qm.input_type.signed or qm.input_type.bits > 8:
-        raise AccelError(f"model input {qm.input_type.describe()}: accel_top streams uint8 pixels; "
-                         "export with the 8-bit unsigned input quantizer (ops.input())")
-    if output_layer(qm).out.bits > 32:
-        raise AccelError(f"model output has {output_layer(qm).out.bits}-bit codes: accel_top "
-                         "writes 32-bit words; quantize the last layer to <= 32 bits")
-    n_tb = cfg["tb_images"] if tb_images is None else tb_images
-    if not isinstance(n_tb, int) or n_tb < 1:
-        raise AccelError(f"tb_images {n_tb}: the testbench needs at least 1 image (--tb-images)")
+    kinds.refuse(qm, "hls")
+    tb = _check_testbench(qm, testbench)
     planned = plan(qm, cfg, board)
     part = cfg["boards"][board]["part"]
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not force and not (out_dir / "accel_hls.json").is_file():
-        raise AccelError(f"--out {out_dir} exists and is not an accel HLS project: choose a new "
-                         "directory")
-    with atomic.replacing(out_dir) as stage:
-        meta = _write(qm, planned, cfg, board, part, stage, n_tb)
+    with atomic.output(out_dir, "hls", force) as stage:
+        meta = _write(qm, planned, cfg, board, part, stage, tb)
         (stage / "report.txt").write_text(report.text(meta))
     return meta
 
 
-def _write(qm, planned, cfg, board, part, stage: Path, n_tb: int) -> dict:
+def _check_testbench(qm: QuantModel, testbench):
+    if testbench is None:
+        return None
+    x, y, source = testbench
+    x, y = np.asarray(x), np.asarray(y)
+    outputs = int(np.prod(output_layer(qm).shape))
+    if len(x) < 1:
+        raise AccelError("the testbench needs at least 1 image (--tb-images)")
+    if x.shape[1:] != tuple(qm.input_shape) or y.shape != (len(x), outputs):
+        raise AccelError(f"testbench vectors {x.shape} -> {y.shape} do not fit the model: images "
+                         f"(N, {', '.join(map(str, qm.input_shape))}), codes (N, {outputs})")
+    return x, y, source
+
+
+def _write(qm, planned, cfg, board, part, stage: Path, tb) -> dict:
     import hls4ml
 
     from accel.hls import report
@@ -497,7 +434,7 @@ def _write(qm, planned, cfg, board, part, stage: Path, n_tb: int) -> dict:
     with contextlib.redirect_stdout(log):
         model.write()
     project = cfg["project_name"]
-    io_ = io_spec(qm)
+    io_ = dict(stream.io_spec(qm, "port 'in'", "port 'out'"), control=CONTROL)
     last = output_layer(qm)
     out_var = model.get_output_variables()[0]
     in_var = model.get_input_variables()[0]
@@ -518,13 +455,15 @@ def _write(qm, planned, cfg, board, part, stage: Path, n_tb: int) -> dict:
     shutil.copyfile(HERE / "templates" / "ap_axi_sdata.h", stage / "csim" / "ap_axi_sdata.h")
     (stage / "hls4ml.log").write_text(log.getvalue())
 
-    # golden vectors for csim/cosim: NHWC uint8 images, int32 output codes
-    x, source = _tb_images(qm, n_tb)
-    y = golden.run(qm, x)
-    (stage / "tb_data").mkdir(exist_ok=True)
-    np.ascontiguousarray(x.transpose(0, 2, 3, 1)).astype(np.uint8).tofile(stage / "tb_data" / "tb_input.bin")
-    out_nhwc = y.reshape(len(x), *last.shape).transpose(0, 2, 3, 1).reshape(len(x), -1)
-    out_nhwc.astype("<i4").tofile(stage / "tb_data" / "tb_expected.bin")
+    # golden vectors for csim/cosim, as the stream carries them: NHWC uint8 images, int32 codes
+    (stage / "tb_data").mkdir(exist_ok=True)  # hls4ml may have made it
+    tb_images, tb_source = 0, None
+    if tb is not None:
+        x, y, tb_source = tb
+        tb_images = len(x)
+        stream.nhwc_bytes(x).tofile(stage / "tb_data" / "tb_input.bin")
+        expected = stream.outputs_nhwc(y, io_["output"]).astype("<i4")
+        expected.tofile(stage / "tb_data" / "tb_expected.bin")
 
     meta = {
         "format": FORMAT,
@@ -536,7 +475,7 @@ def _write(qm, planned, cfg, board, part, stage: Path, n_tb: int) -> dict:
                    "project_name": project, "function": f"firmware/{project}.cpp"},
         "top": TOP, "io": io_,
         "layers": report.layers(qm, planned),
-        "tb": {"images": int(len(x)), "source": source, "input": "tb_data/tb_input.bin",
+        "tb": {"images": tb_images, "source": tb_source, "input": "tb_data/tb_input.bin",
                "expected": "tb_data/tb_expected.bin"},
         "csim": {"build": "build_csim.sh", "library": "libaccel_csim.so", "testbench": "accel_tb"},
         "vitis": {"tcl": "build.tcl", "command": "vitis_hls -f build.tcl",

@@ -1,4 +1,4 @@
-"""hls4ml precisions derived from the model file's quantizers (accel.core.modelfile.QType): no guessing.
+"""hls4ml precisions derived from the model file's quantizers (accel.core.ir.QType): no guessing.
 
 A QType (bits, signed, frac) is the fixed-point type ap_[u]fixed<bits, bits - frac>: its codes are the
 model's integer codes and its values code * 2^-frac. A requantizing result (conv, add) gets
@@ -8,26 +8,23 @@ construction: every product, bias and partial sum fits without rounding or wrapp
 """
 
 from accel.core import arith
-from accel.core.errors import AccelError
-from accel.core.modelfile import Layer, QType
+from accel.core.ir import Layer, QType
 
 
 def ap_type(qt: QType, rounding: bool = False) -> str:
     """hls4ml precision string of a tensor with this QType (rounding/saturating when it is the
-    target of a requantizing cast)."""
+    target of a requantizing cast; accel.core.kinds refuses unsigned narrow targets)."""
     integer = qt.bits - qt.frac
     base = f"{'' if qt.signed else 'u'}fixed<{qt.bits},{integer}"
     if not rounding:
         return base + ">"
-    if qt.narrow and not qt.signed:
-        raise AccelError(f"unsigned narrow-range quantizer {qt.describe()}: no ap_fixed overflow mode "
-                         "saturates to 2^bits-2; export without narrow_range on activations")
+    assert qt.signed or not qt.narrow, "no ap_fixed overflow mode saturates to 2^bits-2"
     return base + f",RND_CONV,{'SAT_SYM' if qt.narrow else 'SAT'}>"
 
 
 def wide_type(lo: int, hi: int, frac: int) -> str:
     """The narrowest signed ap_fixed holding every code in lo..hi at this scale (no rounding)."""
-    bits = max(int(lo).bit_length(), int(hi).bit_length()) + 1
+    bits = arith.signed_bits(lo, hi)
     return f"fixed<{bits},{bits - frac}>"
 
 
@@ -43,22 +40,11 @@ def conv_result(layer: Layer) -> QType:
 
 
 def conv_accum(layer: Layer) -> tuple[str, int]:
-    """Exact accumulator of a conv (ap type, bits) at the accumulator scale layer.acc_frac: the
-    extreme sums the layer's actual weight and bias codes can reach over every input in the input
-    quantizer's range, so no partial sum can wrap (the weights are constants of the design)."""
-    xin = layer.in_types[0]
-    xlo, xhi = arith.code_range(xin.bits, xin.signed, xin.narrow)
-    w = layer.weight.reshape(layer.weight.shape[0], -1).astype(object)  # exact Python ints
-    acc_shift = layer.acc_frac - (xin.frac + layer.wtype.frac)
-    hi = [sum(max(v * xlo, v * xhi) for v in row) << acc_shift for row in w]
-    lo = [sum(min(v * xlo, v * xhi) for v in row) << acc_shift for row in w]
-    if layer.bias is not None:
-        bshift = layer.acc_frac - layer.btype.frac
-        b = [int(v) << bshift for v in layer.bias]
-        hi = [h + v for h, v in zip(hi, b)]
-        lo = [l + v for l, v in zip(lo, b)]
-    typ = wide_type(min(lo), max(hi), layer.acc_frac)
-    return typ, int(typ.split("<")[1].split(",")[0])
+    """Exact accumulator of a conv (ap type, bits) at the accumulator scale layer.acc_frac.
+    hls4ml types are sized to the exact range layer.acc_range (one-sided for unsigned inputs, so
+    up to a bit narrower than layer.acc_bits): that is the C-sim verified firmware."""
+    lo, hi = layer.acc_range
+    return wide_type(lo, hi, layer.acc_frac), arith.signed_bits(lo, hi)
 
 
 def bias_type(layer: Layer) -> str:
@@ -67,12 +53,6 @@ def bias_type(layer: Layer) -> str:
     if layer.bias is None:
         return f"fixed<1,{1 - layer.acc_frac}>"
     return wide_type(int(layer.bias.min()), int(layer.bias.max()), layer.btype.frac)
-
-
-def gap_sum_bits(in_type: QType, count: int) -> int:
-    """Signed width of the exact sum of `count` codes."""
-    lo, hi = arith.code_range(in_type.bits, in_type.signed, in_type.narrow)
-    return max((lo * count).bit_length(), (hi * count).bit_length()) + 1
 
 
 def cpp_type(precision: str) -> str:

@@ -17,7 +17,7 @@ co-simulation.
 
 import math
 
-from accel.core.modelfile import QuantModel
+from accel.core.ir import QuantModel
 
 
 def layers(qm: QuantModel, planned) -> list[dict]:
@@ -25,11 +25,11 @@ def layers(qm: QuantModel, planned) -> list[dict]:
     for p in planned:
         layer = p.layer
         c, h, w = layer.shape
-        ic, ih, iw = p.in_shape
+        ic, ih, iw = layer.in_shapes[0]
         row = {"name": layer.name, "hls": p.hls, "kind": layer.kind, "shape_chw": [c, h, w],
                "out": {"bits": layer.out.bits, "signed": layer.out.signed,
                        "frac": layer.out.frac, "type": layer.out.describe()},
-               "precision": dict(p.precision), "macs": int(p.macs), "params": int(p.params)}
+               "precision": dict(p.precision), "macs": layer.macs, "params": int(layer.params)}
         if layer.kind == "conv":
             top, left, bottom, right = layer.pads
             in_pixels = (ih + top + bottom) * (iw + left + right)

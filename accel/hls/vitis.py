@@ -3,10 +3,11 @@ project's own build.tcl. Runs only when the vendor tool is on PATH; otherwise sa
 run (nothing here pretends to have synthesized anything).
 """
 
+import os
 import shutil
-import subprocess
 from pathlib import Path
 
+from accel.core import process
 from accel.core.errors import AccelError
 
 
@@ -20,15 +21,14 @@ def command(project) -> list[str] | None:
 
 
 def instructions(project) -> str:
-    return (f"cd {Path(project)} && vitis_hls -f build.tcl   "
+    """The command to run by hand (the folder quoted: it is pasted into a shell)."""
+    return (f"cd {process.sh(project)} && vitis_hls -f build.tcl   "
             "(Vitis 2024.1+: vitis-run --mode hls --tcl build.tcl)")
 
 
 def build(project, steps: str | None = None) -> dict:
     """Run build.tcl with Vitis HLS if it is installed. Returns {"ran": bool, "command": str,
     "ip_zip": path or None}; without the tool, ran=False and the command to run."""
-    import os
-
     project = Path(project)
     if not (project / "build.tcl").is_file():
         raise AccelError(f"{project} has no build.tcl: generate it with `accel hls --out {project}`")
@@ -36,7 +36,7 @@ def build(project, steps: str | None = None) -> dict:
     if cmd is None:
         return {"ran": False, "command": instructions(project), "ip_zip": None}
     env = dict(os.environ, **({"ACCEL_STEPS": steps} if steps else {}))
-    proc = subprocess.run(cmd, cwd=project, env=env)
+    proc = process.run(cmd, cwd=project, env=env)
     if proc.returncode != 0:
         raise AccelError(f"{' '.join(cmd)} failed in {project} (exit {proc.returncode}): see "
                          f"{project}/vitis_hls.log")

@@ -1,6 +1,16 @@
-"""Board-side runtime (PYNQ conventions), copied into the overlay by `accel build`.
+"""The board-side runtime, shipped in every accel overlay package.
 
-    driver.AccelOverlay(folder)        load an overlay on the board (pynq imported lazily)
-    driver.Accelerator(overlay, meta)  run / predict / benchmark through the AXI DMA
-    simdevice.sim_overlay(model=...)   the same interface with the RTL simulation as the device
+`accel build` writes its overlay folder as a pip-installable package accel_<board>
+(accel/flow/stages/overlay.py): driver.py, errors.py, images.py and __main__.py from here, the
+stream contract accel/core/stream.py beside them, a generated __init__.py exporting the driver's
+API, the bitstream, the .hwh, accel_overlay.json, the model file, golden test vectors and a
+notebook. On the board:
+
+    pip install <overlay folder>             # declares no dependencies: the image's pynq + numpy
+    python -m accel_zybo --validate          # test vectors: accuracy, golden mismatches, images/s
+    from accel_zybo import AccelOverlay      # a pynq.Overlay subclass
+    AccelOverlay().predict(["digit.png"])
+
+Imports: numpy, json and the standard library, pynq only for AccelOverlay, and of accel only the
+stream contract. The host's simulated device behind the same interface is accel.rtl.simdevice.
 """

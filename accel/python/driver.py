@@ -1,67 +1,90 @@
 """Board-side runtime for an accel overlay (PYNQ conventions).
 
-    acc = AccelOverlay("overlay/")            # accel_<board>.bit + .hwh + accel_overlay.json
-    result = acc.run(images)                  # uint8 (N, C, H, W): codes, scores, labels, names
-    labels = acc.predict(images)              # in batches
-    acc.benchmark(images)                     # host-measured images/s
+    ov = AccelOverlay()                       # an installed overlay package: its own bit + hwh
+    ov = AccelOverlay("overlay/")             # or a folder written by `accel build`
+    labels = ov.predict(images)               # uint8 NCHW (or layout="NHWC") arrays, image files
+    result = ov.run(images)                   # codes, scores, labels, class names
+    ov.validate()                             # shipped test vectors: accuracy, mismatches
+    ov.benchmark(images)                      # host-measured images/s
 
-The same `Accelerator` class drives a simulated device (accel/python/simdevice.py: the DMA and
-the accelerator are the RTL simulation), so the code path that runs on the board runs here too.
+`AccelOverlay` is a `pynq.Overlay` subclass, built when first used so that this module imports
+without pynq (off the board, and for the simulated device). Before pynq parses the .hwh it binds
+`AccelIP`, a `pynq.DefaultIP` subclass, to the accelerator's VLNV (accel_overlay.json accel.vlnv,
+as accel/flow/vivado.py packages it): `ov.accel` is then that driver (HLS: the ap_ctrl registers;
+the RTL accelerator has no AXI-Lite port, so pynq lists no IP for it). The DMA is pynq's own
+driver (pynq/lib/dma.py `DMA`, bound to xilinx.com:ip:axi_dma:7.1). The same `Accelerator` class
+drives the simulated device (accel/rtl/simdevice.py), so the code path that runs on the board runs
+here too.
 
-Protocol, as accel_overlay.json "io" documents it:
-  * input: NHWC uint8 values, 4 per little-endian 32-bit word, the last word of an image zero-padded;
-    the accelerator reads exactly io.input.words words per image (TLAST not needed). One MM2S
-    transfer carries a whole batch.
+pynq 4.0 API used, as read in its source (Xilinx/PYNQ, and the pynq 4.0.0 source release):
+pynq/overlay.py `Overlay(bitfile_name, dtbo=None, download=True, ...)` (the .hwh beside the .bit)
+and `DefaultIP(description)` with `bindto` (the `RegisterIP` metaclass registers a subclass's VLNVs
+when the class is created; `read(offset)` / `write(offset, value)` on its MMIO); pynq/buffer.py
+`allocate(shape, dtype)`; pynq/lib/dma.py `_SDMAChannel`: `transfer(array, start, nbytes)`,
+`wait()`, `wait_async()` (awaits the channel's `Interrupt`), `idle`, `error`, `transferred`, and
+the DMA's `mm2s_introut` / `s2mm_introut` attributes (`DefaultIP` sets them to a
+pynq/interrupt.py `Interrupt`, or None when the board image cannot create it).
+
+Protocol, as accel_overlay.json "io" documents it (packing and decoding: stream.py):
+  * input: NHWC uint8 values, 4 per little-endian 32-bit word, the last word of an image
+    zero-padded; the accelerator reads exactly io.input.words words per image (TLAST not
+    needed). One MM2S transfer carries a whole batch.
   * output: io.output.words 32-bit words per image, one code each (sign-extended when signed),
     TLAST on the last word of every image. An AXI DMA in simple mode ends an S2MM transfer at
     TLAST, so the driver arms one S2MM transfer per image (into its slice of one receive buffer).
   * control: none for the RTL accelerator (free running); Vitis HLS block-level control over
     AXI-Lite for the HLS one (0x00 AP_CTRL: write 0x81 = ap_start + auto_restart once).
 
-Every wait polls the DMA status with a deadline (never a bare `wait()`, which spins forever when
-the accelerator does not answer: hls4ml issue #776) and raises DeviceTimeout naming what to check.
-Only numpy is needed at import time; `pynq` (board-only, pins numpy<2) is imported when an overlay
-is loaded. This file is copied into the overlay folder by `accel build` and runs there on its own.
+Waits: by the DMA's interrupts where the board image provides them (the channel's `wait_async`
+under a deadline), else by polling the channel's status with a deadline; never a bare `wait()`,
+which spins forever when the accelerator does not answer (hls4ml issue #776). Inside a running
+event loop (a Jupyter kernel) a blocking wait cannot run the loop, so it polls there too. Either
+way a silent accelerator is a DeviceTimeout naming what to check.
+
+Imports: numpy, json and the standard library, `pynq` only when an overlay is loaded, and the
+stream contract: `from . import stream` in an overlay package (`accel build` copies stream.py
+beside this file), `accel.core.stream` in the accel package.
 """
 
+import asyncio
 import json
+import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-try:  # inside the accel package the CLI reports these as one-line errors (exit 2)
-    from accel.core.errors import AccelError as _Base
-except ImportError:  # copied onto a board without the accel package
-    _Base = Exception
+from .errors import DeviceTimeout, DriverError
+from .images import files as image_files
+from .images import is_paths
+from .images import load as load_images
 
-METADATA = "accel_overlay.json"
-FORMAT = "accel-overlay-1"
+try:  # an overlay package: stream.py sits beside this file
+    from . import stream
+except ImportError:  # the accel package
+    from accel.core import stream
+
+HERE = Path(__file__).resolve().parent  # in an overlay package: its bit, hwh and metadata
 DEFAULT_TIMEOUT_S = 2.0  # per DMA wait; a Zybo image takes well under a millisecond
-DEFAULT_MAX_TRANSFER = (1 << 23) - 1  # the build's AXI DMA c_sg_length_width = 23
+VECTORS = "test_vectors.npz"  # the golden vectors an overlay ships: images, expected, labels
 AP_CTRL, AP_START, AP_DONE, AP_IDLE, AP_AUTO_RESTART = 0x00, 0x01, 0x02, 0x04, 0x80
-
-
-class DriverError(_Base):
-    """Wrong input, metadata or buffers, or a DMA error: the message says what to fix."""
-
-
-class DeviceTimeout(DriverError, TimeoutError):
-    """A DMA transfer did not complete before its deadline."""
+LAYOUTS = ("NCHW", "NHWC")
 
 
 # ---------------------------------------------------------------------------------------------
-# metadata and packing (pure numpy: tested off-board)
+# metadata, test vectors and images (pure numpy: tested off-board)
 
-def load_metadata(path) -> dict:
-    """accel_overlay.json (or the folder holding it) -> dict, checked for what the driver needs."""
-    path = Path(path)
+def load_metadata(path=None) -> dict:
+    """accel_overlay.json (or the folder holding it; default: this overlay package's) -> dict,
+    checked for what the driver needs."""
+    path = Path(HERE if path is None else path)
     if path.is_dir():
-        path = path / METADATA
+        path = path / stream.OVERLAY_METADATA
     if not path.is_file():
         raise DriverError(f"{path} not found: pass the overlay folder written by `accel build` "
-                          f"(it holds the .bit, the .hwh and {METADATA})")
+                          f"(it holds the .bit, the .hwh and {stream.OVERLAY_METADATA})")
     try:
         meta = json.loads(path.read_text())
     except (OSError, ValueError) as e:
@@ -73,92 +96,100 @@ def load_metadata(path) -> dict:
 
 def check_metadata(meta: dict) -> None:
     where = meta.get("_path", "overlay metadata")
-    if meta.get("format") != FORMAT:
-        raise DriverError(f"{where}: format {meta.get('format')!r}, this driver reads {FORMAT}")
+    if meta.get("format") != stream.OVERLAY_FORMAT:
+        raise DriverError(f"{where}: format {meta.get('format')!r}, this driver reads "
+                          f"{stream.OVERLAY_FORMAT}")
     try:
         inp, out = meta["io"]["input"], meta["io"]["output"]
-        _ = meta["dma"]["cell"], meta["accel"]["cell"], meta["model"]["input_shape"]
+        _ = meta["dma"]["cell"], meta["accel"]["cell"], meta["model"]["input_shape"], \
+            out["shape_nhwc"]
     except (KeyError, TypeError) as e:
         raise DriverError(f"{where}: missing field {e}: rebuild the overlay with `accel build`") \
             from None
+    per_word, bits = stream.VALUES_PER_WORD, stream.WORD_BITS
     if (inp.get("tdata_bits"), inp.get("values_per_word"), inp.get("dtype"), inp.get("layout")) \
-            != (32, 4, "uint8", "NHWC"):
+            != (bits, per_word, "uint8", "NHWC"):
         raise DriverError(f"{where}: input packing {inp.get('layout')} {inp.get('dtype')} "
                           f"{inp.get('values_per_word')} per {inp.get('tdata_bits')}-bit word is "
-                          "not supported (this driver packs NHWC uint8, 4 per 32-bit word)")
+                          f"not supported (this driver packs NHWC uint8, {per_word} per {bits}-bit "
+                          "word)")
     c, h, w = meta["model"]["input_shape"]
-    if inp["values"] != c * h * w or not 0 <= inp["words"] * 4 - inp["values"] < 4:
+    if inp["values"] != c * h * w or not 0 <= inp["words"] * per_word - inp["values"] < per_word:
         raise DriverError(f"{where}: input {inp['values']} values in {inp['words']} words does "
                           f"not match the model's input shape {c}x{h}x{w}")
-    if (out.get("tdata_bits"), out.get("values_per_word")) != (32, 1) or out["words"] < 1:
+    if (out.get("tdata_bits"), out.get("values_per_word")) != (bits, 1) or out["words"] < 1 \
+            or math.prod(out["shape_nhwc"]) != out["words"]:
         raise DriverError(f"{where}: output packing {out.get('values_per_word')} per "
-                          f"{out.get('tdata_bits')}-bit word is not supported (one code per word)")
+                          f"{out.get('tdata_bits')}-bit word for shape {out['shape_nhwc']} is not "
+                          f"supported (one code per word)")
 
 
-def check_images(images, input_shape) -> np.ndarray:
-    """uint8 images (N, C, H, W) (or one (C, H, W)) -> a uint8 array; clear errors otherwise."""
+def load_vectors(folder=None) -> dict:
+    """The overlay's golden test vectors (written by `accel build` from its golden stage):
+    images uint8 (N, C, H, W), expected output codes (N, K) in the model's order, labels (N,) or
+    None when the images have none, and source (where the images came from)."""
+    path = Path(HERE if folder is None else folder) / VECTORS
+    try:
+        with np.load(path) as z:
+            v = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as e:
+        raise DriverError(f"{path}: no test vectors ({e}): rebuild the overlay with `accel build`")\
+            from None
+    v.setdefault("labels", None)
+    v["source"] = str(v.get("source", "test vectors"))
+    return v
+
+
+def check_images(images, input_shape, layout: str = "NCHW") -> np.ndarray:
+    """uint8 images (N, C, H, W) (or one image), or (N, H, W, C) with layout="NHWC" -> a uint8
+    NCHW array; clear errors otherwise."""
+    if layout not in LAYOUTS:
+        raise DriverError(f"layout {layout!r}: choose {' or '.join(LAYOUTS)}")
     x = np.asarray(images)
-    want = tuple(int(v) for v in input_shape)
+    c, h, w = (int(v) for v in input_shape)
+    want = (c, h, w) if layout == "NCHW" else (h, w, c)
     if x.ndim == len(want):
         x = x[None]
     if x.ndim != len(want) + 1 or tuple(x.shape[1:]) != want:
+        other = (h, w, c) if layout == "NCHW" else (c, h, w)
+        hint = (f" (these look {LAYOUTS[layout == 'NCHW']}: pass layout="
+                f"'{LAYOUTS[layout == 'NCHW']}')" if tuple(x.shape[1:]) == other else "")
         raise DriverError(f"images have shape {tuple(np.shape(images))}, the accelerator takes "
-                          f"(N, C, H, W) = (N, {', '.join(map(str, want))}) uint8 pixels")
+                          f"({', '.join('N' + layout[1:])}) = (N, {', '.join(map(str, want))}) "
+                          f"uint8 pixels{hint}")
     if not np.issubdtype(x.dtype, np.integer):
         raise DriverError(f"images are {x.dtype}: pass uint8 pixel codes 0..255, not floats")
     if x.dtype != np.uint8 and x.size and (x.min() < 0 or x.max() > 255):
         raise DriverError("image values outside 0..255: pass uint8 pixel codes")
+    if layout == "NHWC":
+        x = x.transpose(0, 3, 1, 2)
     return x.astype(np.uint8, copy=False)
-
-
-def pack(images: np.ndarray, words_per_image: int, out=None) -> np.ndarray:
-    """uint8 (N, C, H, W) -> (N, words) uint32: NHWC bytes, 4 per little-endian word, zero-padded.
-    `out` (a DMA buffer, N * words uint32) is filled in place when given."""
-    n = len(images)
-    flat = np.ascontiguousarray(images.transpose(0, 2, 3, 1)).reshape(n, -1)
-    pad = words_per_image * 4 - flat.shape[1]
-    if pad < 0 or pad >= 4:
-        raise DriverError(f"{flat.shape[1]} bytes per image do not fit {words_per_image} words")
-    if pad:
-        flat = np.pad(flat, ((0, 0), (0, pad)))
-    words = flat.view("<u4").reshape(n, words_per_image)
-    if out is not None:
-        np.asarray(out).reshape(n, words_per_image)[...] = words
-        return out
-    return words.astype(np.uint32)
-
-
-def unpack_images(words: np.ndarray, input_shape) -> np.ndarray:
-    """The inverse of pack: (N, words) uint32 -> uint8 (N, C, H, W)."""
-    c, h, w = input_shape
-    words = np.asarray(words, dtype="<u4")
-    b = words.reshape(len(words), -1).view(np.uint8)[:, :c * h * w]
-    return b.reshape(len(words), h, w, c).transpose(0, 3, 1, 2).copy()
-
-
-def decode(words: np.ndarray, out_io: dict) -> np.ndarray:
-    """(N, words) uint32 output words -> int64 codes (N, classes), channels-last order."""
-    words = np.asarray(words, dtype=np.uint32).reshape(-1, out_io["words"])
-    bits = int(out_io.get("code_bits", 32))
-    codes = words.view(np.int32).astype(np.int64) if out_io.get("signed") \
-        else words.astype(np.int64)
-    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if out_io.get("signed") \
-        else (0, (1 << bits) - 1)
-    if codes.size and (codes.min() < lo or codes.max() > hi):
-        raise DriverError(f"output codes outside the {bits}-bit range {lo}..{hi}: the bitstream "
-                          "does not match accel_overlay.json (rebuild or reload the overlay)")
-    return codes
 
 
 @dataclass
 class Result:
-    codes: np.ndarray    # (N, K) int64 output codes
+    codes: np.ndarray    # (N, K) int64 output codes, in the model's (NCHW) order
     scores: np.ndarray   # (N, K) float64 values = code * 2^-frac
     labels: np.ndarray   # (N,) argmax, lowest index on ties (as accel.golden.predict)
     names: list = field(default_factory=list)  # class name of each label
 
     def __len__(self):
         return len(self.labels)
+
+
+# ---------------------------------------------------------------------------------------------
+# the accelerator's control registers (Vitis HLS ap_ctrl): used by Accelerator and AccelIP
+
+def ap_start(ip) -> None:
+    """ap_start with auto_restart: one image per start, back to back (once; idempotent)."""
+    if not ip.read(AP_CTRL) & AP_AUTO_RESTART:
+        ip.write(AP_CTRL, AP_START | AP_AUTO_RESTART)
+
+
+def ap_status(ip) -> str:
+    v = ip.read(AP_CTRL)
+    return (f"AP_CTRL=0x{v:02x} (start {v & 1}, done {v >> 1 & 1}, idle {v >> 2 & 1}, "
+            f"auto_restart {v >> 7 & 1})")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -184,7 +215,10 @@ class Accelerator:
             if getattr(self.dma, ch, None) is None:
                 raise DriverError(f"overlay IP '{meta['dma']['cell']}' has no {ch}: it is not the "
                                   "AXI DMA (simple mode, MM2S and S2MM) that accel build makes")
-        self.max_transfer = int(getattr(self.dma, "buffer_max_size", DEFAULT_MAX_TRANSFER))
+        # pynq's DMA driver hands these Interrupts to its channels (wait_async awaits them)
+        self.interrupts = all(getattr(self.dma, pin, None) is not None
+                              for pin in ("mm2s_introut", "s2mm_introut"))
+        self.max_transfer = int(getattr(self.dma, "buffer_max_size", stream.MAX_TRANSFER))
         self.batch = max(1, min(int(batch), self.max_transfer // self.in_bytes))
         ctrl = str(meta["accel"].get("control", "none"))
         self.axilite = ctrl.startswith("ap_ctrl") or ctrl == "axilite"
@@ -218,19 +252,17 @@ class Accelerator:
 
     # -- control ---------------------------------------------------------------------------
     def start(self):
-        """HLS IP: ap_start with auto_restart (one image per start, back to back). RTL: nothing."""
-        if self.ip is not None and not (self.ip.read(AP_CTRL) & AP_AUTO_RESTART):
-            self.ip.write(AP_CTRL, AP_START | AP_AUTO_RESTART)
+        """HLS IP: ap_start with auto_restart. RTL: nothing (free running)."""
+        if self.ip is not None:
+            ap_start(self.ip)
 
     def _status(self) -> str:
         if self.ip is None:
             return ""
         try:
-            v = self.ip.read(AP_CTRL)
+            return "; accelerator " + ap_status(self.ip)
         except Exception:  # noqa: BLE001 - a diagnostic only
             return ""
-        return (f"; accelerator AP_CTRL=0x{v:02x} (start {v & 1}, done {v >> 1 & 1}, idle "
-                f"{v >> 2 & 1}, auto_restart {v >> 7 & 1})")
 
     # -- transfers -------------------------------------------------------------------------
     def run_buffers(self, in_buf, out_buf) -> None:
@@ -274,37 +306,21 @@ class Accelerator:
         return n
 
     def _wait(self, ch, what: str, expect_bytes) -> None:
-        """Poll the channel's idle/error status until it is done or the deadline passes."""
-        deadline = time.monotonic() + self.timeout_s
-        spins = 0
-        while True:
+        """Wait for the channel by interrupt where wired (and no event loop is running here),
+        else by polling; both under the deadline. Then check the byte count received."""
+        loop = _blocking_loop() if self.interrupts else None
+        if loop is not None:
             if getattr(ch, "error", False):
-                try:
-                    ch.wait()  # pynq decodes the status bits into a RuntimeError
-                    detail = "error status"
-                except Exception as e:  # noqa: BLE001
-                    detail = str(e)
-                raise DriverError(
-                    f"DMA {what} failed: {detail}. "
-                    + ("The receive buffer is smaller than what the accelerator sent before TLAST: "
-                       f"check io.output.words ({self.io_out['words']}) in accel_overlay.json "
-                       "against the bitstream" if "S2MM" in what else
-                       "Check that the buffers come from allocate() (contiguous memory)")
-                    + "; reload the overlay before the next transfer")
-            if ch.idle:
-                break
-            if time.monotonic() > deadline:
-                raise DeviceTimeout(
-                    f"DMA {what} did not complete within {self.timeout_s:g} s{self._status()}. "
-                    "Check: is this overlay's bitstream loaded (AccelOverlay(..., download=True))? "
-                    + ("is the accelerator started (AP_CTRL 0x81)? " if self.ip is not None else "")
-                    + "do the buffers hold whole images of io.input.words words (a partial image "
-                    "never produces TLAST)? does accel_overlay.json match the bitstream? "
-                    "Reload the overlay before the next transfer.")
-            spins += 1
-            if spins > 100:
-                time.sleep(self.poll_s)
-        ch.wait()  # returns at once: invalidates the cache for S2MM, sets .transferred
+                raise self._dma_error(ch, what)
+            try:
+                loop.run_until_complete(asyncio.wait_for(ch.wait_async(), self.timeout_s))
+            except asyncio.TimeoutError:  # (a distinct class before Python 3.11)
+                # the DMA raises no interrupt on an error (pynq enables IOC only): check it here
+                raise (self._dma_error(ch, what) if getattr(ch, "error", False)
+                       else self._timeout(what)) from None
+        else:
+            self._poll(ch, what)
+            ch.wait()  # returns at once: invalidates the cache for S2MM, sets .transferred
         got = getattr(ch, "transferred", None)
         if expect_bytes is not None and isinstance(got, (int, np.integer)) and got \
                 and got != expect_bytes:
@@ -313,18 +329,66 @@ class Accelerator:
                               f"({self.io_out['words']} words): the bitstream does not match the "
                               "metadata (rebuild or reload the overlay)")
 
+    def _poll(self, ch, what: str) -> None:
+        """Poll the channel's idle/error status until it is done or the deadline passes."""
+        deadline = time.monotonic() + self.timeout_s
+        spins = 0
+        while True:
+            if getattr(ch, "error", False):
+                raise self._dma_error(ch, what)
+            if ch.idle:
+                return
+            if time.monotonic() > deadline:
+                raise self._timeout(what)
+            spins += 1
+            if spins > 100:
+                time.sleep(self.poll_s)
+
+    def _dma_error(self, ch, what: str) -> DriverError:
+        try:
+            ch.wait()  # pynq decodes the status bits into a RuntimeError
+            detail = "error status"
+        except Exception as e:  # noqa: BLE001
+            detail = str(e)
+        return DriverError(
+            f"DMA {what} failed: {detail}. "
+            + ("The receive buffer is smaller than what the accelerator sent before TLAST: "
+               f"check io.output.words ({self.io_out['words']}) in accel_overlay.json "
+               "against the bitstream" if "S2MM" in what else
+               "Check that the buffers come from allocate() (contiguous memory)")
+            + "; reload the overlay before the next transfer")
+
+    def _timeout(self, what: str) -> DeviceTimeout:
+        return DeviceTimeout(
+            f"DMA {what} did not complete within {self.timeout_s:g} s{self._status()}. "
+            "Check: is this overlay's bitstream loaded (AccelOverlay(..., download=True))? "
+            + ("is the accelerator started (AP_CTRL 0x81)? " if self.ip is not None else "")
+            + "do the buffers hold whole images of io.input.words words (a partial image "
+            "never produces TLAST)? does accel_overlay.json match the bitstream? "
+            "Reload the overlay before the next transfer.")
+
     # -- inference -------------------------------------------------------------------------
-    def run(self, images, batch: int | None = None) -> Result:
-        """Class scores and labels for uint8 images (N, C, H, W), in batches of `batch`."""
-        x = check_images(images, self.input_shape)
+    def inputs(self, images, layout: str = "NCHW") -> np.ndarray:
+        """uint8 arrays (NCHW, or NHWC with layout="NHWC") or image files (a path, a folder, a
+        list of paths; the model's preprocessing) -> uint8 (N, C, H, W)."""
+        if is_paths(images):
+            return load_images(image_files(images), self.input_shape)
+        return check_images(images, self.input_shape, layout)
+
+    def run(self, images, batch: int | None = None, layout: str = "NCHW") -> Result:
+        """Class scores and labels for images (see `inputs`), in batches of `batch`."""
+        x = self.inputs(images, layout)
         batch = self.batch if batch is None else max(1, min(int(batch), self.batch))
         codes = np.zeros((len(x), self.io_out["words"]), np.int64)
         for s in range(0, len(x), batch):
             chunk = x[s:s + batch]
             in_buf, out_buf = self.buffers(len(chunk))
-            pack(chunk, self.io_in["words"], out=in_buf)
+            stream.pack_images(chunk, self.io_in["words"], out=in_buf)
             self.run_buffers(in_buf, out_buf)
-            codes[s:s + len(chunk)] = decode(np.array(out_buf), self.io_out)
+            try:
+                codes[s:s + len(chunk)] = stream.decode_outputs(np.array(out_buf), self.io_out)
+            except stream.StreamError as e:
+                raise DriverError(str(e)) from None
         return self.result(codes)
 
     def result(self, codes: np.ndarray) -> Result:
@@ -332,14 +396,32 @@ class Accelerator:
         labels = codes.argmax(axis=1) if len(codes) else np.zeros(0, np.int64)
         return Result(codes, scores, labels, [self.class_names[i] for i in labels])
 
-    def predict(self, images, batch: int | None = None) -> np.ndarray:
-        """Class indices for uint8 images (N, C, H, W)."""
-        return self.run(images, batch).labels
+    def predict(self, images, batch: int | None = None, layout: str = "NCHW") -> np.ndarray:
+        """Class indices for images: uint8 arrays or image files (see `inputs`)."""
+        return self.run(images, batch, layout).labels
 
-    def benchmark(self, images, repeats: int = 3, batch: int | None = None) -> dict:
+    def validate(self, vectors: dict, batch: int | None = None) -> dict:
+        """Run golden test vectors (load_vectors): accuracy against their labels, images and codes
+        that differ from the golden model's, and the host-measured throughput of the run."""
+        x, expected, labels = vectors["images"], np.asarray(vectors["expected"]), \
+            vectors.get("labels")
+        t0 = time.perf_counter()
+        res = self.run(x, batch)
+        seconds = time.perf_counter() - t0
+        differ = res.codes != expected.reshape(res.codes.shape)
+        correct = None if labels is None else int((res.labels == np.asarray(labels)).sum())
+        return {"images": len(x), "source": vectors.get("source"), "correct": correct,
+                "accuracy": None if correct is None else correct / len(x),
+                "mismatching_images": int(differ.any(axis=1).sum()),
+                "mismatching_codes": int(differ.sum()), "codes": int(differ.size),
+                "seconds": seconds, "images_per_s": len(x) / seconds if seconds else None,
+                "batch": self.batch if batch is None else batch, "predictions": res.labels}
+
+    def benchmark(self, images, repeats: int = 3, batch: int | None = None,
+                  layout: str = "NCHW") -> dict:
         """Host-measured throughput: the best of `repeats` runs over `images` (wall clock, the
         Python loop, packing and DMA included)."""
-        x = check_images(images, self.input_shape)
+        x = self.inputs(images, layout)
         self.run(x[:1])  # warm-up: buffers, accelerator start
         best = None
         for _ in range(max(1, repeats)):
@@ -351,21 +433,99 @@ class Accelerator:
                 "batch": self.batch if batch is None else batch, "repeats": repeats}
 
 
-class AccelOverlay(Accelerator):
-    """Load an accel overlay folder on the board: pynq.Overlay(bit) (the .hwh beside it), then the
-    DMA and accelerator the metadata names."""
+# ---------------------------------------------------------------------------------------------
+# the pynq classes, built on first use (pynq is board-only)
 
-    def __init__(self, folder, download: bool = True, **kw):
-        meta = load_metadata(folder)
-        folder = Path(meta["_path"]).parent
-        bit = folder / meta["bitstream"]
-        hwh = folder / meta.get("hwh", bit.with_suffix(".hwh").name)
-        for f in (bit, hwh):
-            if not f.is_file():
-                raise DriverError(f"{f} missing: copy the whole overlay folder from `accel build`")
-        pynq = _import_pynq()
-        overlay = pynq.Overlay(str(bit), download=download)
-        super().__init__(overlay, meta, allocate=kw.pop("allocate", pynq.allocate), **kw)
+_CLASSES: dict = {}  # (pynq module, what) -> class: one registration per VLNV
+
+
+def __getattr__(name):  # PEP 562: `driver.AccelOverlay` imports pynq only when asked for
+    if name == "AccelOverlay":
+        return overlay_class(_import_pynq())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def accel_ip_class(pynq, vlnv: str):
+    """AccelIP: the accelerator's pynq driver, registered for `vlnv` by DefaultIP's metaclass."""
+    key = (pynq, vlnv)
+    if key not in _CLASSES:
+        class AccelIP(pynq.DefaultIP):
+            """The accel accelerator's AXI-Lite control (Vitis HLS ap_ctrl at 0x00)."""
+            bindto = [vlnv]
+            start = ap_start
+            status = ap_status
+
+        _CLASSES[key] = AccelIP
+    return _CLASSES[key]
+
+
+def overlay_class(pynq):
+    if (pynq, "overlay") not in _CLASSES:
+        class AccelOverlay(pynq.Overlay):
+            """An accel overlay: its bitstream loaded by pynq.Overlay (the .hwh beside it), the
+            accelerator's driver bound by VLNV, and inference through the AXI DMA: run, predict
+            (arrays or image files), validate (the shipped test vectors), benchmark.
+
+            folder: an overlay folder written by `accel build` (default: this package's own).
+            Other keyword arguments go to pynq.Overlay (dtbo, ignore_version, device)."""
+
+            def __init__(self, folder=None, download: bool = True,
+                         timeout_s: float = DEFAULT_TIMEOUT_S, batch: int = 256, **kw):
+                meta = load_metadata(folder)
+                self.folder = Path(meta["_path"]).parent
+                bit = self.folder / meta["bitstream"]
+                hwh = self.folder / meta.get("hwh", bit.with_suffix(".hwh").name)
+                for f in (bit, hwh):
+                    if not f.is_file():
+                        raise DriverError(f"{f} missing: copy the whole overlay folder from "
+                                          "`accel build`")
+                if meta["accel"].get("vlnv"):  # before pynq parses the .hwh and binds drivers
+                    accel_ip_class(pynq, meta["accel"]["vlnv"])
+                super().__init__(str(bit), download=download, **kw)
+                self.meta = meta
+                self.accelerator = Accelerator(self, meta, allocate=pynq.allocate,
+                                               timeout_s=timeout_s, batch=batch)
+
+            def run(self, images, batch=None, layout="NCHW") -> Result:
+                return self.accelerator.run(images, batch, layout)
+
+            def predict(self, images, batch=None, layout="NCHW") -> np.ndarray:
+                return self.accelerator.predict(images, batch, layout)
+
+            def validate(self, vectors=None, batch=None) -> dict:
+                return self.accelerator.validate(vectors or load_vectors(self.folder), batch)
+
+            def benchmark(self, images, repeats=3, batch=None, layout="NCHW") -> dict:
+                return self.accelerator.benchmark(images, repeats, batch, layout)
+
+            def close(self):
+                """Free the DMA buffers (contiguous memory)."""
+                self.accelerator.close()
+
+        _CLASSES[(pynq, "overlay")] = AccelOverlay
+    return _CLASSES[(pynq, "overlay")]
+
+
+# ---------------------------------------------------------------------------------------------
+
+def _blocking_loop():
+    """The event loop to block on an interrupt in, or None inside a running loop (a Jupyter
+    kernel), where run_until_complete cannot run. PYNQ adds its interrupt readers to the thread's
+    loop (pynq/uio.py UioController: asyncio.get_event_loop().add_reader) and blocks on it the
+    same way (pynq/lib/axigpio.py wait_for_value: get_event_loop().run_until_complete)."""
+    try:
+        asyncio.get_running_loop()
+        return None
+    except RuntimeError:
+        pass
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            return asyncio.get_event_loop()
+        except RuntimeError:  # no loop set in this thread (Python 3.14+)
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            return loop
 
 
 def _transfer(ch, buf, start: int, nbytes: int, what: str):
@@ -387,7 +547,10 @@ def _import_pynq():
 
 
 def _find_ip(overlay, name: str, what: str):
-    ip = getattr(overlay, name, None)
+    try:
+        ip = getattr(overlay, name, None)
+    except RuntimeError as e:  # pynq.Overlay: "Overlay not currently loaded"
+        raise DriverError(f"{e}: load the bitstream (AccelOverlay(..., download=True))") from None
     if ip is None:
         have = sorted(getattr(overlay, "ip_dict", {}) or {})
         raise DriverError(f"the overlay has no {what} named '{name}' (IP: {', '.join(have) or '-'})"

@@ -1,10 +1,13 @@
 """Stage: the RTL backend. Model file -> our own synthesizable Verilog dataflow accelerator,
-simulated with cocotb against the golden model, sized with yosys.
+simulated with cocotb, sized with yosys, and run behind the PYNQ interface as a simulated device.
 
     generate.generate(model, out_dir, fold, board)   Verilog + ROM files + accel_rtl.json
+    project_for(qm, fold, board)                      the same, generated once into the cache
+    trace(qm, x)                                      final codes of the simulated RTL
     fold.load(qm, spec) / fold.auto_fold(qm, fps)     multipliers per layer (PE x SIMD)
     sim.simulate(rtl_dir, images, simulator)          cocotb run: outputs, latency, II, per layer
     estimate.estimate(rtl_dir, board)                 yosys synth_xilinx resources vs the board
+    simdevice.sim_overlay(qm, ...)                    the AXI DMA + accelerator for the driver
 """
 
 from pathlib import Path
@@ -14,26 +17,31 @@ from accel.core import cache
 
 def project_for(qm, fold=None, board: str = "zybo") -> Path:
     """An RTL project for this model file and fold, generated once into the cache (keyed by the
-    model file, the fold spec and the generator's and library's contents)."""
+    model file, the fold spec and every module the generator imports with their data: the
+    Verilog library, the stream packing, the IR)."""
     from accel.rtl import generate
 
     fold_file = (Path(fold).read_bytes() if fold is not None and not isinstance(fold, dict)
                  and Path(fold).is_file() else b"")
-    key = cache.key(cache.file_hash(qm.path), fold, fold_file, cache.module_hash("accel.rtl.generate"), board)
+    key = cache.key(cache.file_hash(qm.path), fold, fold_file,
+                    cache.module_hash("accel.rtl.generate"), board)
     return cache.generated("rtl/projects", f"{key[:24]}-{board}",
                            lambda d: generate.generate(qm, d, fold=fold, board=board))
 
 
-def rtl_trace(qm, x, simulator: str | None = None):
-    """The `rtl` level of accel verify: final codes (N, classes) from the simulated RTL fed like
-    the DMA feeds it (HDL DMA model, random valid gaps and backpressure), and {} (the RTL is
-    compared on its outputs; its blocks are compared one by one in tests/test_rtl_blocks.py)."""
+def trace(qm, x, simulator: str | None = None):
+    """Final codes (N, outputs) in the model's order from the simulated RTL fed like the DMA feeds
+    it (HDL DMA model, random valid gaps and backpressure), and {} (the RTL is compared on its
+    outputs; its blocks are compared one by one in tests/test_rtl_blocks.py)."""
     import os
 
     import numpy as np
 
-    from accel.rtl.sim import outputs_nchw, simulate
+    from accel.core import stream
+    from accel.rtl import sim
 
     simulator = simulator or os.environ.get("ACCEL_SIMULATOR", "verilator")
-    res = simulate(project_for(qm), x, simulator=simulator, valid_gaps=0.1, backpressure=0.3)
-    return outputs_nchw(qm, res["outputs"]).astype(np.int64), {}
+    project = project_for(qm)
+    res = sim.simulate(project, x, simulator=simulator, valid_gaps=0.1, backpressure=0.3)
+    out_io = sim.load_manifest(project)["io"]["output"]
+    return stream.outputs_nchw(res["outputs"], out_io).astype(np.int64), {}

@@ -16,7 +16,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from accel.core import boards
+from accel.core import boards, process, progress
 from accel.core.errors import AccelError
 
 # LUTs per distributed-RAM / shift-register primitive (7-series CLB slices).
@@ -38,6 +38,48 @@ def script(manifest: dict) -> str:
             "stat -tech xilinx\n"
             f"select -module {manifest['top']}\n"
             f"tee -q -o ../{INSTANCES} dump c:*\n")  # run in rtl/: beside yosys.log
+
+
+class LogWatch:
+    """What a running yosys is doing, from its log as it grows (polled by accel.core.progress):
+    synth_xilinx's step and the pass it runs. The number of steps is learned from the last full
+    run of the same yosys version (`steps`: version -> count), so later runs get a bar."""
+
+    HEADER = re.compile(r"^(\d+)((?:\.\d+)*)\. (.*)$")
+
+    def __init__(self, path: Path, steps: dict):
+        self.tail, self.steps = progress.Tail(path), steps
+        self.synth = None  # synth_xilinx's top-level number in this log
+        self.version = None
+
+    def __call__(self) -> dict:
+        got: dict = {}
+        for line in self.tail.lines():
+            if self.version is None and line.startswith(" Yosys "):
+                self.version = line.strip()
+                if self.version in self.steps:
+                    got["total"] = self.steps[self.version]
+            m = self.HEADER.match(line)
+            if not m:
+                continue
+            top, sub, what = m.groups()
+            if what.startswith("Executing SYNTH_XILINX"):
+                self.synth = top
+            step = top == self.synth and sub
+            if step:
+                got["n"] = int(sub.split(".")[1])
+            name = re.sub(r"^Executing |[.:].*$| \(.*$", "", what)[:40]
+            # with no bar (the step count is not known yet) the step goes in the status
+            got["status"] = (f"step {got['n']}: {name}" if step and self.version not in self.steps
+                             else name)
+        return got
+
+
+def synth_steps(log: str) -> int:
+    """The number of synth_xilinx's top-level steps in a finished log."""
+    m = re.search(r"^(\d+)\. Executing SYNTH_XILINX", log, flags=re.M)
+    found = re.findall(rf"^{m.group(1)}\.(\d+)\. ", log, flags=re.M) if m else []
+    return max(map(int, found), default=0)
 
 
 def parse_stat(log: str) -> dict:
@@ -106,6 +148,13 @@ def summarize(cells: dict) -> dict:
             "CARRY4": cells.get("CARRY4", 0)}
 
 
+def _write_json(path: Path, data) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(f".{path.name}.{os.getpid()}")  # whole or absent, never cut
+    part.write_text(json.dumps(data))
+    os.replace(part, path)
+
+
 def estimate(rtl_dir, board: str = "zybo", cache: bool = True) -> dict:
     """yosys resource estimate of the RTL project in rtl_dir against a board's capacity."""
     from accel.core.cache import cache_root, tree_hash
@@ -128,20 +177,24 @@ def estimate(rtl_dir, board: str = "zybo", cache: bool = True) -> dict:
         work = rtl_dir / "rtl"
         (rtl_dir / "yosys.ys").write_text(script(manifest))
         log = rtl_dir / "yosys.log"
-        proc = subprocess.run(["yosys", "-q", "-l", str(log), "-s", str(rtl_dir / "yosys.ys")],
-                              cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              text=True)
+        log.write_text("")  # the watch below never reads an older run's log
+        steps_file = cache_root() / "rtl" / "yosys" / "synth_steps.json"
+        steps = json.loads(steps_file.read_text()) if steps_file.is_file() else {}
+        with progress.task("yosys synth_xilinx", unit="steps", poll=LogWatch(log, steps)):
+            proc = process.run(["yosys", "-q", "-l", str(log), "-s", str(rtl_dir / "yosys.ys")],
+                               cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True)
         if proc.returncode != 0:
             tail = (proc.stderr.strip().splitlines() or ["?"])[-1]
             raise AccelError(f"yosys failed on {rtl_dir}: {tail} (see {log})")
         text = log.read_text()
+        version = re.search(r"^ (Yosys .*\S)", text, flags=re.M)
+        if version and steps.get(version.group(1)) != synth_steps(text):
+            _write_json(steps_file, dict(steps, **{version.group(1): synth_steps(text)}))
         found = {"cells": parse_stat(text),
                  "layers": by_layer(manifest, parse_modules(text),
                                     parse_instances((rtl_dir / INSTANCES).read_text()))}
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        part = cached.with_name(f".{cached.name}.{os.getpid()}")  # whole or absent, never cut
-        part.write_text(json.dumps(found))
-        os.replace(part, cached)
+        _write_json(cached, found)
     cells = found["cells"]
     res = summarize(cells)
     cap = {"LUT": b.capacity["LUT"], "FF": b.capacity["FF"], "DSP": b.capacity["DSP48E1"],

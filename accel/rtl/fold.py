@@ -14,9 +14,6 @@ target_fps), and `load` reads a fold.yaml:
 """
 
 from dataclasses import dataclass
-from pathlib import Path
-
-import yaml
 
 from accel.core.errors import AccelError
 
@@ -38,30 +35,29 @@ def divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
-def conv_dims(layer) -> tuple[int, int, int, int]:
-    """(output pixels, input beats per vector, vector length N, output channels) of a conv."""
-    cout, cin, kh, kw = layer.weight.shape
-    _, oh, ow = layer.shape
-    beats = 1 if (kh, kw) == (1, 1) and tuple(layer.stride) == (1, 1) and not any(layer.pads) \
-        else kh * kw
-    return oh * ow, beats, cin * kh * kw, cout
+def beats(layer) -> int:
+    """Input beats per vector of a conv: 1 for a plain 1x1 conv (pixels feed accel_mvau directly),
+    else K*K window positions from an accel_swu."""
+    kh, kw = layer.weight.shape[2:]
+    plain = (kh, kw) == (1, 1) and tuple(layer.stride) == (1, 1) and not any(layer.pads)
+    return 1 if plain else kh * kw
 
 
-def vector_cycles(beats: int, n: int, cout: int, fold: Fold) -> int:
+def vector_cycles(layer, fold: Fold) -> int:
     """Cycles per output pixel in steady state. 1x1 layers (one beat, one buffer): the folds plus
     the cycle that takes the next vector. Windowed layers (double buffered): the folds, or the
     beats plus the cycle that moves the full buffer to the compute buffer, whichever is longer."""
-    folds = (n // fold.simd) * (cout // fold.pe)
-    return folds + 1 if beats == 1 else max(folds, beats + 1)
+    folds = (layer.fan_in // fold.simd) * (layer.shape[0] // fold.pe)
+    b = beats(layer)
+    return folds + 1 if b == 1 else max(folds, b + 1)
 
 
 def layer_cycles(layer, fold: Fold) -> int:
-    pixels, beats, n, cout = conv_dims(layer)
-    return pixels * vector_cycles(beats, n, cout, fold)
+    return layer.out_pixels * vector_cycles(layer, fold)
 
 
 def check(layer, fold: Fold) -> Fold:
-    _, _, n, cout = conv_dims(layer)
+    n, cout = layer.fan_in, layer.shape[0]
     if fold.pe < 1 or cout % fold.pe:
         raise AccelError(f"fold of {layer.name}: pe={fold.pe} must divide its {cout} output "
                          f"channels (one of {divisors(cout)})")
@@ -72,15 +68,13 @@ def check(layer, fold: Fold) -> Fold:
 
 
 def fastest(layer) -> Fold:
-    _, _, n, cout = conv_dims(layer)
-    return Fold(cout, n)
+    return Fold(layer.shape[0], layer.fan_in)
 
 
 def cheapest_meeting(layer, target_cycles: int) -> Fold:
     """The fold with the fewest multipliers whose cycles per image are <= target_cycles (the
     fastest fold if none is); ties go to fewer cycles, then to wider SIMD."""
-    _, _, n, cout = conv_dims(layer)
-    options = [Fold(pe, simd) for pe in divisors(cout) for simd in divisors(n)]
+    options = [Fold(pe, simd) for pe in divisors(layer.shape[0]) for simd in divisors(layer.fan_in)]
     ok = [f for f in options if layer_cycles(layer, f) <= target_cycles]
     if not ok:
         return fastest(layer)
@@ -95,42 +89,24 @@ def auto_fold(qm, target_fps: float = DEFAULT_TARGET_FPS,
 
 def load(qm, spec=None) -> tuple[dict[str, Fold], dict]:
     """Folds for every conv of qm from a fold.yaml path, a dict of the same layout, or None (the
-    automatic folding at the default target). Returns (folds, settings)."""
-    if spec is None:
-        spec = {}
-    elif not isinstance(spec, dict):
-        path = Path(spec)
-        if not path.is_file():
-            raise AccelError(f"fold file {path} not found: pass a YAML file (see accel/rtl/fold.py)")
-        try:
-            spec = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise AccelError(f"fold file {path} is not valid YAML ({str(e).splitlines()[0]})")
-        if not isinstance(spec, dict):
-            raise AccelError(f"fold file {path} must be a mapping with target_fps / layers")
-    unknown = set(spec) - {"target_fps", "clock_mhz", "layers"}
-    if unknown:
-        raise AccelError(f"fold spec: unknown keys {sorted(unknown)} (use target_fps, clock_mhz, "
-                         f"layers)")
-    try:
-        target_fps = float(spec.get("target_fps", DEFAULT_TARGET_FPS))
-        clock_mhz = float(spec.get("clock_mhz", DEFAULT_CLOCK_MHZ))
-    except (TypeError, ValueError):
-        raise AccelError("fold spec: target_fps and clock_mhz must be numbers")
-    if target_fps <= 0 or clock_mhz <= 0:
-        raise AccelError("fold spec: target_fps and clock_mhz must be > 0")
+    automatic folding at the default target), checked by accel.core.config.FoldSpec. Returns
+    (folds, settings)."""
+    from accel.core import config
+
+    source = "fold spec"
+    if spec is not None and not isinstance(spec, dict):
+        source = f"fold file {spec}"
+        spec = config.read_yaml(spec, "fold file", "pass a YAML file (see accel/rtl/fold.py)")
+    s = config.fold_spec(spec, source)
+    target_fps = float(DEFAULT_TARGET_FPS if s.target_fps is None else s.target_fps)
+    clock_mhz = float(DEFAULT_CLOCK_MHZ if s.clock_mhz is None else s.clock_mhz)
     folds = auto_fold(qm, target_fps, clock_mhz)
-    layers = spec.get("layers") or {}
-    if not isinstance(layers, dict):
-        raise AccelError("fold spec: layers must map layer names to {pe: P, simd: S}")
     by_name = {l.name: l for l in qm.layers}
-    for name, f in layers.items():
+    for name, f in s.layers.items():
         if name not in folds:
-            raise AccelError(f"fold spec: no convolution named '{name}' in the model (convs: "
+            raise AccelError(f"{source}: no convolution named '{name}' in the model (convs: "
                              f"{', '.join(folds)})")
-        if not isinstance(f, dict) or set(f) - {"pe", "simd"}:
-            raise AccelError(f"fold spec: layer {name} needs {{pe: P, simd: S}}")
         old = folds[name]
-        folds[name] = check(by_name[name], Fold(int(f.get("pe", old.pe)),
-                                                int(f.get("simd", old.simd))))
+        folds[name] = check(by_name[name], Fold(old.pe if f.pe is None else f.pe,
+                                                old.simd if f.simd is None else f.simd))
     return folds, {"target_fps": target_fps, "clock_mhz": clock_mhz}

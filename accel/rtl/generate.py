@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from accel.core import arith, atomic
-from accel.core.errors import AccelError
-from accel.core.modelfile import QuantModel, load_model
+from accel.core import arith, atomic, kinds, stream
+from accel.core.ir import QuantModel
+from accel.core.modelfile import load_model
 from accel.rtl import fold as folding
 
 LIB = Path(__file__).parent / "lib"
@@ -133,37 +133,18 @@ def _window(net: Netlist, src: Stream, name: str, k: int, stride: int, pads, oh:
     return win
 
 
-def _square(layer, what: str) -> int:
-    kh, kw = layer.kernel if layer.kind != "conv" else layer.weight.shape[2:]
-    sh, sw = layer.stride
-    if kh != kw or sh != sw:
-        raise AccelError(f"{layer.name}: the RTL backend supports square {what} kernels and equal "
-                         f"strides only (got {kh}x{kw}, stride {sh}x{sw}); use the HLS backend")
-    return kh
-
-
 def conv(net: Netlist, layer, src: Stream, f: folding.Fold) -> Stream:
     lid = ident(layer.name)
-    k = _square(layer, "conv")
-    pixels, beats, n, cout = folding.conv_dims(layer)
-    _, oh, ow = layer.shape
+    k = layer.weight.shape[2]  # square (accel.core.kinds)
+    beats = folding.beats(layer)
+    cout, oh, ow = layer.shape
     feed = src if beats == 1 else _window(net, src, f"{lid}_win", k, layer.stride[0],
                                          layer.pads, oh, ow)
     out = layer.out
-    acc_frac = layer.acc_frac
-    in_type = layer.in_types[0]
-    acc_shift = acc_frac - (in_type.frac + layer.wtype.frac)
-    bias_shift = acc_frac - layer.btype.frac if layer.btype else 0
-    out_shift = acc_frac - out.frac
-    if not 0 <= out_shift <= 30 and not -16 <= out_shift < 0:
-        raise AccelError(f"{layer.name}: requantize shift {out_shift} is outside what the RTL "
-                         f"supports (-16..30)")
-    # Accumulator width from the real weights and biases: worst case |sum| of this layer.
-    in_max = (1 << src.bits) - 1 if not src.signed else 1 << (src.bits - 1)
-    w = np.abs(layer.weight.reshape(cout, -1)).sum(axis=1) * in_max << acc_shift
-    b = np.abs(layer.bias) << bias_shift if layer.bias is not None else 0
-    # (at least OUT_SHIFT + 2 bits: accel_requant reads the remainder bits below the shift)
-    acc_w = max(int((w + b).max()).bit_length() + 2, out_shift + 2)
+    out_shift = layer.out_shift
+    # One guard bit over layer.acc_bits, as the verified netlist (cycles, yosys estimate) has it;
+    # at least OUT_SHIFT + 2 bits: accel_requant reads the remainder bits below the shift.
+    acc_w = max(layer.acc_bits + 1, out_shift + 2)
     wmem, bmem, bbits = weight_rom(layer, f)
     net.mems[f"{lid}_w.mem"], net.mems[f"{lid}_b.mem"] = wmem, bmem
     lo, hi = arith.code_range(out.bits, out.signed, out.narrow)
@@ -171,13 +152,14 @@ def conv(net: Netlist, layer, src: Stream, f: folding.Fold) -> Stream:
     net.inst("accel_mvau", f"u_{lid}",
              dict(BEATS=beats, IN_C=src.channels, IN_BITS=src.bits, IN_SIGNED=int(src.signed),
                   OUT_C=cout, PE=f.pe, SIMD=f.simd, W_BITS=layer.wtype.bits, B_BITS=bbits,
-                  ACC_W=acc_w, ACC_SHIFT=acc_shift, BIAS_SHIFT=bias_shift, OUT_SHIFT=out_shift,
+                  ACC_W=acc_w, ACC_SHIFT=layer.acc_shift, BIAS_SHIFT=layer.bias_shift,
+                  OUT_SHIFT=out_shift,
                   RELU=int(layer.relu), OUT_BITS=out.bits, LO=lo, HI=hi,
                   WEIGHT_FILE=f"{lid}_w.mem", BIAS_FILE=f"{lid}_b.mem"),
              {**_ports("s", feed, pad=beats > 1), **({"s_pad": "1'b0"} if beats == 1 else {}),
               **_ports("m", dst)})
     net.layers.append(dict(name=layer.name, kind="conv", stream=lid, pe=f.pe, simd=f.simd,
-                           multipliers=f.multipliers, macs=pixels * n * cout,
+                           multipliers=f.multipliers, macs=layer.macs,
                            cycles=folding.layer_cycles(layer, f), acc_bits=acc_w,
                            window=beats > 1))
     return dst
@@ -185,7 +167,7 @@ def conv(net: Netlist, layer, src: Stream, f: folding.Fold) -> Stream:
 
 def maxpool(net: Netlist, layer, src: Stream) -> Stream:
     lid = ident(layer.name)
-    k = _square(layer, "pool")
+    k = layer.kernel[0]  # square (accel.core.kinds)
     c, oh, ow = layer.shape
     win = _window(net, src, f"{lid}_win", k, layer.stride[0], layer.pads, oh, ow,
                   zero_pad=False)
@@ -199,13 +181,9 @@ def maxpool(net: Netlist, layer, src: Stream) -> Stream:
 
 def concat(net: Netlist, layer, a: Stream, b: Stream) -> Stream:
     lid = ident(layer.name)
-    frac = max(a.frac, b.frac)
-    sha, shb = frac - a.frac, frac - b.frac
-    ob = max(a.bits + sha, b.bits + shb)
-    if a.signed != b.signed:
-        raise AccelError(f"{layer.name}: concat of signed and unsigned codes is not supported "
-                         f"by the RTL backend")
-    dst = net.stream(lid, a.channels + b.channels, ob, a.signed, frac, a.height, a.width)
+    sha, shb = layer.in_shifts
+    ob = layer.out.bits  # max(bits + shift): the inputs have one signedness (accel.core.kinds)
+    dst = net.stream(lid, a.channels + b.channels, ob, a.signed, layer.acc_frac, a.height, a.width)
     net.inst("accel_concat", f"u_{lid}",
              dict(CA=a.channels, BA=a.bits, SHA=sha, CB=b.channels, BB=b.bits, SHB=shb,
                   SIGNED=int(a.signed), OB=ob),
@@ -221,7 +199,7 @@ def gap(net: Netlist, layer, src: Stream) -> Stream:
     dst = net.stream(lid, src.channels, out.bits, out.signed, out.frac, 1, 1)
     net.inst("accel_gap", f"u_{lid}",
              dict(C=src.channels, BITS=src.bits, SIGNED=int(src.signed),
-                  NPIX=src.height * src.width, SH=out.frac - layer.in_types[0].frac,
+                  NPIX=layer.in_pixels, SH=-layer.out_shift,
                   OUT_BITS=out.bits, LO=lo, HI=hi),
              {**_ports("s", src), **_ports("m", dst)})
     net.layers.append(dict(name=layer.name, kind="gap", stream=lid,
@@ -252,53 +230,37 @@ def fork(net: Netlist, src: Stream, consumers: list, windowed: list[bool]) -> li
 
 
 def build_netlist(qm: QuantModel, folds: dict) -> tuple[Netlist, Stream, Stream]:
+    kinds.refuse(qm, "rtl")
     net = Netlist()
     c, h, w = qm.input_shape
     it = qm.input_type
-    if it.bits > 8:
-        raise AccelError("the RTL backend reads one byte per input code: input bits must be <= 8")
     inp = net.stream("pixels", c, it.bits, it.signed, it.frac, h, w)
     net.inst("accel_unpack", "u_unpack", dict(C=c, BITS=it.bits, VALUES=c * h * w),
              {"s_data": "s_axis_tdata", "s_last": "s_axis_tlast", "s_valid": "s_axis_tvalid",
               "s_ready": "s_axis_tready", **_ports("m", inp)})
-    first = {i for l in qm.layers for i in l.inputs} - {l.output for l in qm.layers}
-    tensors = {qm.input_name: inp, **{n: inp for n in first}}
-    uses = {}
-    for l in qm.layers:
-        for i in l.inputs:
-            uses.setdefault(i, []).append(l)
+    tensors = {qm.input_name: inp}
     pending: dict[str, list[Stream]] = {}  # fork outputs not yet consumed, per tensor
 
     def take(tensor: str, layer) -> Stream:
         if tensor in pending:
             return pending[tensor].pop(0)
-        consumers = uses.get(tensor, [])
+        consumers = qm.consumers(tensor)
         if len(consumers) == 1:
             return tensors[tensor]
-        if len(consumers) != 2:
-            raise AccelError(f"tensor {tensor} feeds {len(consumers)} layers: the RTL backend "
-                             f"forks a stream to two consumers only")
-        windowed = [l.kind != "conv" or folding.conv_dims(l)[1] > 1 for l in consumers]
+        windowed = [l.kind != "conv" or folding.beats(l) > 1 for l in consumers]  # two (kinds)
         pending[tensor] = fork(net, tensors[tensor], consumers, windowed)
         return pending[tensor].pop(0)
 
     for layer in qm.layers:
-        if layer.kind == "add":
-            raise AccelError(f"{layer.name}: bypass (add) layers are not in the RTL library yet; "
-                             f"use the HLS backend (accel hls) for bypass SqueezeNets")
         srcs = [take(i, layer) for i in layer.inputs]
         if layer.kind == "conv":
             out = conv(net, layer, srcs[0], folds[layer.name])
         elif layer.kind == "maxpool":
             out = maxpool(net, layer, srcs[0])
         elif layer.kind == "concat":
-            if len(srcs) != 2:
-                raise AccelError(f"{layer.name}: the RTL concat joins two streams, not {len(srcs)}")
             out = concat(net, layer, *srcs)
-        elif layer.kind == "gap":
+        else:  # gap: accel.core.kinds has refused every kind without an RTL block
             out = gap(net, layer, srcs[0])
-        else:
-            raise AccelError(f"{layer.name}: layer kind {layer.kind} has no RTL block")
         tensors[layer.output] = out
     res = tensors[qm.output]
     net.inst("accel_pack", "u_pack", dict(C=res.channels, BITS=res.bits, SIGNED=int(res.signed)),
@@ -349,7 +311,8 @@ def profile_block(net: Netlist, words_per_image: int) -> str:
 
 
 def top_verilog(qm: QuantModel, net: Netlist, words_per_image: int) -> str:
-    return f"""// Generated by `accel rtl` from {Path(qm.path).name}: do not edit, regenerate.
+    # the file name quoted (repr): a newline in it would end the comment
+    return f"""// Generated by `accel rtl` from {Path(qm.path).name!r}: do not edit, regenerate.
 // {len(qm.layers)} layers as a dataflow pipeline of accel/rtl/lib blocks; see accel_rtl.json.
 `default_nettype none
 module {TOP} (
@@ -373,25 +336,18 @@ module {TOP} (
 """
 
 
-def generate(model, out_dir, fold=None, board: str = "zybo", force: bool = True) -> dict:
-    """Write the RTL project for a model file (path or QuantModel) into out_dir, atomically."""
-    from accel.hls.generate import io_spec
-
+def generate(model, out_dir, fold=None, board: str = "zybo", force: bool = False) -> dict:
+    """Write the RTL project for a model file (path or QuantModel) into out_dir, atomically. An
+    existing out_dir is replaced only when it is an `accel rtl` output or force is given."""
     qm = model if isinstance(model, QuantModel) else load_model(model)
     folds, settings = folding.load(qm, fold)
     net, inp, res = build_netlist(qm, folds)
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not force:
-        raise AccelError(f"{out_dir} exists: remove it or pass another --out")
     lib_files = sorted(LIB.glob("*.v"))
     convs = [l for l in net.layers if l["kind"] == "conv"]
     slowest = max(l["cycles"] for l in net.layers)
     mults = sum(l["multipliers"] for l in convs)
     macs = sum(l["macs"] for l in convs)
-    io = io_spec(qm)
-    io["input"]["interface"] = "AXI4-Stream (slave, ports s_axis_*)"
-    io["output"]["interface"] = "AXI4-Stream (master, ports m_axis_*)"
-    io.pop("control")
+    io = stream.io_spec(qm, "ports s_axis_*", "ports m_axis_*")
     manifest = {
         "format": FORMAT, "model": str(Path(qm.path).resolve()), "board": board, "top": TOP,
         "files": ["rtl/" + f.name for f in lib_files] + [f"rtl/{TOP}.v"],
@@ -402,7 +358,7 @@ def generate(model, out_dir, fold=None, board: str = "zybo", force: bool = True)
                      "images_per_s": settings["clock_mhz"] * 1e6 / slowest,
                      "mac_utilization": macs / (mults * slowest)},
     }
-    with atomic.replacing(out_dir) as tmp:
+    with atomic.output(out_dir, "rtl", force) as tmp:
         rtl = tmp / "rtl"
         rtl.mkdir()
         for f in lib_files:

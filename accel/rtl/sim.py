@@ -16,12 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from accel.core import cache
+from accel.core import cache, progress, stream
 from accel.core.cache import cache_root
 from accel.core.errors import AccelError
 
 SIMULATORS = ("icarus", "verilator")
 TB_DIR = Path(__file__).parent / "tb"
+PROGRESS = "tb_progress.txt"  # the testbench's lines "<images out> <cycle>" (tb/)
 
 
 def tool_env(simulator: str) -> dict:
@@ -51,20 +52,13 @@ def check_simulator(simulator: str):
         raise AccelError(f"{exe} not found: {hint} (scripts/setup.sh installs both)")
 
 
-def pack_images(images: np.ndarray, words_per_image: int) -> np.ndarray:
-    """uint8 images (N, C, H, W) -> DMA words (N, words): NHWC bytes, 4 per little-endian word."""
-    x = np.asarray(images).astype(np.uint8).transpose(0, 2, 3, 1).reshape(len(images), -1)
-    pad = words_per_image * 4 - x.shape[1]
-    x = np.pad(x, ((0, 0), (0, pad)))
-    return x.view("<u4").reshape(len(images), words_per_image)
-
-
-def outputs_nchw(qm, outputs: np.ndarray) -> np.ndarray:
-    """DMA output words (N, words; NHWC order, as accel_pack streams them) -> (N, C*H*W) in the
-    golden model's NCHW order."""
-    c, h, w = next(l for l in qm.layers if l.output == qm.output).shape
-    n = len(outputs)
-    return np.asarray(outputs).reshape(n, h, w, c).transpose(0, 3, 1, 2).reshape(n, -1)
+def load_manifest(rtl_dir) -> dict:
+    """accel_rtl.json of an RTL project (files, io packing, fold, layers, estimate)."""
+    path = Path(rtl_dir) / "accel_rtl.json"
+    if not path.is_file():
+        raise AccelError(f"{rtl_dir} has no accel_rtl.json: generate it with `accel rtl --out "
+                         f"{rtl_dir}`")
+    return json.loads(path.read_text())
 
 
 def toolchain_id(simulator: str) -> str:
@@ -98,6 +92,21 @@ def max_images(words_per_image: int) -> int:
     return max(16, min(10_000, (1 << 22) // words_per_image))
 
 
+def _watch(path: Path):
+    """A poll for accel.core.progress: images out and the cycle, from the testbench's last line
+    (Python never acts per clock: the simulator writes the file per image and every 4096 cycles)."""
+    tail = progress.Tail(path)
+
+    def poll():
+        lines = [l.split() for l in tail.lines() if len(l.split()) == 2]
+        if lines:
+            images, cycle = map(int, lines[-1])
+            return {"n": images, "status": f"cycle {cycle:,}"}
+        return None
+
+    return poll
+
+
 def _read_mem(path: Path, signed: bool) -> np.ndarray:
     words = [t for line in path.read_text().splitlines()
              for t in line.split("//")[0].split()]  # Icarus writes "// 0x..." address comments
@@ -108,8 +117,9 @@ def _read_mem(path: Path, signed: bool) -> np.ndarray:
 def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float = 0.0,
              backpressure: float = 0.0, seed: int = 0, waves: bool = False,
              timeout_cycles: int | None = None, driver: str = "hdl", words=None) -> dict:
-    """Run images (uint8 N, C, H, W) through the RTL in rtl_dir. Returns outputs (N, classes) as
-    int64 codes, per-image latency, the initiation interval, images/s and per-stream timing.
+    """Run images (uint8 N, C, H, W) through the RTL in rtl_dir. Returns outputs (N, words) as
+    int64 codes in the order they are streamed (accel.core.stream.outputs_nchw gives the model's
+    order), per-image latency, the initiation interval, images/s and per-stream timing.
 
     driver "hdl": the HDL DMA model (tb/accel_tb_dma.v) feeds the top, fast for many images;
     "cocotbext": cocotbext-axi's AxiStreamSource/Sink in Python, every clock. valid_gaps and
@@ -122,16 +132,14 @@ def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float 
     from cocotb_tools.runner import get_runner
 
     rtl_dir = Path(rtl_dir)
-    man_path = rtl_dir / "accel_rtl.json"
-    if not man_path.is_file():
-        raise AccelError(f"{rtl_dir} has no accel_rtl.json: generate it with `accel rtl --out "
-                         f"{rtl_dir}`")
-    manifest = json.loads(man_path.read_text())
+    manifest = load_manifest(rtl_dir)
     check_simulator(simulator)
     io = manifest["io"]
     if words is None:
-        images = np.asarray(images)
-        words = pack_images(images, io["input"]["words"])
+        try:
+            words = stream.pack_images(images, io["input"]["words"])
+        except stream.StreamError as e:
+            raise AccelError(f"images for {rtl_dir}: {e}") from None
     words = np.asarray(words, dtype=np.uint32)
     if words.ndim != 2 or words.shape[1] != io["input"]["words"]:
         raise AccelError(f"DMA input must be (images, {io['input']['words']}) 32-bit words, got "
@@ -164,7 +172,8 @@ def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float 
         cfg = {"input": str(tmp / "input.npy"), "output": str(tmp / "result.json"),
                "out_words": io["output"]["words"], "out_signed": io["output"]["signed"],
                "valid_gaps": valid_gaps, "backpressure": backpressure, "seed": seed,
-               "timeout_cycles": timeout_cycles, "streams": streams}
+               "timeout_cycles": timeout_cycles, "streams": streams,
+               "progress": str(tmp / PROGRESS)}
         (tmp / "config.json").write_text(json.dumps(cfg))
         build_args = (["-Wno-fatal", "-Wno-WIDTH", "-Wno-UNUSED", "-Wno-UNOPTFLAT"]
                       if simulator == "verilator" else [])
@@ -173,18 +182,21 @@ def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float 
         os.environ.update(env)
         try:
             build_dir.mkdir(parents=True, exist_ok=True)
-            with open(build_dir.parent / f"{build_dir.name}.lock", "w") as lock:
+            with progress.task(f"{simulator} compile"), \
+                    open(build_dir.parent / f"{build_dir.name}.lock", "w") as lock:
                 fcntl.flock(lock, fcntl.LOCK_EX)  # parallel runs (pytest -n) share the cache
                 runner.build(sources=sources, hdl_toplevel=top, build_dir=build_dir,
                              defines={"ACCEL_PROFILE": 1}, parameters=params, waves=waves,
                              build_args=build_args, timescale=("1ns", "1ps"), always=False,
                              log_file=build_dir / "build.log")
-            runner.test(test_module="network", hdl_toplevel=top, build_dir=build_dir,
-                        testcase="dma_model" if driver == "hdl" else "run_images",
-                        plusargs=[f"+images={n}", f"+gap={round(valid_gaps * 100)}",
-                                  f"+bp={round(backpressure * 100)}", f"+seed={seed + 1}"],
-                        test_dir=tmp, waves=waves, seed=seed, log_file=tmp / "sim.log",
-                        extra_env={"ACCEL_SIM_CONFIG": str(tmp / "config.json"), **env})
+            with progress.task(f"{simulator} simulation", total=n, unit="images",
+                               poll=_watch(tmp / PROGRESS)):
+                runner.test(test_module="network", hdl_toplevel=top, build_dir=build_dir,
+                            testcase="dma_model" if driver == "hdl" else "run_images",
+                            plusargs=[f"+images={n}", f"+gap={round(valid_gaps * 100)}",
+                                      f"+bp={round(backpressure * 100)}", f"+seed={seed + 1}"],
+                            test_dir=tmp, waves=waves, seed=seed, log_file=tmp / "sim.log",
+                            extra_env={"ACCEL_SIM_CONFIG": str(tmp / "config.json"), **env})
         except RuntimeError as e:  # a build or simulator command failed
             raise AccelError(f"{simulator} failed on {rtl_dir} ({e}): see {build_dir}/build.log")
         except SystemExit as e:

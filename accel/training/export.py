@@ -7,6 +7,8 @@ What this adds to Brevitas' QONNX export, and why:
 - `metadata_props` carry what the later stages need: input/output codes and scales, the layout the
   driver streams, class names, the training recipe and measured metrics;
 - IR version <= 13 (onnxruntime 1.31, behind qonnx's executor, refuses 14);
+- what qonnx's transformations, FINN and hls4ml need of the graph (accel.core.migrate.interop: no
+  dangling graph inputs, each Quant owning its parameters, bias scales/zero points of shape [1]);
 - the file is written atomically (temp file + rename): never a half-written model.
 """
 
@@ -14,15 +16,15 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import onnx
 import torch
 from onnx import helper, numpy_helper
 
+from accel.core import atomic
 from accel.core.errors import AccelError
-from accel.core.fileformat import MAX_IR_VERSION, write_metadata
+from accel.core.fileformat import FORMAT, read_metadata, write_metadata
 # Module names Brevitas nests inside a quantized layer: a node's owner is the layer around them.
 _INTERNAL = {"weight_quant", "bias_quant", "act_quant", "export_handler",
              "fused_activation_quant_proxy", "activation_impl"}
@@ -104,21 +106,13 @@ def _reshape_to_flatten(graph: onnx.GraphProto) -> None:
 
 
 def _clean(model: onnx.ModelProto) -> onnx.ModelProto:
-    from qonnx.core.modelwrapper import ModelWrapper
-    from qonnx.transformation.general import RemoveUnusedTensors
-    from qonnx.transformation.infer_shapes import InferShapes
+    from accel.core.migrate import interop
 
     _rename_nodes(model.graph)
     _reduce_mean_to_global_avgpool(model.graph)
     _reshape_to_flatten(model.graph)
-    wrapped = ModelWrapper(model)
-    wrapped = wrapped.transform(InferShapes())
-    wrapped = wrapped.transform(RemoveUnusedTensors())
-    out = wrapped.model
-    out.ir_version = min(out.ir_version, MAX_IR_VERSION)
-    del out.graph.value_info[:]  # shapes are re-inferred by whoever reads; keeps the file small
-    wrapped = ModelWrapper(out).transform(InferShapes())
-    return wrapped.model
+    # no dangling inputs, per-node Quant parameters, [1]-shaped bias scales/zero points, IR cap
+    return interop(model)
 
 
 def export_model(model: torch.nn.Module, input_shape: tuple[int, int, int], out_path: Path,
@@ -127,17 +121,11 @@ def export_model(model: torch.nn.Module, input_shape: tuple[int, int, int], out_
     suffix (".pt") to a file copied beside the model (same stem) in the same atomic step."""
     from brevitas.export import export_qonnx
 
-    out_path = Path(out_path)
-    if out_path.suffix != ".onnx":
-        raise AccelError(f"--out {out_path}: the model file name must end in .onnx")
+    out_path = check_out(out_path, sidecars, force=True)  # never a folder, whoever calls
     model = model.cpu().float().eval()
     dummy = torch.zeros(1, *input_shape)
+    tmp = atomic.make_temp(out_path)
     try:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        tmpdir = tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".export-")
-    except OSError as exc:
-        raise AccelError(f"cannot write {out_path}: {exc.strerror}; choose another --out") from None
-    with tmpdir as tmp:
         raw = Path(tmp) / "raw.onnx"
         export_qonnx(model, dummy, export_path=str(raw))
         clean = _clean(onnx.load(str(raw)))
@@ -154,18 +142,49 @@ def export_model(model: torch.nn.Module, input_shape: tuple[int, int, int], out_
         load_model(staged[out_path])  # a file the later stages would refuse never lands
         for final, src in staged.items():
             os.replace(src, final)
+    finally:
+        atomic.discard(tmp)
     return out_path
+
+
+def check_out(out_path, sidecars=(".pt",), force: bool = False) -> Path:
+    """Refuse (exit 2) a model file --out that `accel export` may not write, before any work: a
+    name not ending in .onnx; a folder in the place of the file or of a sidecar (<stem>.pt);
+    without force, an existing file that is not an accel model file, or a sidecar that is not
+    the one that model file records."""
+    out_path = Path(out_path)
+    if out_path.suffix != ".onnx":
+        raise AccelError(f"--out {out_path}: the model file name must end in .onnx")
+    atomic.check(out_path, "export", force, kind="file", owned=_is_model_file)
+    for suffix in sidecars or ():
+        atomic.check(out_path.with_suffix(suffix), "export", force, kind="file",
+                     owned=lambda p: _is_model_file(out_path, p),
+                     label=f"--out {out_path}: its checkpoint")
+    return out_path
+
+
+def _is_model_file(path: Path, sidecar: Path | None = None) -> bool:
+    """path is an accel model file (and sidecar, when given, the file it records beside it)."""
+    try:
+        meta = read_metadata(onnx.load(str(path), load_external_data=False))
+    except Exception:  # not ONNX at all: not ours
+        return False
+    if meta.get("format") != FORMAT:
+        return False
+    return sidecar is None or meta.get(f"sidecar{sidecar.suffix}") == _sha256(sidecar)
 
 
 def _sha256(path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def export_run(run_dir, out_path) -> Path:
-    """A training run (its best.pt) -> model file + the checkpoint beside it as <stem>.pt."""
+def export_run(run_dir, out_path, force: bool = False) -> Path:
+    """A training run (its best.pt) -> model file + the checkpoint beside it as <stem>.pt. An
+    existing model file is replaced only when it is an accel model file or force is given."""
     from accel.training import zoo
     from accel.training.fit import load_checkpoint, model_from_checkpoint
 
+    check_out(out_path, force=force)
     run_dir = Path(run_dir)
     ckpt_path = run_dir / "best.pt" if run_dir.is_dir() else run_dir
     model, cfg, ckpt = model_from_checkpoint(ckpt_path)

@@ -23,9 +23,14 @@ from torch import nn
 
 from accel.training import zoo
 from accel import data
+from accel.core import atomic
 from accel.core.errors import AccelError
 from accel.training.layers import FloatOps, fold_batchnorm
 from accel.training.quantizers import QuantSpec, make_ops
+
+
+FLOAT_STEPS = 450  # automatic schedule (TrainConfig.resolve): float optimizer steps at least
+QAT_STEPS = 100  # quantization-aware steps at least
 
 
 @dataclass
@@ -36,9 +41,9 @@ class TrainConfig:
     abits: int = 8
     bbits: int = 32
     float_model: bool = False  # train without quantizers (reference only; cannot be exported)
-    epochs: int = 12  # quantization-aware epochs
-    float_epochs: int = 0  # float pre-training epochs before QAT (Brevitas costs ~5x per step)
-    batch_size: int = 128
+    epochs: int | None = None  # quantization-aware epochs (None: auto, see resolve())
+    float_epochs: int | None = None  # float pre-training epochs before QAT (None: auto)
+    batch_size: int | None = None  # None: auto from the training-set size
     lr: float = 0.004
     qat_lr: float | None = None  # default: lr / 10 when QAT starts from trained weights, else lr
     weight_decay: float = 1e-4
@@ -48,6 +53,22 @@ class TrainConfig:
     channels: int | None = None
     dropout: float | None = None
     init: str | None = None  # a run dir or checkpoint to start from (e.g. int8 run for int4)
+    split: tuple | None = None  # folder datasets: (train, val, test) fractions; None: 0.8/0.1/0.1
+    model_args: dict | None = None  # zoo metaparameters, e.g. squeezenet-meta's base_e, sr
+
+    def resolve(self, train_images: int) -> "TrainConfig":
+        """The automatic schedule, fixed into the recipe once the data is known. Measured on a
+        300-image 3-class folder (benchmarks/shapes.py) and MNIST: the net needs a few hundred
+        float steps to learn and ~100 QAT steps to settle; a small set wants small batches.
+        Brevitas costs ~5x per step, so the float phase does the learning."""
+        batch = self.batch_size or int(min(128, max(16, 2 ** int(np.log2(max(train_images, 1) / 16)))))
+        steps = -(-train_images // batch)  # per epoch
+        auto = {"batch_size": batch}
+        if self.float_epochs is None:
+            auto["float_epochs"] = 0 if self.float_model else int(min(60, -(-FLOAT_STEPS // steps)))
+        if self.epochs is None:
+            auto["epochs"] = int(max(2, -(-QAT_STEPS // steps)))
+        return TrainConfig.from_dict(dict(_jsonable(self), **auto))
 
     def spec(self) -> QuantSpec | None:
         return None if self.float_model else QuantSpec(self.wbits, self.abits, self.bbits).check()
@@ -56,13 +77,13 @@ class TrainConfig:
     def from_dict(cls, d: dict) -> "TrainConfig":
         names = {f.name for f in fields(cls)}
         cfg = cls(**{k: v for k, v in d.items() if k in names})
-        if cfg.size is not None:
-            cfg.size = tuple(cfg.size)
+        cfg.size = tuple(cfg.size) if cfg.size is not None else None
+        cfg.split = tuple(cfg.split) if cfg.split is not None else None
         return cfg
 
 
 def _model_kwargs(cfg: TrainConfig) -> dict:
-    return {} if cfg.dropout is None else {"dropout": cfg.dropout}
+    return dict(cfg.model_args or {}, **({} if cfg.dropout is None else {"dropout": cfg.dropout}))
 
 
 def build(cfg: TrainConfig, num_classes: int, in_channels: int) -> nn.Module:
@@ -216,28 +237,35 @@ def _weights(model, cfg: TrainConfig, ds) -> dict:
     return {"state_dict": model.state_dict(), "config": _jsonable(cfg),
             "num_classes": len(ds.class_names), "in_channels": ds.channels,
             "input_hw": list(ds.size), "class_names": list(ds.class_names),
-            "dataset": cfg.dataset}
+            "dataset": cfg.dataset, "split": _split(ds)}
+
+
+def _split(ds) -> dict:
+    return {"train": len(ds.train), "val": len(ds.val), "test": len(ds.test)}
 
 
 def train(cfg: TrainConfig, out_dir, resume: bool = False, progress: bool = True,
-          log=print) -> dict:
-    """Train (or resume) a run; returns its metrics."""
-    out_dir = Path(out_dir)
+          log=print, force: bool = False) -> dict:
+    """Train (or resume) a run; returns its metrics. out_dir is a folder this command created
+    (accel.core.atomic's marker), a new or empty one, or any folder with force."""
     cfg.spec()  # validates the bit widths before any work
-    if out_dir.exists() and not out_dir.is_dir():
-        raise AccelError(f"--out {out_dir} is a file: choose a directory")
+    out_dir = atomic.check(out_dir, "train", force)
     if out_dir.exists() and any(out_dir.iterdir()) and not resume:
         raise AccelError(f"run directory {out_dir} is not empty: pass --resume to continue it "
                          "or choose a new --out")
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
-    ds = data.load_dataset(cfg.dataset, size=cfg.size, seed=cfg.seed, channels=cfg.channels)
+    ds = data.load_dataset(cfg.dataset, size=cfg.size, seed=cfg.seed, channels=cfg.channels,
+                           fractions=cfg.split)
+    log(ds.describe())
+    for note in ds.notes:
+        log(f"note: {note}")
+    cfg = cfg.resolve(len(ds.train))
+    log(f"schedule: {cfg.float_epochs} float + {cfg.epochs} quantization-aware epochs, batch "
+        f"{cfg.batch_size}")
     model = build(cfg, len(ds.class_names), ds.channels)  # bad names fail before anything is written
     init = load_checkpoint(cfg.init) if cfg.init and not resume else None  # likewise a bad --init
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise AccelError(f"cannot create run directory {out_dir}: {exc.strerror}") from None
+    atomic.claim(out_dir, "train")
     ckpt_path = out_dir / "checkpoint.pt"
     resume_from = None
     if resume and ckpt_path.is_file():
@@ -308,7 +336,8 @@ def train(cfg: TrainConfig, out_dir, resume: bool = False, progress: bool = True
                "best_val_acc": state["best_val"], "test_acc": evaluate(best_model, ds.test),
                "params": zoo.count_params(best_model),
                "train_seconds": round(state["seconds"] + float_seconds, 1),
-               "test_images": len(ds.test), "note": "test_acc is the torch (Brevitas) model; "
+               "test_images": len(ds.test), "split": _split(ds),
+               "class_names": list(ds.class_names), "note": "test_acc is the torch (Brevitas) model; "
                "the exported integer model is checked by accel eval / accel verify"}
     _save(metrics, out_dir / "metrics.json")
     log(f"test accuracy {metrics['test_acc']:.4f} (best val {state['best_val']:.4f})")
@@ -318,4 +347,5 @@ def train(cfg: TrainConfig, out_dir, resume: bool = False, progress: bool = True
 def _jsonable(cfg: TrainConfig) -> dict:
     d = asdict(cfg)
     d["size"] = list(cfg.size) if cfg.size else None
+    d["split"] = list(cfg.split) if cfg.split else None
     return d

@@ -3,28 +3,30 @@
 #   vitis-run --mode hls --tcl build.tcl        (Vitis 2024.1 and later)
 # Steps (all by default; choose with the environment variable ACCEL_STEPS="csim csynth cosim export"):
 #   csim    C simulation: accel_tb streams tb_data/ through accel_top against the golden codes
-#   csynth  synthesis for {{PART}} at {{CLOCK_NS}} ns
+#   csynth  synthesis for {{PART|tcl}} at {{CLOCK_NS|tcl}} ns
 #   cosim   C/RTL co-simulation with the same testbench
 #   export  IP catalog zip: accel_ip.zip (top accel_top: AXI4-Stream in/out, AXI4-Lite control)
-# Every path is relative to this file: copy the folder anywhere and run it there.
+# Every path is relative to this file: copy the folder anywhere and run it there. Generated values
+# are whole TCL words (braced or escaped).
 
 set here [file dirname [file normalize [info script]]]
+set project {{PROJECT|tcl}}
 set steps {csim csynth cosim export}
 if {[info exists ::env(ACCEL_STEPS)]} { set steps $::env(ACCEL_STEPS) }
 set cflags "-std=c++14 -I$here -I$here/firmware"
 
 cd $here
 open_project -reset accel_prj
-set_top {{TOP}}
-add_files $here/firmware/{{PROJECT}}.cpp -cflags $cflags
+set_top {{TOP|tcl}}
+add_files [file join $here firmware $project.cpp] -cflags $cflags
 add_files $here/accel_top.cpp -cflags $cflags
 add_files -tb $here/accel_tb.cpp -cflags "$cflags -Wno-unknown-pragmas"
 add_files -tb $here/tb_data
 open_solution -reset solution1 -flow_target vivado
-set_part {{PART}}
-create_clock -period {{CLOCK_NS}} -name default
+set_part {{PART|tcl}}
+create_clock -period {{CLOCK_NS|tcl}} -name default
 config_export -format ip_catalog -rtl verilog -vendor accel -library hls -version 1.0 \
-    -display_name "accel SqueezeNet ({{PROJECT}})" -output $here/accel_ip.zip
+    -display_name "accel SqueezeNet ($project)" -output $here/accel_ip.zip
 
 if {[lsearch $steps csim] >= 0} { csim_design -argv tb_data }
 if {[lsearch $steps csynth] >= 0} { csynth_design }

@@ -5,6 +5,10 @@
 # OUT_DIR/accel_tb (the testbench: `OUT_DIR/accel_tb tb_data` must print 0 mismatching words).
 # The heavy translation unit (the network) compiles once, in parallel with the rest.
 set -euo pipefail
+# Stopped (Ctrl-C, or accel's SIGTERM when it is interrupted or dies), the compilers go too: the
+# whole process group, not only this shell. Every compile runs as `& wait` so the trap runs at once.
+trap 'trap - TERM INT; kill -TERM 0' TERM INT
+PROJECT={{PROJECT|sh}}
 HERE="$(cd "$(dirname "$0")" && pwd)"
 OUT="$(mkdir -p "${1:-$HERE/csim_build}" && cd "${1:-$HERE/csim_build}" && pwd)"
 CXX=${CXX:-g++}
@@ -15,18 +19,19 @@ echo "" | $CXX -Werror -fsyntax-only -std=c++17 -xc++ - -o /dev/null 2>/dev/null
 # off (18 s); -w keeps older compilers quiet about the ones they do not know.
 NOWARN="-Wno-stringop-overflow -Wno-stringop-overread -Wno-free-nonheap-object -Wno-mismatched-new-delete
  -Wno-mismatched-dealloc -Wno-dangling-pointer -Wno-use-after-free"
-FLAGS="-O3 -fPIC $STD -fno-gnu-unique -w $NOWARN"
-INC="-I$HERE -I$HERE/firmware -I$HERE/firmware/ap_types -I$HERE/csim"
+FLAGS="-O3 -pipe -fPIC $STD -fno-gnu-unique -w $NOWARN"  # -pipe: no /tmp files a kill would leave
+INC=(-I"$HERE" -I"$HERE/firmware" -I"$HERE/firmware/ap_types" -I"$HERE/csim")
+run() { "$@" & wait $!; }
 cd "$HERE"
-$CXX $FLAGS $INC -c firmware/{{PROJECT}}.cpp -o "$OUT/net.o" &
+$CXX $FLAGS "${INC[@]}" -c "firmware/$PROJECT.cpp" -o "$OUT/net.o" &
 net=$!
-$CXX $FLAGS $INC -c {{PROJECT}}_bridge.cpp -o "$OUT/hls4ml_bridge.o"
-$CXX $FLAGS $INC -c accel_top.cpp -o "$OUT/accel_top.o"
-$CXX $FLAGS $INC -c accel_bridge.cpp -o "$OUT/accel_bridge.o"
-$CXX $FLAGS $INC -c accel_tb.cpp -o "$OUT/accel_tb.o"
+run $CXX $FLAGS "${INC[@]}" -c "${PROJECT}_bridge.cpp" -o "$OUT/hls4ml_bridge.o"
+run $CXX $FLAGS "${INC[@]}" -c accel_top.cpp -o "$OUT/accel_top.o"
+run $CXX $FLAGS "${INC[@]}" -c accel_bridge.cpp -o "$OUT/accel_bridge.o"
+run $CXX $FLAGS "${INC[@]}" -c accel_tb.cpp -o "$OUT/accel_tb.o"
 wait $net
-$CXX -shared "$OUT/net.o" "$OUT/hls4ml_bridge.o" "$OUT/accel_top.o" "$OUT/accel_bridge.o" -o "$OUT/libaccel_csim.so.tmp"
-$CXX "$OUT/net.o" "$OUT/accel_top.o" "$OUT/accel_tb.o" -o "$OUT/accel_tb.tmp"
+run $CXX -shared "$OUT/net.o" "$OUT/hls4ml_bridge.o" "$OUT/accel_top.o" "$OUT/accel_bridge.o" -o "$OUT/libaccel_csim.so.tmp"
+run $CXX "$OUT/net.o" "$OUT/accel_top.o" "$OUT/accel_tb.o" -o "$OUT/accel_tb.tmp"
 mv "$OUT/libaccel_csim.so.tmp" "$OUT/libaccel_csim.so"
 mv "$OUT/accel_tb.tmp" "$OUT/accel_tb"
 rm -f "$OUT"/*.o

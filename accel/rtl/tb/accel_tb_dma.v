@@ -3,7 +3,8 @@
 // READY backpressure, both AXI4-Stream legal (VALID and data held until accepted), and writes the
 // output words and each image's latency/done cycle to .mem files. cocotb starts it and waits for
 // DONE, so no Python runs per clock cycle. Settings by plusargs: +images=N +gap=P +bp=P +seed=S
-// (P in percent).
+// (P in percent). Progress for accel.rtl.sim, which polls the file: a line "<images out> <cycle>"
+// in tb_progress.txt per image and every 4096 cycles.
 `timescale 1ns/1ps
 `default_nettype none
 module accel_tb_dma #(
@@ -19,8 +20,9 @@ module accel_tb_dma #(
     reg [31:0] out_mem [0:OUT_WORDS*MAX_IMAGES-1];
     reg [31:0] lat_mem [0:MAX_IMAGES-1];
     reg [31:0] cyc_mem [0:MAX_IMAGES-1];
-    integer images, gap, bp, seed;
+    integer images, gap, bp, seed, progress;
     initial begin
+        progress = $fopen("tb_progress.txt", "w");
         if (!$value$plusargs("images=%d", images)) images = 1;
         if (!$value$plusargs("gap=%d", gap)) gap = 0;
         if (!$value$plusargs("bp=%d", bp)) bp = 0;
@@ -61,6 +63,10 @@ module accel_tb_dma #(
         end else begin
             cycle <= cycle + 1;
             r1 <= r1x; r2 <= r2x;
+            if (cycle % 4096 == 0 || (m_valid && m_ready && m_last)) begin
+                $fdisplay(progress, "%0d %0d", img_out + (m_valid && m_ready && m_last), cycle);
+                $fflush(progress);
+            end
             if (take && (wi % WORDS) == 0) begin
                 start_mem[img_in] <= cycle;
                 img_in <= img_in + 1;

@@ -7,7 +7,8 @@ words, class codes come out, optionally with random valid gaps and random ready 
   backpressure; Python only starts it and waits for DONE: hundreds of images.
 
 Cycle figures come from the top's ACCEL_PROFILE counters. Driven by accel.rtl.sim through cocotb's
-runner; settings arrive in the JSON file named by ACCEL_SIM_CONFIG, results go where it says.
+runner; settings arrive in the JSON file named by ACCEL_SIM_CONFIG, results go where it says, and
+progress lines "<images out> <cycle>" per image into its "progress" file (as the HDL model does).
 """
 
 import json
@@ -76,6 +77,8 @@ async def run_images(dut):
         await ClockCycles(dut.ap_clk, 1)  # the profile registers update on the TLAST edge
         result["latency"].append(_int(dut.prof_latency))
         result["done_cycle"].append(_int(dut.prof_done_cycle))
+        with open(cfg["progress"], "a") as f:
+            f.write(f"{i + 1} {_int(dut.prof_cycle)}\n")
     _finish(dut, cfg, result)
 
 

@@ -2,8 +2,8 @@
 are the RTL simulation (accel.rtl.sim, Verilator or Icarus), so `driver.Accelerator` runs here the
 same code path it runs on the board.
 
-    ov, meta = sim_overlay(model="model.onnx", simulator="verilator")   # or rtl_dir= / build=
-    acc = driver.Accelerator(ov, meta, allocate=ov.allocate)
+    ov, meta = sim_overlay(qm, simulator="verilator")   # or folder=: an RTL or build folder
+    acc = driver.Accelerator(ov, meta, allocate=ov.allocate)    # accel.python.driver
     acc.run(images)
 
 What is modelled (AXI DMA PG021, simple mode, as PYNQ's _SDMAChannel drives it):
@@ -15,9 +15,12 @@ What is modelled (AXI DMA PG021, simple mode, as PYNQ's _SDMAChannel drives it):
   * S2MM (recvchannel.transfer) ends at TLAST (one image's output words): `transferred` is the
     byte count received. A transfer shorter than the image's output halts the channel with
     DMAIntErr (status bit 0x10): `error` is set and `wait()` raises as PYNQ does.
-  * Transfers larger than the DMA's length register (2^23 - 1 bytes), unaligned, outside the
+  * Transfers larger than the DMA's length register (stream.MAX_TRANSFER), unaligned, outside the
     buffer, or on a busy channel fail as PYNQ fails them.
   * `wait()` on a busy channel raises at once instead of spinning forever as PYNQ's would.
+  * Interrupts: the DMA's `mm2s_introut` / `s2mm_introut` lines (wired in the board design) are
+    raised when a transfer completes (IOC); `wait_async()` awaits them as PYNQ's does, so the
+    driver's interrupt wait runs here too. A channel that never completes never raises its line.
   * control="axilite" adds an HLS-style AP_CTRL register (0x00): nothing runs until ap_start;
     with auto_restart (0x81) images stream back to back, with ap_start alone one image runs.
 
@@ -25,6 +28,7 @@ Simulated time: every simulate() run reports latency and initiation interval in 
 `SimOverlay.stats()` sums them into simulated images/s at the accelerator clock.
 """
 
+import asyncio
 import contextlib
 import json
 import os
@@ -34,10 +38,11 @@ from pathlib import Path
 
 import numpy as np
 
+from accel.core import cache, stream
 from accel.core.errors import AccelError
+from accel.rtl import project_for, sim
 
 SR_HALTED, SR_IDLE, SR_INTERR = 0x1, 0x2, 0x10
-MAX_TRANSFER = (1 << 23) - 1  # accel/flow/vivado.py DMA_LENGTH_WIDTH = 23
 
 
 class SimBuffer(np.ndarray):
@@ -69,11 +74,31 @@ def allocate(shape, dtype=np.uint32, **_):
     return buf
 
 
+class SimInterrupt:
+    """An interrupt line with pynq.Interrupt's API (pynq/interrupt.py: a coroutine `wait()`)."""
+
+    def __init__(self, pin: str):
+        self.pin = pin
+        self._events = []
+
+    async def wait(self):
+        event = asyncio.Event()
+        self._events.append(event)
+        await event.wait()
+
+    def fire(self):
+        events, self._events = self._events, []
+        for e in events:
+            e.set()
+
+
 class SimChannel:
     """One AXI DMA channel (sendchannel = MM2S, recvchannel = S2MM) of the simulated device."""
 
-    def __init__(self, device: "SimDevice", direction: str, max_size: int = MAX_TRANSFER):
+    def __init__(self, device: "SimDevice", direction: str, interrupt: SimInterrupt,
+                 max_size: int = stream.MAX_TRANSFER):
         self.device, self.direction, self._max_size = device, direction, max_size
+        self._interrupt = interrupt
         self.sr = 0x0  # running, not idle until the first transfer (as after a DMA reset)
         self.transferred = 0
         self._first_transfer = True
@@ -135,10 +160,19 @@ class SimChannel:
             raise RuntimeError("wait() on a busy DMA channel: on the board this spins forever "
                                "(hls4ml issue #776); poll .idle with a deadline instead")
 
+    async def wait_async(self):
+        """As pynq/lib/dma.py _SDMAChannel.wait_async: await the interrupt until idle (an error
+        raises no interrupt: this then waits for ever, the caller's deadline ends it)."""
+        if not self.running:
+            raise RuntimeError("DMA channel not started")
+        while not self.idle:
+            await self._interrupt.wait()
+
     # device side
     def _complete(self, nbytes: int):
         self.transferred = int(nbytes)
         self.sr |= SR_IDLE
+        self._interrupt.fire()
 
     def _internal_error(self, nbytes: int):
         self.transferred = int(nbytes)
@@ -146,10 +180,14 @@ class SimChannel:
 
 
 class SimDMA:
+    """pynq's DMA driver as the driver sees it: channels, buffer_max_size, interrupt lines."""
+
     def __init__(self, device):
-        self.buffer_max_size = MAX_TRANSFER
-        self.sendchannel = SimChannel(device, "mm2s")
-        self.recvchannel = SimChannel(device, "s2mm")
+        self.buffer_max_size = stream.MAX_TRANSFER
+        self.mm2s_introut, self.s2mm_introut = SimInterrupt("mm2s_introut"), \
+            SimInterrupt("s2mm_introut")
+        self.sendchannel = SimChannel(device, "mm2s", self.mm2s_introut)
+        self.recvchannel = SimChannel(device, "s2mm", self.s2mm_introut)
 
 
 class SimControl:
@@ -182,7 +220,7 @@ class SimDevice:
     def __init__(self, rtl_dir, simulator: str = "verilator", control: str = "none",
                  quiet: bool = True, log=None):
         self.rtl_dir = Path(rtl_dir)
-        self.manifest = json.loads((self.rtl_dir / "accel_rtl.json").read_text())
+        self.manifest = sim.load_manifest(self.rtl_dir)
         io = self.manifest["io"]
         self.words = int(io["input"]["words"])
         self.out_words = int(io["output"]["words"])
@@ -231,8 +269,6 @@ class SimDevice:
                 ch._complete(4 * k)
 
     def _simulate(self, n: int):
-        from accel.rtl import sim
-
         words = self.pending[:n * self.words].reshape(n, self.words)
         self.pending = self.pending[n * self.words:]
         with _quiet(self.quiet, self.log) as logfile:
@@ -312,19 +348,6 @@ def _quiet(quiet: bool, log):
 # ---------------------------------------------------------------------------------------------
 # where the RTL comes from, and the overlay metadata for it
 
-def rtl_for_model(model, fold=None, board: str = "zybo") -> Path:
-    """The RTL for a model file, from the cache (accel.rtl.project_for): an unchanged design keeps
-    its folder, so the simulator's compiled model (cached by accel.rtl.sim) is reused instead of
-    rebuilt (Verilator takes about a minute)."""
-    from accel.core.modelfile import load_model
-    from accel.rtl import project_for
-
-    model = Path(model)
-    if not model.is_file():
-        raise AccelError(f"model file {model} not found")
-    return project_for(load_model(model), fold=fold, board=board)
-
-
 def find_rtl(path) -> Path:
     """An RTL folder (accel_rtl.json) or an `accel build --backend rtl` folder (rtl/accel/)."""
     path = Path(path)
@@ -338,50 +361,42 @@ def find_rtl(path) -> Path:
                      "an `accel build --backend rtl` folder")
 
 
-def overlay_metadata(rtl_dir, model=None, control: str = "none") -> dict:
-    """accel_overlay.json as the build's overlay stage writes it, for the simulated device."""
-    from accel.flow.pipeline import model_summary
-    from accel.core.modelfile import load_model
-
-    manifest = json.loads((Path(rtl_dir) / "accel_rtl.json").read_text())
-    qm = load_model(model or manifest["model"])
-    summary = model_summary(qm)
-    axilite = control == "axilite"
-    return {
-        "format": "accel-overlay-1", "board": "sim", "part": None,
-        "clock_mhz": manifest.get("fold", {}).get("clock_mhz"), "backend": "rtl",
-        "bitstream": None, "hwh": None,
-        "model": {k: summary[k] for k in ("file", "input_shape", "input_type", "dataset",
-                                          "class_names", "params")},
-        "io": manifest["io"],
-        "dma": {"cell": "dma", "base": None, "range": None, "stream_bits": 32,
-                "mode": "simple (no SG)"},
-        "accel": {"cell": "accel",
-                  "control": "ap_ctrl (AXI4-Lite)" if axilite else "none (free running)",
-                  "base": 0 if axilite else None},
-        "driver": [], "_path": f"simulated device ({rtl_dir})",
-    }
+def model_path(folder) -> Path:
+    """The model file the RTL in an RTL or build folder was generated from."""
+    return Path(sim.load_manifest(find_rtl(folder))["model"])
 
 
-def sim_overlay(model=None, rtl_dir=None, build=None, simulator: str = "verilator",
-                control: str = "none", quiet: bool = True, fold=None):
-    """(SimOverlay, metadata) for a model file (RTL generated into the cache), an RTL folder, or
-    a build folder (`accel build --backend rtl`, its overlay metadata when present)."""
+def overlay_metadata(qm, rtl_dir, control: str = "none") -> dict:
+    """accel_overlay.json for the simulated device (no bitstream, no addresses)."""
+    manifest = sim.load_manifest(rtl_dir)
+    meta = stream.overlay_metadata(
+        qm, manifest["io"], board="sim", part=None, clock_mhz=manifest["fold"]["clock_mhz"],
+        backend="rtl", bitstream=None, hwh=None, dma_base=None, dma_range=None,
+        axilite=control == "axilite", ctrl_base=0, driver=[],
+        model_sha256=cache.file_hash(qm.path),
+        vlnv=f"accel:rtl:{manifest['top']}:1.0")  # as accel/flow/vivado.py accel_from_rtl
+    meta["_path"] = f"simulated device ({rtl_dir})"
+    return meta
+
+
+def sim_overlay(qm, folder=None, simulator: str = "verilator", control: str = "none",
+                quiet: bool = True, fold=None):
+    """(SimOverlay, metadata) for a model: its RTL generated into the cache (accel.rtl.project_for:
+    an unchanged design keeps its folder, so the compiled simulator is reused), or the RTL of
+    `folder` (an RTL folder, or an `accel build --backend rtl` folder, whose overlay metadata is
+    used when it has one)."""
     meta = None
-    if build is not None:
-        rtl_dir = find_rtl(build)
-        for cand in (Path(build) / "overlay" / "accel_overlay.json",
-                     Path(build) / "accel_overlay.json"):
+    if folder is not None:
+        rtl_dir = find_rtl(folder)
+        for cand in (Path(folder) / "overlay" / stream.OVERLAY_METADATA,
+                     Path(folder) / stream.OVERLAY_METADATA):
             if cand.is_file():
                 meta = json.loads(cand.read_text())
                 meta["_path"] = str(cand)
                 break
-    elif rtl_dir is None:
-        if model is None:
-            raise AccelError("sim_overlay needs a model file, an RTL folder or a build folder")
-        rtl_dir = rtl_for_model(model, fold=fold)
-    rtl_dir = Path(rtl_dir)
+    else:
+        rtl_dir = project_for(qm, fold=fold)
     if meta is None:
-        meta = overlay_metadata(rtl_dir, model, control)
+        meta = overlay_metadata(qm, rtl_dir, control)
     dev = SimDevice(rtl_dir, simulator=simulator, control=control, quiet=quiet)
     return SimOverlay(dev, meta["dma"]["cell"], meta["accel"]["cell"]), meta

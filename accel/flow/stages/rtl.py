@@ -1,0 +1,47 @@
+"""Stage rtl (--backend rtl): our Verilog (accel.rtl), its yosys estimate checked against the board,
+and its cocotb simulation on the golden vectors compared with the golden model."""
+
+from accel.core import atomic, cache, stream
+from accel.core.errors import AccelError
+from accel.flow import stamps
+from accel.flow.context import VerificationFailed, fit_check
+from accel.rtl import estimate, generate, sim
+from accel.verify import compare
+
+
+def run(ctx) -> dict:
+    key = cache.key("rtl", ctx.keys["golden"], ctx.board.name, cache.module_hash(__name__))
+    hit = ctx.cached("rtl", key)
+    if hit:
+        return hit
+    tmp = atomic.make_temp(ctx.root / "rtl")
+    try:
+        rtl_dir = tmp / "accel"
+        manifest = generate.generate(ctx.qm, rtl_dir, board=ctx.board.name)
+        est = dict(estimate.estimate(str(rtl_dir), ctx.board.name))
+        est["source"] = "accel.rtl.estimate (yosys)"
+        need = {k: est[k] for k in ("LUT", "FF", "BRAM36") if isinstance(est.get(k), (int, float))}
+        need["DSP48E1"] = est.get("DSP48E1", est.get("DSP", 0))
+        fit = fit_check(ctx.board, need, "RTL resource estimate")
+        if est.get("fits") is False:
+            raise AccelError(f"the model does not fit {ctx.board.name} by the RTL estimate: "
+                             f"{need} (capacity {ctx.board.capacity})")
+        x, y, _ = ctx.golden_vectors()
+        res = sim.simulate(str(rtl_dir), x)
+        r = compare("rtl", y, stream.outputs_nchw(res["outputs"], manifest["io"]["output"]))
+        result = {"level": "rtl simulation (cocotb)", "images": int(len(x)),
+                  "output_mismatches": r.output_mismatches, "ii_cycles": res.get("ii_cycles"),
+                  "latency_cycles": res.get("latency_cycles"),
+                  "layers": [{k: l.get(k) for k in ("name", "cycles_per_image", "estimated_cycles")}
+                             for l in res.get("layers", [])]}
+        if r.mismatches:
+            raise VerificationFailed(f"RTL simulation differs from the golden model: "
+                                     f"{r.output_mismatches} output mismatches on {len(x)} images")
+        info = {"stage": "rtl", "key": key, "status": "done", "verify": result,
+                "estimate": est, "fit": fit,
+                "note": f"{need['DSP48E1']} multipliers; simulation vs golden: 0 mismatches "
+                        f"({len(x)} images)"}
+        stamps.commit(tmp, ctx.root / "rtl", info)
+    finally:
+        atomic.discard(tmp)
+    return info
