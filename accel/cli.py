@@ -37,6 +37,21 @@ def _model_path(args) -> Path:
     return Path(args.model) if args.model else DEFAULT_MODEL
 
 
+MODEL_ARGS = ("base_e", "incr_e", "pct_3x3", "freq", "sr", "num_fires", "bypass")  # zoo options
+
+
+def _fractions(text: str) -> tuple[float, float, float]:
+    try:
+        parts = tuple(float(p) for p in text.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 3 or not all(0 <= p <= 1 for p in parts) or abs(sum(parts) - 1) > 1e-6 \
+            or parts[0] == 0:
+        raise argparse.ArgumentTypeError(f"bad split '{text}': give TRAIN,VAL,TEST fractions "
+                                         "adding up to 1, e.g. 0.8,0.1,0.1")
+    return parts
+
+
 def cmd_train(args) -> int:
     from accel.training.fit import TrainConfig, train
 
@@ -46,9 +61,9 @@ def cmd_train(args) -> int:
                       batch_size=args.batch_size, lr=args.lr, qat_lr=args.qat_lr,
                       augment=not args.no_augment,
                       seed=args.seed, size=args.size, channels=args.channels,
-                      dropout=args.dropout, init=args.init)
-    if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0 or cfg.float_epochs < 0:
-        raise AccelError("--epochs and --batch-size must be >= 1, --float-epochs >= 0, --lr > 0")
+                      dropout=args.dropout, init=args.init, split=args.split,
+                      model_args={k: getattr(args, k) for k in MODEL_ARGS
+                                  if getattr(args, k) is not None} or None)
     train(cfg, args.out, resume=args.resume, progress=not args.quiet, force=args.force)
     return 0
 
@@ -331,8 +346,6 @@ def _run(args) -> int:
     from accel.python import driver
     from accel.verify import against_golden
 
-    if args.images < 1 or args.timeout <= 0:
-        raise AccelError("--images must be >= 1 and --timeout > 0")
     if args.board != "sim":
         boards.get(args.board)  # unknown board: one line, exit 2
         try:
@@ -424,26 +437,49 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
 
     t = sub.add_parser("train", help="quantization-aware training (Brevitas)")
-    t.add_argument("--model", default="tiny-mnist")
-    t.add_argument("--dataset", default="mnist", help="mnist, fashion-mnist or folder:PATH")
-    t.add_argument("--wbits", type=int, default=8)
-    t.add_argument("--abits", type=int, default=8)
-    t.add_argument("--bbits", type=int, default=32)
+    t.add_argument("--model", default="tiny-mnist", help="network from the zoo: tiny-mnist, "
+                   "squeezenet1_0, squeezenet1_1 (and -simple-bypass / -complex-bypass), "
+                   "squeezenet-meta")
+    t.add_argument("--dataset", default="mnist", help="mnist, fashion-mnist or folder:PATH (one "
+                   "subfolder per class; the split and class names are printed and recorded)")
+    t.add_argument("--split", type=_fractions, default=None, metavar="TRAIN,VAL,TEST",
+                   help="folder datasets: split fractions (default 0.8,0.1,0.1, per class, "
+                   "seeded); MNIST and Fashion-MNIST have fixed splits")
+    t.add_argument("--wbits", type=int, default=8, help="weight bits (2-8)")
+    t.add_argument("--abits", type=int, default=8, help="activation bits (2-8)")
+    t.add_argument("--bbits", type=int, default=32, help="bias bits (the accumulator's scale)")
     t.add_argument("--float", action="store_true", help="train a float reference (no export)")
-    t.add_argument("--epochs", type=config.cli_int(1, 10_000), default=12,
-                   help="quantization-aware epochs")
-    t.add_argument("--float-epochs", type=config.cli_int(0, 10_000), default=0,
-                   help="float pre-training epochs before QAT (faster convergence)")
-    t.add_argument("--batch-size", type=config.cli_int(1, 65_536), default=128)
+    t.add_argument("--epochs", type=config.cli_int(1, 10_000), default=None,
+                   help="quantization-aware epochs (default: auto, at least 100 steps and 2 "
+                   "epochs)")
+    t.add_argument("--float-epochs", type=config.cli_int(0, 10_000), default=None,
+                   help="float pre-training epochs before QAT, where the net learns (default: "
+                   "auto, at least 450 steps, at most 60 epochs)")
+    t.add_argument("--batch-size", type=config.cli_int(1, 65_536), default=None,
+                   help="default: auto, 16-128 by the training-set size (small sets want "
+                   "small batches)")
     t.add_argument("--lr", type=config.cli_number(0, 10, above=True), default=0.004,
                    help="peak learning rate (one-cycle)")
     t.add_argument("--qat-lr", type=config.cli_number(0, 10, above=True), default=None,
                    help="QAT peak learning rate (default: --lr/10 after pre-training, else --lr)")
     t.add_argument("--no-augment", action="store_true")
     t.add_argument("--seed", type=config.cli_int(0, 2**32 - 1), default=0)
-    t.add_argument("--size", type=_size, default=None, help="HxW input size (default: native)")
-    t.add_argument("--channels", type=int, choices=(1, 3), default=None)
-    t.add_argument("--dropout", type=float, default=None)
+    t.add_argument("--size", type=_size, default=None, help="HxW input size (default: native: "
+                   "28x28 for the MNISTs, a folder's own (most common) image size; other sizes "
+                   "are resized bilinearly and the count printed)")
+    t.add_argument("--channels", type=int, choices=(1, 3), default=None,
+                   help="1 (grey) or 3 (RGB); default: the dataset's (a folder's majority)")
+    t.add_argument("--dropout", type=float, default=None, help="default: the model's")
+    meta = t.add_argument_group("zoo options (squeezenet-meta metaparameters; bypass for any "
+                                "model; default: the model's own)")
+    meta.add_argument("--base-e", type=int, default=None, help="expand filters of the first fire")
+    meta.add_argument("--incr-e", type=int, default=None, help="expand filters added every FREQ fires")
+    meta.add_argument("--pct-3x3", type=float, default=None, help="share of 3x3 expand filters")
+    meta.add_argument("--freq", type=int, default=None, help="fires between width increments")
+    meta.add_argument("--sr", type=float, default=None, help="squeeze ratio (squeeze / expand)")
+    meta.add_argument("--num-fires", type=int, default=None, help="number of fire modules")
+    meta.add_argument("--bypass", choices=("none", "simple", "complex"), default=None,
+                      help="residual bypass around fire modules")
     t.add_argument("--init", default=None, help="start from this run's weights")
     t.add_argument("--out", required=True, help="run directory")
     t.add_argument("--force", action="store_true",

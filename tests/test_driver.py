@@ -4,6 +4,7 @@ RTL tops (accel/core/stream.py): packing, errors before any transfer, deadline-p
 simulation behind the PYNQ interface) on real MNIST test images, bit-exact with the golden model;
 `accel run`."""
 
+import asyncio
 import json
 import shutil
 import subprocess
@@ -211,6 +212,103 @@ def test_dma_error_is_reported():
         acc.run(images(1))
 
 
+class InstantChannel:
+    """Completes every transfer at once (the received words stay 0); records how it is waited on.
+    fail_async: the transfer never completes and the DMA reports an error meanwhile (an error
+    raises no interrupt)."""
+
+    def __init__(self, fail_async=False):
+        self.calls, self.idle, self.error, self.transferred = [], False, False, 0
+        self.fail_async = fail_async
+
+    def transfer(self, array, start=0, nbytes=0):
+        self.idle, self.transferred = not self.fail_async, nbytes
+
+    def wait(self):
+        self.calls.append("wait")
+        if self.error:
+            raise RuntimeError("DMA Internal Error (transfer length 0?)")
+
+    async def wait_async(self):
+        self.calls.append("wait_async")
+        if self.fail_async:
+            self.error = True
+            await asyncio.sleep(60)
+
+
+def instant_accel(interrupts: bool, fail_async=False):
+    ov = FakeOverlay()
+    ov.dma.sendchannel, ov.dma.recvchannel = InstantChannel(), InstantChannel(fail_async)
+    if interrupts:  # pynq's DMA driver: one Interrupt per pin, handed to its channels
+        ov.dma.mm2s_introut = ov.dma.s2mm_introut = object()
+    return driver.Accelerator(ov, meta_for(), allocate=simdevice.allocate, timeout_s=0.2), ov
+
+
+def test_waits_by_interrupt_where_wired_else_polls():
+    acc, ov = instant_accel(interrupts=True)
+    assert acc.interrupts
+    acc.run(images(2))
+    assert ov.dma.recvchannel.calls == ["wait_async"] * 2
+    assert ov.dma.sendchannel.calls == ["wait_async"]
+
+    async def in_a_jupyter_kernel():  # a running event loop: a blocking wait cannot run it
+        return acc.run(images(1))
+
+    ov.dma.recvchannel.calls.clear()
+    asyncio.run(in_a_jupyter_kernel())
+    assert ov.dma.recvchannel.calls == ["wait"]
+    acc, ov = instant_accel(interrupts=False)
+    assert not acc.interrupts
+    acc.run(images(1))
+    assert ov.dma.recvchannel.calls == ["wait"] and ov.dma.sendchannel.calls == ["wait"]
+    acc, ov = instant_accel(interrupts=True, fail_async=True)
+    with pytest.raises(DriverError, match=r"DMA S2MM \(receive\) of image 1 of 1 failed: DMA "
+                                          "Internal Error"):
+        acc.run(images(1))
+
+
+def test_nhwc_layout_and_a_hint_for_it():
+    acc, _ = instant_accel(interrupts=False)
+    x = images(2)
+    nhwc = x.transpose(0, 2, 3, 1)
+    np.testing.assert_array_equal(driver.check_images(nhwc, (1, 28, 28), "NHWC"), x)
+    np.testing.assert_array_equal(driver.check_images(nhwc[0], (1, 28, 28), "NHWC"), x[:1])
+    assert acc.predict(nhwc, layout="NHWC").shape == (2,)
+    with pytest.raises(DriverError, match=r"\(N, C, H, W\) = \(N, 1, 28, 28\).*layout='NHWC'"):
+        acc.run(nhwc)
+    with pytest.raises(DriverError, match=r"\(N, H, W, C\) = \(N, 28, 28, 1\).*layout='NCHW'"):
+        acc.run(x, layout="NHWC")
+    with pytest.raises(DriverError, match="choose NCHW or NHWC"):
+        acc.run(x, layout="CHW")
+
+
+def test_image_files_get_the_models_preprocessing(tmp_path):
+    """Image files -> codes exactly as accel/data.py makes the datasets (grey or RGB, bilinear
+    resize to the model's size), without importing accel.data on the board."""
+    from PIL import Image
+
+    from accel import data
+    from accel.python import images as imagefiles
+
+    rng = np.random.default_rng(0)
+    rgb, grey = tmp_path / "a.png", tmp_path / "b.jpg"
+    Image.fromarray(rng.integers(0, 256, (37, 45, 3), dtype=np.uint8)).save(rgb)
+    Image.fromarray(rng.integers(0, 256, (20, 20), dtype=np.uint8)).save(grey)
+    for shape in ((1, 28, 28), (3, 16, 24)):
+        want = np.stack([data._to_codes(data._open_image(p), shape[1:], shape[0])
+                         for p in (rgb, grey)])
+        np.testing.assert_array_equal(imagefiles.load([rgb, grey], shape), want)
+    assert imagefiles.files(tmp_path) == [rgb, grey] and imagefiles.files(str(rgb)) == [rgb]
+    acc, ov = instant_accel(interrupts=False)
+    assert acc.predict(tmp_path).tolist() == [0, 0]  # a folder; the instant DMA returns 0 codes
+    assert acc.predict([str(rgb)]).tolist() == [0]
+    with pytest.raises(DriverError, match="image file .*c.png not found"):
+        acc.predict([tmp_path / "c.png"])
+    (tmp_path / "bad.png").write_text("not a png")
+    with pytest.raises(DriverError, match="cannot read image .*bad.png"):
+        acc.predict(tmp_path / "bad.png")
+
+
 def test_off_board_without_pynq(tmp_path):
     pytest.importorskip("numpy")
     if _has_pynq():
@@ -223,29 +321,17 @@ def test_off_board_without_pynq(tmp_path):
         driver.AccelOverlay(tmp_path)
 
 
-def test_driver_file_runs_without_the_accel_package(tmp_path):
-    """The overlay ships driver.py with stream.py beside it (its driver/ folder): they must import
-    with numpy only (no accel, no pynq), the driver taking stream.py from beside itself."""
-    folder = tmp_path / "driver"
-    folder.mkdir()
-    for module in (driver, stream):
-        shutil.copy(module.__file__, folder)
-    code = ("import sys; sys.modules['accel'] = None; sys.path.insert(0, 'driver'); "
-            "import driver; assert 'pynq' not in sys.modules; "
-            "assert driver.stream.__file__.endswith('driver/stream.py'); "
-            "assert driver.DriverError.__mro__[1] is Exception; print('ok')")
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
-                         text=True, timeout=60)
-    assert out.stdout.strip() == "ok", out.stderr
-
-
 def test_installed_driver_imports_only_the_stream_contract():
-    """Installed, the board-side runtime takes nothing of accel but accel.core.stream."""
+    """Installed, the board-side runtime takes nothing of accel but accel.core.stream, and
+    neither pynq nor Pillow until they are needed. (Without accel, as the overlay package:
+    tests/test_overlay_package.py.)"""
     code = ("import sys; import accel.python.driver; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'accel'))")
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'accel'), "
+            "'pynq' in sys.modules, 'PIL' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == str(["accel", "accel.core", "accel.core.stream", "accel.python",
-                                      "accel.python.driver"]), out.stderr
+                                      "accel.python.driver", "accel.python.errors",
+                                      "accel.python.images"]) + " False False", out.stderr
 
 
 def _has_pynq():

@@ -37,6 +37,12 @@ def _with_attr(node_name: str, attr: str, value: int):
     return model
 
 
+def _without_bit_width(node_name: str):
+    model = copy.deepcopy(BASE)
+    del next(n for n in model.graph.node if n.name == node_name).input[3]
+    return model
+
+
 def _info(capsys, tmp_path, model):
     path = tmp_path / "m.onnx"
     onnx.save(model, str(path))
@@ -66,6 +72,7 @@ REFUSED = [
     ("input scale 2^-7", lambda: _with_param(INPUT, "scale", 2.0 ** -7), INPUT,
      "must pass the pixel codes through unchanged"),
     ("signed=2", lambda: _with_attr(ACT, "signed", 2), ACT, "signed=2 must be 0 or 1"),
+    ("no bit width", lambda: _without_bit_width(ACT), ACT, "3 inputs: a Quant takes"),
 ]
 
 

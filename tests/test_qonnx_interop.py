@@ -64,6 +64,38 @@ def test_exporter_writes_the_same_graph_form(exported):
     assert onnx.load(str(path)).ir_version <= MAX_IR_VERSION
 
 
+def test_migration_of_an_old_file_keeps_every_integer(tmp_path):
+    """The form files had before the pass (dangling inputs, constants shared between Quant nodes,
+    rank-0 bias zero points) is migrated in place to the exporter's form, values untouched."""
+    from onnx import TensorProto
+
+    from accel.core.migrate import migrate_file
+
+    model = onnx.load(str(DEFAULT_MODEL))
+    graph = model.graph
+    for name in ("val_267", "val_271"):
+        graph.input.append(helper.make_tensor_value_info(name, TensorProto.INT64, [2]))
+    graph.initializer.append(numpy_helper.from_array(np.array(0.0, np.float32), "shared_zero"))
+    for node in graph.node:
+        if node.op_type == "Quant":
+            node.input[2] = "shared_zero"
+    old = tmp_path / "old.onnx"
+    onnx.save(model, str(old))
+    x = random_images(50, 28, seed=6)
+    before = golden.run(load_model(old), x, trace=True)
+    assert migrate_file(old) and not migrate_file(old)  # idempotent
+    _check_file(old)
+    after = golden.run(load_model(old), x, trace=True)
+    assert np.array_equal(before[0], after[0])
+    assert all(np.array_equal(before[1][k], after[1][k]) for k in before[1])
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_shipped_files_are_migrated(path):
+    from accel.core.migrate import interop
+
+    assert interop(onnx.load(str(path))).SerializeToString() == path.read_bytes()
+
+
 @contextlib.contextmanager
 def _ir_cap():
     """qonnx's executor wraps nodes in one-node models of onnx's default IR version (14), which

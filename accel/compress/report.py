@@ -19,6 +19,7 @@ import numpy as np
 from accel.compress import codec
 
 STAGES = ("float32", "quantized", "pruned", "shared", "huffman")
+STAGE_NAMES = {"huffman": "Huffman"}  # as the plot names a stage where it differs from its key
 
 
 def layer_rows(layers, stats, share_bits: int, gap_bits: int, wbits: int, bbits: int) -> list:
@@ -141,13 +142,20 @@ def plot(series: dict, path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
     for label, pts in series.items():
         xs = [p[0] for p in pts]
         ys = [p[1] * 100 for p in pts]
-        ax.plot(xs, ys, marker="o", label=label)
-        for x, y, stage in pts:
-            ax.annotate(stage, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        line, = ax.plot(xs, ys, marker="o", label=label)
+        by_x = sorted(zip(xs, ys))
+        next_y = {x: y2 for (x, _), (_, y2) in zip(by_x, by_x[1:])}  # of the point to the right
+        for x, y, stage in zip(xs, ys, [p[2] for p in pts]):  # each point: name, size, accuracy
+            below = next_y.get(x, y) > y  # the line rises to the right: a name above crosses it
+            ax.annotate(f"{STAGE_NAMES.get(stage, stage)}\n{x:,} B\n{y:.2f} %", (x, y),
+                        textcoords="offset points", xytext=(0, -9 if below else 9),
+                        ha="center", va="top" if below else "bottom", fontsize=8,
+                        color=line.get_color())
+    ax.margins(x=0.12, y=0.5)  # room for the names above and below the points
     ax.set_xscale("log")
     ax.set_xlabel("model size (bytes, log scale)")
     ax.set_ylabel("test accuracy (%)")

@@ -30,10 +30,9 @@ import numpy as np
 PARAMS = ("scale", "zero_point", "bit_width")  # Quant inputs 1, 2, 3
 
 
-def _bias_quants(graph) -> set[str]:
-    """Names of the Quant nodes whose output is a Conv's bias."""
-    biases = {n.input[2] for n in graph.node if n.op_type == "Conv" and len(n.input) > 2}
-    return {n.name for n in graph.node if n.op_type == "Quant" and n.output[0] in biases}
+def _biases(graph) -> set[str]:
+    """The tensors that are a Conv's bias."""
+    return {n.input[2] for n in graph.node if n.op_type == "Conv" and len(n.input) > 2}
 
 
 def _drop_dangling_inputs(graph) -> None:
@@ -49,15 +48,15 @@ def _own_quant_params(graph) -> None:
     from onnx import numpy_helper
 
     inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
-    bias = _bias_quants(graph)
+    biases = _biases(graph)
     for node in graph.node:
         if node.op_type != "Quant":
             continue
         for index, param in enumerate(PARAMS, start=1):
-            if node.input[index] not in inits:
-                continue  # not a constant: the reader refuses the file, naming the node
+            if index >= len(node.input) or node.input[index] not in inits:
+                continue  # the reader refuses such a file, naming the node
             value = inits[node.input[index]]
-            if node.name in bias and param != "bit_width" and value.size == 1:
+            if node.output[0] in biases and param != "bit_width" and value.size == 1:
                 value = value.reshape(1)
             base = name = f"{node.name or node.output[0]}.{param}"
             n = 1

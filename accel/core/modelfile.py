@@ -141,6 +141,9 @@ class _Parser:
         mode = mode.decode() if isinstance(mode, bytes) else mode
         if mode != "ROUND":
             self.fail(node, f"rounding_mode {mode} is not the contract's round-half-even (ROUND)")
+        if len(node.input) != 4:
+            self.fail(node, f"{len(node.input)} inputs: a Quant takes x, scale, zero point and "
+                            "bit width")
         for flag in ("signed", "narrow"):
             if a.get(flag, 0) not in (0, 1):
                 self.fail(node, f"attribute {flag}={a[flag]!r} must be 0 or 1")

@@ -73,15 +73,17 @@ class Tail:
 
 class _Lines:
     """tqdm's output where stderr is no terminal: each redraw a line of its own (tqdm redraws with
-    a carriage return, which a log keeps as one ever-growing line); clearing writes nothing."""
+    a carriage return, which a log keeps as one ever-growing line), a repeat of the last line and
+    clearing write nothing."""
 
     def __init__(self, file):
-        self.file = file
+        self.file, self.last = file, ""
 
     def write(self, s: str) -> None:
         line = s.replace("\r", "").rstrip()
-        if line:
+        if line and line != self.last:
             self.file.write(line + "\n")
+            self.last = line
 
     def flush(self) -> None:
         self.file.flush()

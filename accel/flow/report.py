@@ -136,13 +136,14 @@ def _macs_cycles(plt, root: Path, state: dict, summary: dict, path: Path) -> Non
             a2.bar(pos, [c or 0 for c in cyc], w, color=colour, label=label)
             k = max(x, key=lambda i: cyc[i] or 0)
             a2.bar(pos[k], cyc[k], w, color=colour, edgecolor="red", linewidth=1.5, hatch="///")
-            right = k < len(x) / 2  # the note goes toward the middle of the plot
-            a2.annotate(f"bottleneck ({label}): {names[k]}, {cyc[k]:,.0f} cycles/image",
-                        xy=(pos[k], cyc[k]), xytext=(25 if right else -25, 6 - 14 * j),
-                        textcoords="offset points", ha="left" if right else "right",
-                        va="center", fontsize=8, color="red",
+            right = k < len(x) / 2  # the note goes toward the middle, above every bar
+            a2.annotate(f"bottleneck ({label}): {names[k]}, {cyc[k]:,.0f} cycles/image "
+                        "(sets the image interval)",
+                        xy=(pos[k], cyc[k]), xytext=(pos[k] + (1.5 if right else -1.5),
+                                                     peak * (1.22 - 0.12 * j)),
+                        ha="left" if right else "right", va="center", fontsize=8, color="red",
                         arrowprops={"arrowstyle": "->", "color": "red"})
-        a2.set_ylim(0, peak * 1.25)
+        a2.set_ylim(0, peak * (1.3 + 0.12 * (len(sources) - 1)))
         a2.set_ylabel("cycles / image")
         a2.legend(fontsize=7, loc="upper right")
     else:
@@ -161,7 +162,7 @@ def _resources(plt, state: dict, board, path: Path) -> None:
     (not an empty bar, which would read as 0 %), the 100 % line and the HLS multiplier budget."""
     rows = resource_rows(state, board)
     cap = board.capacity
-    fig, ax = plt.subplots(figsize=(8, 3.8))
+    fig, ax = plt.subplots(figsize=(10, 3.8))
     width = 0.8 / max(len(rows), 1)
     peak = 100.0
     for j, (label, used) in enumerate(rows):
@@ -170,9 +171,11 @@ def _resources(plt, state: dict, board, path: Path) -> None:
         ax.bar([xs[i] for i, r in enumerate(RESOURCES) if r in pct], list(pct.values()), width,
                color=f"C{j}", label=label)
         for xi, r in zip(xs, RESOURCES):
-            ax.text(xi, pct[r] + 1.5 if r in pct else 1.5, f"{pct[r]:.0f} %" if r in pct else "n/a",
-                    ha="center", va="bottom", fontsize=7, color="black" if r in pct else f"C{j}",
-                    fontweight="normal" if r in pct else "bold")
+            if r in pct:
+                ax.text(xi, pct[r] + 1.5, f"{pct[r]:.0f} %", ha="center", va="bottom", fontsize=8)
+            else:
+                ax.text(xi, 1.5, "n/a", ha="center", va="bottom", fontsize=8, color=f"C{j}",
+                        fontweight="bold")
         peak = max([peak, *pct.values()])
     ax.axhline(100, color="red", linewidth=1)
     ax.text(-0.45, 101, f"100 % = capacity of {board.name}", color="red", fontsize=8,
@@ -181,16 +184,20 @@ def _resources(plt, state: dict, board, path: Path) -> None:
     if budget is not None:
         i = RESOURCES.index("DSP48E1")
         level = 100.0 * budget / cap["DSP48E1"]
-        ax.hlines(level, i - 0.45, i + 0.45, colors="darkred", linestyles="--", linewidth=1)
-        ax.text(i - 0.45, level + 1, f"HLS multiplier budget {budget} ({level:.0f} %)",
-                color="darkred", fontsize=7, va="bottom")
+        ax.hlines(level, i - 0.45, i + 0.45, colors="darkred", linestyles="--", linewidth=1.2,
+                  label=f"HLS multiplier budget: {budget} DSP48E1 ({level:.0f} %)")
     ax.set_xlim(-0.5, len(RESOURCES) - 0.5)
     ax.set_ylim(0, peak * 1.18)
     ax.set_xticks(range(len(RESOURCES)), [f"{r}\n(capacity {cap[r]:,})" for r in RESOURCES])
     ax.set_ylabel(f"% of {board.name}")
     ax.set_title(f"resources vs capacity ({board.part})")
-    if rows:
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0, 0.93))
+    if any(r not in used for _, used in rows for r in RESOURCES):
+        ax.plot([], [], " ", label="n/a: that source has no figure (not 0 %)")
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        last = sorted(range(len(labels)), key=lambda i: labels[i].startswith("n/a"))  # the key last
+        ax.legend([handles[i] for i in last], [labels[i] for i in last], fontsize=8,
+                  loc="upper left", bbox_to_anchor=(1.01, 1))
     _save(fig, path)
 
 

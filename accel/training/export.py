@@ -196,6 +196,7 @@ def export_run(run_dir, out_path, force: bool = False) -> Path:
     h, w = ckpt["input_hw"]
     meta = {
         "model": cfg.model, "dataset": ckpt["dataset"], "class_names": ckpt["class_names"],
+        "split": ckpt.get("split"),  # train/val/test image counts (folder datasets: seeded)
         "quant": {"wbits": cfg.wbits, "abits": cfg.abits, "bbits": cfg.bbits},
         "recipe": load_checkpoint(ckpt_path)["config"], "params": zoo.count_params(model),
         "metrics": {k: metrics[k] for k in ("test_acc", "best_val_acc", "train_seconds")
