@@ -1,8 +1,5 @@
-"""The `accel` command line. Each subcommand is a thin wrapper around one stage module.
-
-Exit codes: 0 ok, 1 a verification found mismatches, 2 bad input (one-line error, no traceback),
-3 `accel build` stopped where a vendor tool (vitis_hls, vivado) is missing: every stage that can
-run here ran, and the commands to run on a machine with the tools were printed.
+"""The `accel` command line: each subcommand parses, calls one function of the Python API
+(accel/api.py) and prints. Exit codes: see EXIT_CODES (shown by `accel --help`).
 """
 
 import argparse
@@ -14,9 +11,69 @@ from accel.core import config
 from accel.core.errors import AccelError
 
 DEFAULT_MODEL = Path(__file__).parent / "default" / "tiny-mnist-int8.onnx"
+MODEL_HELP = "model file (default: the embedded tiny-mnist model)"
+
+EXIT_CODES = """exit codes:
+  0    done (verify, sim, run, hls --csim: 0 mismatches vs the golden model; estimate: it fits)
+  1    a verification found mismatches (estimate: the design does not fit the board)
+  2    bad input: a one-line error, no traceback
+  3    accel build: a vendor tool (vitis_hls, vivado) is missing; every stage that can run here
+       ran and the commands to run on a machine with the tools were printed
+  130  interrupted (Ctrl-C); 143 terminated (SIGTERM): temporaries are removed either way"""
+
+EXAMPLES = {
+    "train": ["accel train --out runs/mnist8",
+              "accel train --dataset folder:shapes/ --size 64x64 --out runs/shapes",
+              "accel train --model squeezenet-meta --base-e 64 --sr 0.25 --wbits 4 --abits 4 "
+              "--out runs/meta4"],
+    "export": ["accel export runs/mnist8 --out mnist8.onnx"],
+    "eval": ["accel eval", "accel eval --model mnist8.onnx --images 1000 --json"],
+    "verify": ["accel verify --levels golden,qonnx,c --images 100",
+               "accel verify --model mnist8.onnx --levels torch,golden,qonnx,hls --images 16"],
+    "c": ["accel c --out out/c", "accel c --model mnist8.onnx --out out/c --arm"],
+    "hls": ["accel hls --out out/hls --csim 10",
+            "accel hls --board pynq-z2 --config my_hls.yaml --out out/hls --vitis"],
+    "rtl": ["accel rtl --out out/rtl --target-fps 2000",
+            "accel rtl --model mnist8.onnx --fold fold.yaml --out out/rtl"],
+    "sim": ["accel sim --images 8", "accel sim --rtl out/rtl --simulator icarus --images 2 --json"],
+    "estimate": ["accel estimate --layers", "accel estimate --rtl out/rtl --board pynq-z2 --json"],
+    "build": ["accel build --board zybo --until hls",
+              "accel build --board pynq-z2 --backend rtl --model mnist8.onnx --out build",
+              "accel build --config build.yaml --until golden   (flags override the file)"],
+    "compress": ["accel compress --out out/compressed",
+                 "accel compress --sparsity 0.8 --share-bits 3 --epochs 2 --out out/c80",
+                 "accel compress --structural squeezenet1_0,squeezenet1_1 --out out/sizes"],
+    "run": ["accel run --board sim --images 16", "accel run --board zybo   (on the board)"],
+    "info": ["accel info", "accel info --model mnist8.onnx"],
+}
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's default after its help, unless the help states it (or there is nothing to
+    show: flags, required options); paragraphs are wrapped but indented lines (examples, exit
+    codes) are kept as written."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.required:
+            return text + " (required)"
+        if "default" in text or action.nargs == 0 or action.default in (None, argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
+
+    def _fill_text(self, text, width, indent):
+        fill = super()._fill_text
+        return "\n\n".join(
+            "\n".join(indent + line for line in para.splitlines())
+            if any(line.startswith(" ") for line in para.splitlines())
+            else fill(para, width, indent) for para in text.split("\n\n"))
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message):  # one line, exit 2 (argparse prints the usage block otherwise)
         raise AccelError(f"{message} (see `{self.prog} --help`)")
 
@@ -37,6 +94,12 @@ def _model_path(args) -> Path:
     return Path(args.model) if args.model else DEFAULT_MODEL
 
 
+def _load(args):
+    from accel.api import Model
+
+    return Model.load(args.model)
+
+
 MODEL_ARGS = ("base_e", "incr_e", "pct_3x3", "freq", "sr", "num_fires", "bypass")  # zoo options
 
 
@@ -53,9 +116,10 @@ def _fractions(text: str) -> tuple[float, float, float]:
 
 
 def cmd_train(args) -> int:
-    from accel.training.fit import TrainConfig, train
+    from accel.api import Model
 
-    cfg = TrainConfig(model=args.model, dataset=args.dataset, wbits=args.wbits, abits=args.abits,
+    Model.train(args.out, resume=args.resume, progress=not args.quiet, force=args.force,
+                model=args.model, dataset=args.dataset, wbits=args.wbits, abits=args.abits,
                       bbits=args.bbits, float_model=args.float, epochs=args.epochs,
                       float_epochs=args.float_epochs,
                       batch_size=args.batch_size, lr=args.lr, qat_lr=args.qat_lr,
@@ -64,69 +128,40 @@ def cmd_train(args) -> int:
                       dropout=args.dropout, init=args.init, split=args.split,
                       model_args={k: getattr(args, k) for k in MODEL_ARGS
                                   if getattr(args, k) is not None} or None)
-    train(cfg, args.out, resume=args.resume, progress=not args.quiet, force=args.force)
     return 0
 
 
 def cmd_export(args) -> int:
-    from accel.training.export import export_run
+    from accel.api import Model
 
-    out = export_run(args.run, args.out, force=args.force)
+    out = Model.export(args.run, args.out, force=args.force).path
     print(f"wrote {out} (+ {out.with_suffix('.pt').name})")
     return 0
 
 
 def cmd_eval(args) -> int:
-    import time
-
-    from accel import data, golden
-    from accel.core.modelfile import load_model
-
-    qm = load_model(_model_path(args))
-    images = data.images_for(qm, args.images, args.dataset, args.split)
-    x, y, name = images.x, images.y, images.dataset
-    t0 = time.time()
-    pred = golden.predict(qm, x)
-    acc = float((pred == y).mean())
-    result = {"model": str(qm.path), "dataset": name, "split": args.split, "images": len(y),
-              "accuracy": acc, "level": "golden", "seconds": round(time.time() - t0, 2)}
-    print(json.dumps(result, indent=2) if args.json else
-          f"{name} {args.split}: {acc * 100:.2f} % of {len(y)} images (golden integer model)")
+    r = _load(args).evaluate(args.images, args.dataset, args.split)
+    print(r.to_json() if args.json else f"{r.dataset} {args.split}: {r.accuracy * 100:.2f} % of "
+          f"{r.images} images (golden integer model)")
     return 0
 
 
 def cmd_verify(args) -> int:
-    from accel import data
-    from accel.core.modelfile import load_model
-    from accel.verify import check_levels, torch_model_for, verify
-
-    qm = load_model(_model_path(args))
-    levels = [lv.strip() for lv in args.levels.split(",") if lv.strip()]
-    check_levels(levels)
-    torch_model = torch_model_for(qm, args.checkpoint) if "torch" in levels else None
-    images = data.images_for(qm, args.images, args.dataset, args.split)
-    x, name = images.x, images.dataset
-    results = verify(qm, x, levels, torch_model)
-    total = sum(r.mismatches for r in results)
+    model = _load(args)
+    res = model.verify(args.levels, args.images, args.dataset, args.split, args.checkpoint)
+    total = res.mismatches
     if args.json:
-        print(json.dumps({"model": str(qm.path), "dataset": name, "images": len(x),
-                          "mismatches": total,
-                          "levels": [{"level": r.level, "images": r.images,
-                                      "output_mismatches": r.output_mismatches,
-                                      "seconds": round(r.seconds, 2),
-                                      "layers": {k: {"elements": n, "mismatches": m}
-                                                 for k, (n, m) in r.layers.items()}}
-                                     for r in results]}, indent=2))
+        print(res.to_json())
     else:
-        print(f"{qm.path.name}: {len(x)} {name} {args.split} images, reference = golden")
+        print(f"{model.path.name}: {res.images} {res.dataset} {args.split} images, reference = golden")
         print(f"{'level':8} {'layer':28} {'elements':>12} {'mismatches':>10}")
-        for r in results:
+        for r in res.levels:
             if r.level == "golden":
                 print(f"{'golden':8} {'(reference)':28} {'':>12} {'':>10}  {r.seconds:.1f} s")
                 continue
             for layer, (n, m) in r.layers.items():
                 print(f"{r.level:8} {layer:28} {n:12d} {m:10d}")
-            print(f"{r.level:8} {'OUTPUT':28} {r.images * qm.num_classes:12d} "
+            print(f"{r.level:8} {'OUTPUT':28} {r.images * model.qm.num_classes:12d} "
                   f"{r.output_mismatches:10d}  {r.seconds:.1f} s")
         print("PASS: 0 mismatches" if total == 0 else f"FAIL: {total} mismatches")
     return 0 if total == 0 else 1
@@ -134,9 +169,8 @@ def cmd_verify(args) -> int:
 
 def cmd_info(args) -> int:
     from accel.core.kinds import support
-    from accel.core.modelfile import load_model
 
-    qm = load_model(_model_path(args))
+    qm = _load(args).qm
     print(f"{qm.path}: input {qm.input_shape} {qm.input_type.describe()}, "
           f"{len(qm.layers)} layers, {sum(l.params for l in qm.layers)} parameters")
     for layer in qm.layers:
@@ -155,37 +189,25 @@ def cmd_info(args) -> int:
 
 
 def cmd_c(args) -> int:
-    from accel.cbackend import write
-    from accel.core.modelfile import load_model
-
-    qm = load_model(_model_path(args))
-    out = write(qm, args.out, arm=args.arm, force=args.force)
+    out = _load(args).c(args.out, arm=args.arm, force=args.force)
     built = "accel_demo" + (" and accel_demo.arm (static Cortex-A9)" if args.arm else "")
     print(f"wrote {out}/accel_model.c, accel_model.h, main.c, Makefile; built {built}")
     return 0
 
 
 def cmd_hls(args) -> int:
-    from accel import data, golden
-    from accel.core.modelfile import load_model
-    from accel.hls import generate, vitis
+    from accel.hls import vitis
     from accel.verify import against_golden
 
     if args.csim is not None and args.csim < 0:
         raise AccelError("--csim N: N must be >= 0 (0: testbench only)")
-    qm = load_model(_model_path(args))
-    cfg = generate.load_config(args.config)
-    n_tb = cfg["tb_images"] if args.tb_images is None else args.tb_images
-    if n_tb < 1:
-        raise AccelError(f"--tb-images {n_tb}: the testbench needs at least 1 image")
-    tb = data.images_for(qm, n_tb, random_fallback=True)
-    meta = generate.write(qm, args.out, board=args.board, config=cfg,
-                          testbench=(tb.x, golden.run(qm, tb.x), tb.source), force=args.force)
-    out = Path(args.out)
-    print((out / "report.txt").read_text(), end="")
+    m = _load(args)
+    r = m.hls(args.out, board=args.board, config=args.config, tb_images=args.tb_images,
+              force=args.force)
+    out = r.out
+    print(r.report, end="")
     print(f"wrote {out}: hls4ml project (firmware/), accel_top.cpp (AXI4-Stream + AXI4-Lite), "
-          f"build.tcl, build_csim.sh, tb_data/ ({meta['tb']['images']} golden vectors), "
-          "accel_hls.json")
+          f"build.tcl, build_csim.sh, tb_data/ ({r.tb_images} golden vectors), accel_hls.json")
     status = 0
     if args.csim is not None:
         from accel.hls.csim import CSim
@@ -196,9 +218,9 @@ def cmd_hls(args) -> int:
         print(f"C-sim (g++, {how}): {line}")
         status = 1 if code else 0
         if args.csim > 0:
-            images = data.images_for(qm, args.csim)
+            images = m.images(args.csim)
             got, trace = sim.run(images.x, trace=True)
-            bad = against_golden("hls", qm, images.x, got, trace).mismatches
+            bad = against_golden("hls", m.qm, images.x, got, trace).mismatches
             print(f"C-sim vs golden on {len(images.x)} {images.dataset} test images, outputs and "
                   f"every layer: {bad} mismatches")
             status = status or (1 if bad else 0)
@@ -211,65 +233,30 @@ def cmd_hls(args) -> int:
     return status
 
 
-def _rtl_dir(args, qm):
-    """--rtl DIR if given, else the cached project for the model file and --fold."""
-    from accel.rtl import project_for
-
-    if getattr(args, "rtl", None):
-        path = Path(args.rtl)
-        if not (path / "accel_rtl.json").is_file():
-            raise AccelError(f"{path} is not an RTL project (no accel_rtl.json): write one with "
-                             f"`accel rtl --out {path}`")
-        return path
-    return project_for(qm, fold=args.fold, board=getattr(args, "board", "zybo"))
-
-
 def cmd_rtl(args) -> int:
-    from accel.core.modelfile import load_model
-    from accel.rtl.generate import generate
-
-    qm = load_model(_model_path(args))
-    fold = args.fold
-    if args.target_fps is not None:
-        fold = {"target_fps": args.target_fps}
-    m = generate(qm, args.out, fold=fold, board=args.board, force=args.force)
+    r = _load(args).rtl(args.out, board=args.board, target_fps=args.target_fps, fold=args.fold,
+                        force=args.force)
     print(f"{'layer':20} {'kind':8} {'PE':>4} {'SIMD':>5} {'mults':>6} {'cycles/img':>11}")
-    for l in m["layers"]:
+    for l in r.layers:
         if l["kind"] in ("conv", "maxpool", "gap"):
             print(f"{l['name']:20} {l['kind']:8} {l.get('pe', ''):>4} {l.get('simd', ''):>5} "
                   f"{l.get('multipliers', ''):>6} {l['cycles']:11d}")
-    e = m["estimate"]
-    print(f"{e['multipliers']} multipliers; slowest layer {e['slowest_layer_cycles']} cycles/image "
-          f"-> {e['images_per_s']:.0f} images/s at {m['fold']['clock_mhz']:g} MHz (estimate; "
-          f"`accel sim` measures), MAC utilization {e['mac_utilization']:.1%}")
+    print(f"{r.multipliers} multipliers; slowest layer {r.slowest_layer_cycles} cycles/image "
+          f"-> {r.images_per_s:.0f} images/s at {r.clock_mhz:g} MHz (estimate; "
+          f"`accel sim` measures), MAC utilization {r.mac_utilization:.1%}")
     print(f"wrote {args.out}: rtl/ (Verilog-2001 + ROM .mem files), accel_rtl.json")
     return 0
 
 
 def cmd_sim(args) -> int:
-    from accel import data
-    from accel.core import stream
-    from accel.core.modelfile import load_model
-    from accel.rtl.sim import load_manifest, simulate
-    from accel.verify import against_golden
-
-    qm = load_model(_model_path(args))
-    images = data.images_for(qm, args.images)
-    x, y, name = images.x, images.y, images.dataset
-    rtl = _rtl_dir(args, qm)
-    res = simulate(rtl, x, simulator=args.simulator, valid_gaps=args.valid_gaps,
-                   backpressure=args.backpressure, seed=args.seed, waves=args.waves,
-                   driver=args.driver)
-    out = stream.outputs_nchw(res["outputs"], load_manifest(rtl)["io"]["output"])
-    bad = against_golden("rtl", qm, x, out).mismatched_images
-    acc = float((out.argmax(axis=1) == y).mean()) if y is not None else None
-    summary = {k: v for k, v in res.items() if k != "outputs"}
-    summary.update(model=str(qm.path), rtl=str(rtl), simulator=args.simulator, dataset=name,
-                   mismatched_images=bad, accuracy=acc)
+    r = _load(args).sim(args.images, simulator=args.simulator, rtl=args.rtl, fold=args.fold,
+                        driver=args.driver, valid_gaps=args.valid_gaps,
+                        backpressure=args.backpressure, seed=args.seed, waves=args.waves)
+    res, bad, acc, n = r.summary, r.mismatched_images, r.accuracy, r.images
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(r.to_json())
     else:
-        print(f"{args.simulator}: {len(x)} {name} test images through {rtl}")
+        print(f"{args.simulator}: {n} {r.dataset} test images through {r.rtl}")
         print(f"{'layer':20} {'PE':>4} {'SIMD':>5} {'est. cycles':>12} {'first out':>10} "
               f"{'cycles/img':>11}")
         for l in res["layers"]:
@@ -285,21 +272,17 @@ def cmd_sim(args) -> int:
               + (f", MAC utilization {res['mac_utilization']:.1%}" if res["mac_utilization"]
                  else ""))
         if acc is not None:
-            print(f"accuracy {acc:.2%} of {len(x)}")
+            print(f"accuracy {acc:.2%} of {n}")
         if res["waves"]:
             print(f"waveform: {res['waves']}")
         print("PASS: 0 mismatches vs golden" if bad == 0 else
-              f"FAIL: {bad} of {len(x)} images differ from the golden model")
+              f"FAIL: {bad} of {n} images differ from the golden model")
     return 0 if bad == 0 else 1
 
 
 def cmd_estimate(args) -> int:
-    from accel.core.modelfile import load_model
-    from accel.rtl.estimate import estimate
-
-    qm = load_model(_model_path(args))
-    rtl = _rtl_dir(args, qm)
-    e = estimate(rtl, args.board)
+    r = _load(args).estimate(args.board, yosys=True, rtl=args.rtl, fold=args.fold)
+    e, rtl = r.details, r.rtl
     if args.json:
         print(json.dumps(e, indent=2))
     else:
@@ -317,14 +300,18 @@ def cmd_estimate(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from accel.core import atomic, boards
-    from accel.flow.build import build
+    from accel.api import Model
 
-    atomic.refuse_protected(args.out)  # e.g. `--out .`: the build folder is OUT/BOARD
-    atomic.check(Path(args.out) / boards.get(args.board).name, "build", args.force)
-    result = build(args.board, model=args.model, backend=args.backend, until=args.until,
-                   out=args.out, images=args.images, accuracy_images=args.accuracy_images)
-    return result.code
+    spec = config.build_config(args.config) if args.config else config.BuildConfig()
+    # the build flags default to SUPPRESS: only the ones given are in args, and they win
+    spec = spec.model_copy(update={k: v for k, v in vars(args).items()
+                                   if k in config.BuildConfig.model_fields})
+    if spec.board is None:
+        raise AccelError("--board is required (or a board: key in the --config file)")
+    return Model.load(spec.model).build(spec.board, backend=spec.backend, out=spec.out,
+                                        until=spec.until, images=spec.images,
+                                        accuracy_images=spec.accuracy_images,
+                                        force=spec.force).code
 
 
 def cmd_run(args) -> int:
@@ -433,7 +420,10 @@ def cmd_compress(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="accel", description="Quantized SqueezeNet -> verified Zynq accelerator")
+    p = _Parser(prog="accel", description="Quantized SqueezeNet -> verified Zynq accelerator. "
+                "`accel COMMAND --help` shows a command's options, defaults and examples; the same "
+                "steps from Python: import accel; m = accel.load(); m.predict(...) (README: API).",
+                epilog=EXIT_CODES)
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
 
     t = sub.add_parser("train", help="quantization-aware training (Brevitas)")
@@ -462,8 +452,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="peak learning rate (one-cycle)")
     t.add_argument("--qat-lr", type=config.cli_number(0, 10, above=True), default=None,
                    help="QAT peak learning rate (default: --lr/10 after pre-training, else --lr)")
-    t.add_argument("--no-augment", action="store_true")
-    t.add_argument("--seed", type=config.cli_int(0, 2**32 - 1), default=0)
+    t.add_argument("--no-augment", action="store_true",
+                   help="no random shifts of the training images")
+    t.add_argument("--seed", type=config.cli_int(0, 2**32 - 1), default=0,
+                   help="initialization, shuffling, augmentation and folder split")
     t.add_argument("--size", type=_size, default=None, help="HxW input size (default: native: "
                    "28x28 for the MNISTs, a folder's own (most common) image size; other sizes "
                    "are resized bilinearly and the count printed)")
@@ -471,7 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="1 (grey) or 3 (RGB); default: the dataset's (a folder's majority)")
     t.add_argument("--dropout", type=float, default=None, help="default: the model's")
     meta = t.add_argument_group("zoo options (squeezenet-meta metaparameters; bypass for any "
-                                "model; default: the model's own)")
+                                "model); each defaults to the model's own value")
     meta.add_argument("--base-e", type=int, default=None, help="expand filters of the first fire")
     meta.add_argument("--incr-e", type=int, default=None, help="expand filters added every FREQ fires")
     meta.add_argument("--pct-3x3", type=float, default=None, help="share of 3x3 expand filters")
@@ -480,11 +472,12 @@ def build_parser() -> argparse.ArgumentParser:
     meta.add_argument("--num-fires", type=int, default=None, help="number of fire modules")
     meta.add_argument("--bypass", choices=("none", "simple", "complex"), default=None,
                       help="residual bypass around fire modules")
-    t.add_argument("--init", default=None, help="start from this run's weights")
+    t.add_argument("--init", default=None, help="start from this run's weights (default: "
+                   "random initialization)")
     t.add_argument("--out", required=True, help="run directory")
     t.add_argument("--force", action="store_true",
                    help="train into an existing --out that accel train did not create")
-    t.add_argument("--resume", action="store_true")
+    t.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
 
@@ -498,21 +491,27 @@ def build_parser() -> argparse.ArgumentParser:
     for name, func, helptext in (("eval", cmd_eval, "accuracy of the golden integer model"),
                                  ("verify", cmd_verify, "bit-exact comparison of levels")):
         s = sub.add_parser(name, help=helptext)
-        s.add_argument("--model", default=None, help="model file (default: embedded tiny-mnist)")
-        s.add_argument("--dataset", default=None, help="default: the model's own dataset")
-        s.add_argument("--split", choices=("train", "val", "test"), default="test")
+        s.add_argument("--model", default=None, help=MODEL_HELP)
+        s.add_argument("--dataset", default=None, help="mnist, fashion-mnist or folder:PATH "
+                       "(default: the dataset the model file names)")
+        s.add_argument("--split", choices=("train", "val", "test"), default="test",
+                       help="which part of the dataset")
         s.add_argument("--images", type=config.cli_int(1, 10_000_000),
-                       default=None if name == "eval" else 1000)
-        s.add_argument("--json", action="store_true")
+                       default=None if name == "eval" else 1000,
+                       help="the first N images of the split"
+                       + (" (default: all)" if name == "eval" else ""))
+        s.add_argument("--json", action="store_true", help="print the result as JSON")
         if name == "verify":
-            s.add_argument("--levels", default="torch,golden,qonnx")
+            s.add_argument("--levels", default="torch,golden,qonnx",
+                           help="comma-separated levels compared with golden: torch, golden, "
+                           "qonnx, c, c-arm, hls, rtl")
             s.add_argument("--checkpoint", default=None,
                            help="training checkpoint for the torch level (default: the .pt "
                                 "beside the model file)")
         s.set_defaults(func=func)
 
     cc = sub.add_parser("c", help="plain C99 integer inference (host demo; --arm: Zynq Cortex-A9)")
-    cc.add_argument("--model", default=None, help="model file (default: embedded tiny-mnist)")
+    cc.add_argument("--model", default=None, help=MODEL_HELP)
     cc.add_argument("--out", required=True, help="directory to write (replaced atomically)")
     cc.add_argument("--force", action="store_true",
                     help="replace an existing --out that is not an `accel c` output")
@@ -522,59 +521,67 @@ def build_parser() -> argparse.ArgumentParser:
 
     h = sub.add_parser("hls", help="hls4ml Vitis HLS project with an AXI DMA top (C-sim: "
                                    "accel verify --levels golden,hls)")
-    h.add_argument("--model", default=None, help="model file (default: embedded tiny-mnist)")
+    h.add_argument("--model", default=None, help=MODEL_HELP)
     h.add_argument("--out", required=True, help="project directory to write (replaced atomically)")
     h.add_argument("--force", action="store_true",
                    help="replace an existing --out that is not an `accel hls` output")
     h.add_argument("--board", default="zybo",
                    help="zybo, zybo-z7-10 (xc7z010), zybo-z7-20, pynq-z2 (xc7z020)")
     h.add_argument("--config", default=None, help="YAML overriding accel/hls/hls.yaml "
-                   "(strategy / ReuseFactor per layer, clock)")
-    h.add_argument("--tb-images", type=int, default=None, help="golden vectors in tb_data/")
+                   "(strategy / ReuseFactor per layer, clock; default: hls.yaml as shipped)")
+    h.add_argument("--tb-images", type=int, default=None, help="golden vectors in tb_data/ "
+                   "(default: hls.yaml's tb_images)")
     h.add_argument("--csim", type=int, nargs="?", const=0, default=None, metavar="N",
                    help="compile the C-sim (g++, cached), run the testbench, and compare N test "
-                        "images layer by layer with the golden model")
+                        "images layer by layer with the golden model (default: no C-sim; "
+                        "--csim alone: the testbench only)")
     h.add_argument("--vitis", action="store_true",
                    help="run build.tcl with Vitis HLS if it is on PATH (else print the command)")
     h.set_defaults(func=cmd_hls)
 
     rt = sub.add_parser("rtl", help="our Verilog dataflow accelerator from the model file "
                                     "(folding: --fold YAML or --target-fps)")
-    rt.add_argument("--model", default=None, help="model file (default: embedded tiny-mnist)")
+    rt.add_argument("--model", default=None, help=MODEL_HELP)
     rt.add_argument("--out", required=True, help="directory to write (replaced atomically)")
     rt.add_argument("--force", action="store_true",
                     help="replace an existing --out that is not an `accel rtl` output")
     rt.add_argument("--fold", default=None, help="fold.yaml: target_fps, clock_mhz, layers: "
-                    "{name: {pe, simd}} (see accel/rtl/fold.py)")
+                    "{name: {pe, simd}} (see accel/rtl/fold.py; default: automatic folding)")
     rt.add_argument("--target-fps", type=config.cli(config.FPS), default=None,
-                    help="automatic folding: fewest multipliers per layer reaching this rate")
-    rt.add_argument("--board", default="zybo")
+                    help="automatic folding: fewest multipliers per layer reaching this rate "
+                    "(default: fold.yaml's, else accel/rtl/fold.py's)")
+    rt.add_argument("--board", default="zybo", help="the board whose clock the folding uses")
     rt.set_defaults(func=cmd_rtl)
 
     sm = sub.add_parser("sim", help="simulate the RTL on test images (cocotb): mismatches vs "
                                     "golden, latency, II, images/s, per-layer cycles")
-    sm.add_argument("--model", default=None, help="model file (default: embedded tiny-mnist)")
+    sm.add_argument("--model", default=None, help=MODEL_HELP)
     sm.add_argument("--rtl", default=None, help="RTL project (default: generated into the cache)")
-    sm.add_argument("--fold", default=None, help="fold.yaml when generating")
-    sm.add_argument("--images", type=config.cli_int(1, 10_000_000), default=8)
-    sm.add_argument("--simulator", choices=("icarus", "verilator"), default="verilator")
+    sm.add_argument("--fold", default=None, help="fold.yaml when generating (default: "
+                    "automatic folding)")
+    sm.add_argument("--images", type=config.cli_int(1, 10_000_000), default=8,
+                    help="the first N test images of the model's dataset")
+    sm.add_argument("--simulator", choices=("icarus", "verilator"), default="verilator",
+                    help="Verilator compiles once (cached) and runs fast; Icarus starts quickly")
     sm.add_argument("--driver", choices=("hdl", "cocotbext"), default="hdl",
                     help="hdl: HDL DMA model (fast); cocotbext: cocotbext-axi in Python")
     sm.add_argument("--valid-gaps", type=float, default=0.0, help="P(no input word) per cycle")
     sm.add_argument("--backpressure", type=float, default=0.0, help="P(READY low) per cycle")
-    sm.add_argument("--seed", type=config.cli_int(0, 2**32 - 1), default=0)
+    sm.add_argument("--seed", type=config.cli_int(0, 2**32 - 1), default=0,
+                    help="seed of the random gaps and backpressure")
     sm.add_argument("--waves", action="store_true", help="write a waveform (FST/VCD)")
-    sm.add_argument("--json", action="store_true")
+    sm.add_argument("--json", action="store_true", help="print the result as JSON")
     sm.add_argument("--quiet", action="store_true", help="no progress on stderr")
     sm.set_defaults(func=cmd_sim)
 
     es = sub.add_parser("estimate", help="resources of the RTL by yosys synth_xilinx vs the board")
-    es.add_argument("--board", default="zybo")
-    es.add_argument("--model", default=None, help="model file (default: embedded tiny-mnist)")
+    es.add_argument("--board", default="zybo", help="the board whose capacity is compared")
+    es.add_argument("--model", default=None, help=MODEL_HELP)
     es.add_argument("--rtl", default=None, help="RTL project (default: generated into the cache)")
     es.add_argument("--layers", action="store_true", help="also each layer's share")
-    es.add_argument("--fold", default=None, help="fold.yaml when generating")
-    es.add_argument("--json", action="store_true")
+    es.add_argument("--fold", default=None, help="fold.yaml when generating (default: "
+                    "automatic folding)")
+    es.add_argument("--json", action="store_true", help="print the result as JSON")
     es.add_argument("--quiet", action="store_true", help="no progress on stderr")
     es.set_defaults(func=cmd_estimate)
 
@@ -583,29 +590,38 @@ def build_parser() -> argparse.ArgumentParser:
                        description="model -> golden vectors -> HLS project + C-sim check (or RTL "
                        "+ simulation) -> Vitis HLS -> Vivado -> overlay (bit, hwh, metadata, "
                        "driver) in OUT/BOARD, with report.md. Stages are cached by content hash "
-                       "and resume after an interruption. Exit codes: 0 done, 1 a verification "
-                       "found mismatches, 2 bad input, 3 a vendor tool (vitis_hls, vivado) is "
-                       "not installed: every stage that can run here ran and the commands to run "
-                       "on a machine with the tools were printed (then run accel build again).")
-    b.add_argument("--board", required=True, help="zybo, zybo-z7-10, zybo-z7-20, pynq-z2 "
-                   "(accel/boards/*.yaml)")
-    b.add_argument("--model", default=None, help="model file (default: embedded tiny-mnist)")
-    b.add_argument("--backend", choices=("hls", "rtl"), default="hls")
-    b.add_argument("--until", default=None, metavar="STAGE",
-                   help="stop after STAGE: model, golden, hls|rtl, vitis (hls), vivado, overlay")
-    b.add_argument("--out", default="build", help="build folder (default: build)")
-    b.add_argument("--force", action="store_true",
+                       "and resume after an interruption. Every option can also come from a "
+                       "YAML file (--config: one key per option, e.g. board: zybo, until: hls, "
+                       "accuracy_images: 100); options given on the command line win.\n\n"
+                       + EXIT_CODES)
+    dflt = {k: f.default for k, f in config.BuildConfig.model_fields.items()}
+    # SUPPRESS: an option not given is absent from args, so --config's value stands
+    b.add_argument("--config", default=None, metavar="YAML", help="build.yaml with the keys "
+                   + ", ".join(dflt) + "; relative paths are from the file's folder (default: "
+                   "none, the options below)")
+    b.add_argument("--board", default=argparse.SUPPRESS, help="zybo, zybo-z7-10, zybo-z7-20, "
+                   "pynq-z2 (accel/boards/*.yaml); required here or in --config")
+    b.add_argument("--model", default=argparse.SUPPRESS, help=MODEL_HELP)
+    b.add_argument("--backend", choices=("hls", "rtl"), default=argparse.SUPPRESS,
+                   help=f"hls4ml + Vitis HLS, or our Verilog (default: {dflt['backend']})")
+    b.add_argument("--until", default=argparse.SUPPRESS, metavar="STAGE",
+                   help="stop after STAGE: model, golden, hls|rtl, vitis (hls), vivado, overlay "
+                   "(default: the whole flow)")
+    b.add_argument("--out", default=argparse.SUPPRESS,
+                   help=f"build folder (default: {dflt['out']})")
+    b.add_argument("--force", action="store_true", default=argparse.SUPPRESS,
                    help="build into an existing OUT/BOARD that accel build did not create")
-    b.add_argument("--images", type=config.cli_int(1, 100_000), default=32,
-                   help="golden vectors checked at each level")
-    b.add_argument("--accuracy-images", type=config.cli_int(0, 10_000_000), default=1000,
-                   help="test images for the golden accuracy in the report")
+    b.add_argument("--images", type=config.cli_int(1, 100_000), default=argparse.SUPPRESS,
+                   help=f"golden vectors checked at each level (default: {dflt['images']})")
+    b.add_argument("--accuracy-images", type=config.cli_int(0, 10_000_000),
+                   default=argparse.SUPPRESS, help="test images for the golden accuracy in the "
+                   f"report (default: {dflt['accuracy_images']})")
     b.set_defaults(func=cmd_build)
 
     z = sub.add_parser("compress", help="Deep Compression: prune, share weights, Huffman-code "
                                          "(the result is an ordinary model file)")
     z.add_argument("--model", default=None, help="model file with its .pt checkpoint beside it "
-                   "(default: embedded tiny-mnist)")
+                   "(default: the embedded tiny-mnist model)")
     z.add_argument("--sparsity", type=float, default=0.6, help="fraction of weights pruned, [0, 1)")
     z.add_argument("--share-bits", type=int, default=4, help="B: 2^B shared weights per layer (1-8)")
     z.add_argument("--out", required=True, help="directory to write (replaced atomically)")
@@ -613,11 +629,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace an existing --out that is not an `accel compress` output")
     z.add_argument("--epochs", type=config.cli_number(0, 10_000, above=True), default=None,
                    help="fine-tuning budget in passes over the training images (2/3 pruning, "
-                        "1/3 sharing); overrides --prune-steps/--share-steps")
+                        "1/3 sharing); overrides --prune-steps/--share-steps (default: the steps)")
     z.add_argument("--scope", choices=("global", "layer"), default="global",
                    help="one magnitude threshold for all layers, or the sparsity in each layer")
     z.add_argument("--layer-sparsity", default=None, metavar="NAME=S,...",
-                   help="per-layer sparsity overrides, e.g. conv1=0.2,conv10=0.5")
+                   help="per-layer sparsity overrides, e.g. conv1=0.2,conv10=0.5 (default: none)")
     z.add_argument("--min-density", type=float, default=0.05,
                    help="global scope: keep at least this fraction of every layer")
     z.add_argument("--stages", type=int, default=4, help="gradual pruning steps (cubic schedule)")
@@ -627,17 +643,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="weights/biases learning rate")
     z.add_argument("--share-lr", type=config.cli_number(0, 10, above=True), default=0.05,
                    help="centroid learning rate (codes)")
-    z.add_argument("--batch-size", type=int, default=128)
+    z.add_argument("--batch-size", type=int, default=128, help="fine-tuning batch size")
     z.add_argument("--gap-bits", type=int, default=4, help="relative index bits (top value = filler)")
-    z.add_argument("--train-images", type=int, default=None, help="fine-tune on the first N")
+    z.add_argument("--train-images", type=int, default=None, help="fine-tune on the first N "
+                   "(default: all)")
     z.add_argument("--eval-images", type=int, default=None, help="accuracy on the first N test "
                    "images (default: all)")
-    z.add_argument("--seed", type=config.cli_int(0, 2**32 - 1), default=0)
+    z.add_argument("--seed", type=config.cli_int(0, 2**32 - 1), default=0,
+                   help="sampling of the fine-tuning batches")
     z.add_argument("--threads", type=config.cli_int(1, 256), default=1, help="torch CPU threads")
     z.add_argument("--structural", default=None, metavar="MODELS",
                    help="instead: sizes of zoo models (e.g. squeezenet1_0,squeezenet1_1) at "
-                        "--sparsity/--share-bits from their structure alone (synthetic weights)")
-    z.add_argument("--quiet", action="store_true")
+                        "--sparsity/--share-bits from their structure alone (synthetic weights; "
+                        "default: compress --model)")
+    z.add_argument("--quiet", action="store_true", help="no progress lines")
     z.set_defaults(func=cmd_compress)
 
     r = sub.add_parser("run", help="PYNQ driver: inference on the board, or --board sim (the "
@@ -660,8 +679,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_run)
 
     i = sub.add_parser("info", help="layers of a model file")
-    i.add_argument("--model", default=None)
+    i.add_argument("--model", default=None, help=MODEL_HELP)
     i.set_defaults(func=cmd_info)
+
+    # a command's --help: its one-line help as description (unless it has one), then examples
+    for name, cmd in sub.choices.items():
+        cmd.description = cmd.description or next(
+            a.help for a in sub._choices_actions if a.dest == name)
+        cmd.epilog = "\n\n".join(filter(None, [cmd.epilog, "examples:\n" + "\n".join(
+            "  " + e for e in EXAMPLES[name])]))
     return p
 
 

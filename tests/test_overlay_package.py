@@ -163,7 +163,7 @@ def test_stub_pynq_records_the_driver_calls(site, imported, monkeypatch, tmp_pat
     assert len(calls(pynq, "recvchannel.wait_async")) == 3 and "recvchannel.wait" not in names
     # an image the accelerator never answers: a DeviceTimeout at the deadline, also by interrupt
     ov.accelerator.timeout_s = 0.2
-    with pytest.raises(pkg.DeviceTimeout, match=r"S2MM \(receive\) of image 1 of 1 did not complete"):
+    with pytest.raises(pkg.DeviceTimeout, match=r"S2MM \(receive\) of image 1 of 1 did not"):
         ov.run(np.zeros((1, 1, 28, 28), np.uint8))
 
 
@@ -186,7 +186,8 @@ def test_hls_accelerator_is_bound_by_vlnv(tmp_path, qm, imported, monkeypatch):
     started over its MMIO (AP_CTRL 0x81)."""
     site = tmp_path.resolve() / "site"
     make_package(site, qm, backend="hls", n=1)
-    monkeypatch.setenv("ACCEL_STUB_PYNQ_DEVICE", f"replay:{replay_table(site / PKG, tmp_path / 't.npz')}")
+    monkeypatch.setenv("ACCEL_STUB_PYNQ_DEVICE",
+                       f"replay:{replay_table(site / PKG, tmp_path / 't.npz')}")
     pkg, pynq = imported(site)
     ov = pkg.AccelOverlay()
     assert type(ov.accel).__name__ == "AccelIP" and isinstance(ov.accel, pynq.DefaultIP)
@@ -240,8 +241,8 @@ def test_installs_into_a_fresh_venv_and_validates(site, stub_dir, tmp_path):
                "print([(e.name, e.value) for e in m.entry_points(group='pynq.notebooks')]); "
                "print(sorted(p.name for p in __import__('pathlib').Path(list(nb.__path__)[0])"
                ".iterdir())); import numpy; print(numpy.__version__)").stdout.splitlines()
-    assert info == ["['accel-zybo', 'numpy'] None", "None", "[('accel-zybo', 'accel_zybo.notebooks')]",
-                    "['accel_overlay.ipynb']", "1.26.4"]
+    assert info == ["['accel-zybo', 'numpy'] None", "None",
+                    "[('accel-zybo', 'accel_zybo.notebooks')]", "['accel_overlay.ipynb']", "1.26.4"]
     env = {"PYTHONPATH": str(stub_dir), "ACCEL_STUB_PYNQ_LOG": str(tmp_path / "calls.json"),
            "ACCEL_STUB_PYNQ_DEVICE": f"replay:{replay_table(folder, tmp_path / 't.npz')}"}
     out = run(py, "-m", PKG, "--validate", env=env)

@@ -120,3 +120,36 @@ def test_layer_breakdown_follows_the_hierarchy():
     assert rows["fire2.squeeze"]["LUT"] == 4 + 2 * 3 and rows["fire2.squeeze"]["DSP"] == 1
     assert rows["x"]["FF"] == 10 and rows["io"]["LUT"] == 0
     assert rows["glue"]["LUT"] == 1
+
+
+LOG = """
+ Yosys 0.23 (git sha1 7ce5011c24b)
+
+1. Executing Verilog-2005 frontend: accel_concat.v
+2. Executing SYNTH_XILINX pass.
+2.1. Executing Verilog-2005 frontend: /usr/share/yosys/xilinx/cells_sim.v
+2.2. Executing HIERARCHY pass (managing design hierarchy).
+2.3. Executing OPT pass (performing simple optimizations).
+2.3.1. Executing OPT_EXPR pass (perform const folding).
+"""
+LOG_END = """2.4. Executing ABC pass (technology mapping using ABC).
+2.4.1. Executing ABC.
+3. Printing statistics.
+"""
+
+
+def test_log_watch_follows_synth_xilinx(tmp_path):
+    """The progress poll reads only what the log gained (a line cut by a write waits for its end):
+    synth_xilinx's step and the pass; with the step count known from an earlier run, a bar."""
+    from accel.rtl.estimate import LogWatch, synth_steps
+
+    log = tmp_path / "yosys.log"
+    log.write_text(LOG + LOG_END[:20])
+    watch = LogWatch(log, {})
+    assert watch() == {"n": 3, "status": "step 3: OPT_EXPR pass"}
+    assert watch() == {}
+    log.write_text(LOG + LOG_END)
+    assert watch() == {"n": 4, "status": "Printing statistics"}
+    assert synth_steps(LOG + LOG_END) == 4
+    known = LogWatch(log, {"Yosys 0.23 (git sha1 7ce5011c24b)": 4})
+    assert known() == {"total": 4, "n": 4, "status": "Printing statistics"}

@@ -140,6 +140,23 @@ class BoardFile(_Strict):
         description="a mapping of PS7 CONFIG names to values")] = {}
 
 
+# --- build.yaml (`accel build --config`): one key per `accel build` flag ----------------------
+
+BUILD_STAGES = ("model", "golden", "hls", "rtl", "vitis", "vivado", "overlay")
+
+
+class BuildConfig(_Strict):
+    board: BOARD_NAME = None  # left out: --board must be given
+    model: Annotated[str, Field(description="a model file path (text)")] = None  # embedded model
+    backend: Annotated[Literal["hls", "rtl"], Field(description="hls or rtl")] = "hls"
+    until: Annotated[Literal[BUILD_STAGES], Field(
+        description="a stage: " + ", ".join(BUILD_STAGES))] = None  # left out: the whole flow
+    out: Annotated[str, Field(description="a folder path (text)")] = "build"
+    force: Annotated[bool, Field(description="true or false")] = False
+    images: _int(1, 100_000) = 32
+    accuracy_images: _int(0, 10_000_000) = 1000
+
+
 # --- reading and reporting -----------------------------------------------------------------------
 
 def read_yaml(path, what: str, hint: str) -> object:
@@ -258,6 +275,17 @@ def hls_config(data, source: str) -> HlsConfig:
 
 def board_file(data, source: str) -> BoardFile:
     return validate(BoardFile, data, source)
+
+
+def build_config(path) -> BuildConfig:
+    """A build.yaml; relative model and out paths are taken from the file's folder."""
+    path = Path(path)
+    data = read_yaml(path, "build config", "pass a YAML file with the keys "
+                     + ", ".join(BuildConfig.model_fields))
+    spec = validate(BuildConfig, data, f"build config {path}")
+    rel = {k: str(path.parent / v) for k in ("model", "out")
+           if (v := getattr(spec, k)) is not None and not Path(v).is_absolute()}
+    return spec.model_copy(update=rel)
 
 
 # --- command-line numbers (argparse `type=`) -----------------------------------------------------

@@ -16,8 +16,10 @@ from .errors import DriverError
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog=f"python -m {__package__}", description=__doc__.split(
-        "\n")[0], epilog=f"examples: python -m {__package__} --validate; python -m {__package__} "
+    ap = argparse.ArgumentParser(
+        prog=f"python -m {__package__}", description="The command-line driver of an accel "
+        "overlay: its test vectors against the golden model, or image files classified.",
+        epilog=f"examples: python -m {__package__} --validate; python -m {__package__} "
         "--images photos/")
     what = ap.add_mutually_exclusive_group(required=True)
     what.add_argument("--validate", action="store_true",

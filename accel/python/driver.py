@@ -415,7 +415,7 @@ class Accelerator:
                 "mismatching_images": int(differ.any(axis=1).sum()),
                 "mismatching_codes": int(differ.sum()), "codes": int(differ.size),
                 "seconds": seconds, "images_per_s": len(x) / seconds if seconds else None,
-                "batch": self.batch if batch is None else batch, "predictions": res.labels}
+                "batch": self.batch if batch is None else batch}
 
     def benchmark(self, images, repeats: int = 3, batch: int | None = None,
                   layout: str = "NCHW") -> dict:

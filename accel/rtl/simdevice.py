@@ -77,8 +77,7 @@ def allocate(shape, dtype=np.uint32, **_):
 class SimInterrupt:
     """An interrupt line with pynq.Interrupt's API (pynq/interrupt.py: a coroutine `wait()`)."""
 
-    def __init__(self, pin: str):
-        self.pin = pin
+    def __init__(self):
         self._events = []
 
     async def wait(self):
@@ -184,8 +183,7 @@ class SimDMA:
 
     def __init__(self, device):
         self.buffer_max_size = stream.MAX_TRANSFER
-        self.mm2s_introut, self.s2mm_introut = SimInterrupt("mm2s_introut"), \
-            SimInterrupt("s2mm_introut")
+        self.mm2s_introut, self.s2mm_introut = SimInterrupt(), SimInterrupt()
         self.sendchannel = SimChannel(device, "mm2s", self.mm2s_introut)
         self.recvchannel = SimChannel(device, "s2mm", self.s2mm_introut)
 
