@@ -157,11 +157,6 @@ class BuildResult(_Result):
         return self.code == 0
 
 
-def _check_images_arg(n) -> None:
-    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
-        raise AccelError(f"images must be a count or a uint8 array, not {n!r}")
-
-
 class Model:
     """A quantized model file (QONNX) and everything accel does with it."""
 
@@ -242,10 +237,11 @@ class Model:
         return x
 
     def _images(self, images, dataset=None, split="test"):
-        """(x, y or None, dataset name or None) from a count or pixels."""
-        if isinstance(images, np.ndarray) or not isinstance(images, (int, np.integer)):
+        """(x, y or None, dataset name or None) from a count (None: all) or pixels."""
+        if isinstance(images, (bool, np.bool_)):
+            raise AccelError(f"images must be a count, uint8 arrays or image files, not {images}")
+        if images is not None and not isinstance(images, (int, np.integer)):
             return self._pixels(images), None, None
-        _check_images_arg(images)
         got = self.images(images, dataset, split)
         return got.x, got.y, got.dataset
 
@@ -318,7 +314,7 @@ class Model:
             force: bool = False) -> RtlResult:
         """Our Verilog accelerator in `out` (accel rtl); fold: a fold.yaml path or mapping,
         target_fps: the automatic folding's target (overrides fold)."""
-        from accel.rtl.generate import generate
+        from accel.rtl.generate import write as generate
 
         if target_fps is not None:
             fold = {"target_fps": target_fps}
@@ -388,7 +384,7 @@ class Model:
 
     def build(self, board: str, backend: str = "hls", out="build", until: str | None = None,
               images: int = 32, accuracy_images: int = 1000, force: bool = False,
-              log=print) -> BuildResult:
+              log=print, dataset: str | None = None) -> BuildResult:
         """The board flow into OUT/BOARD (accel build): cached stages up to `until` (model, golden,
         hls|rtl, vitis, vivado, overlay). code 3: a vendor tool is missing here (the commands to
         run elsewhere are in .commands)."""
@@ -398,8 +394,9 @@ class Model:
         atomic.refuse_protected(out)  # e.g. out=".": the build folder is OUT/BOARD
         atomic.check(Path(out) / boards.get(board).name, "build", force)
         default = self.path.resolve() == DEFAULT_MODEL.resolve()  # keeps the flow's hints short
-        r = build(board, model=None if default else self.path, backend=backend, until=until, out=out, images=images,
-                  accuracy_images=accuracy_images, log=log)
+        r = build(board, model=None if default else self.path, backend=backend, until=until,
+                  out=out, images=images, accuracy_images=accuracy_images, log=log,
+                  dataset=dataset)
         return BuildResult(r.code, r.folder, r.stages, r.commands)
 
 

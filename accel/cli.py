@@ -153,7 +153,8 @@ def cmd_verify(args) -> int:
     if args.json:
         print(res.to_json())
     else:
-        print(f"{model.path.name}: {res.images} {res.dataset} {args.split} images, reference = golden")
+        print(f"{model.path.name}: {res.images} {res.dataset} {args.split} images, "
+              "reference = golden")
         print(f"{'level':8} {'layer':28} {'elements':>12} {'mismatches':>10}")
         for r in res.levels:
             if r.level == "golden":
@@ -311,7 +312,7 @@ def cmd_build(args) -> int:
     return Model.load(spec.model).build(spec.board, backend=spec.backend, out=spec.out,
                                         until=spec.until, images=spec.images,
                                         accuracy_images=spec.accuracy_images,
-                                        force=spec.force).code
+                                        force=spec.force, dataset=spec.dataset).code
 
 
 def cmd_run(args) -> int:
@@ -613,6 +614,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="build into an existing OUT/BOARD that accel build did not create")
     b.add_argument("--images", type=config.cli_int(1, 100_000), default=argparse.SUPPRESS,
                    help=f"golden vectors checked at each level (default: {dflt['images']})")
+    b.add_argument("--dataset", default=argparse.SUPPRESS, help="images for the golden vectors "
+                   "and the accuracy: mnist, fashion-mnist or folder:PATH; a missing dataset "
+                   "stops the build, never replaced by random pixels (default: the dataset the "
+                   "model file names)")
     b.add_argument("--accuracy-images", type=config.cli_int(0, 10_000_000),
                    default=argparse.SUPPRESS, help="test images for the golden accuracy in the "
                    f"report (default: {dflt['accuracy_images']})")

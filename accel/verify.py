@@ -206,13 +206,13 @@ def _qonnx(qm, x, torch_model=None):
 def _c(qm, x, torch_model=None):
     from accel import cbackend
 
-    return cbackend.level(qm, x)
+    return cbackend.trace(qm, x)
 
 
 def _c_arm(qm, x, torch_model=None):
     from accel import cbackend
 
-    return cbackend.level(qm, x, arm=True)
+    return cbackend.trace(qm, x, arm=True)
 
 
 def _hls(qm, x, torch_model=None):

@@ -27,7 +27,7 @@ from accel.cli import DEFAULT_MODEL  # noqa: E402
 from accel.core import stream  # noqa: E402
 from accel.core.modelfile import load_model  # noqa: E402
 from accel.rtl.estimate import estimate  # noqa: E402
-from accel.rtl.generate import generate  # noqa: E402
+from accel.rtl.generate import write as generate  # noqa: E402
 from accel.rtl.sim import simulate  # noqa: E402
 from accel.verify import against_golden  # noqa: E402
 

@@ -147,7 +147,7 @@ NO_TORCH = textwrap.dedent("""
     assert y.shape == (4, qm.num_classes) and len(np.unique(y)) > 4
     with tempfile.TemporaryDirectory() as tmp:
         c_write(qm, Path(tmp) / "c", build=False)
-        rtl_generate.generate(qm, Path(tmp) / "rtl")
+        rtl_generate.write(qm, Path(tmp) / "rtl")
         hls_generate.write(qm, Path(tmp) / "hls")
         assert (Path(tmp) / "rtl" / "accel_rtl.json").is_file()
         assert (Path(tmp) / "hls" / "accel_hls.json").is_file()

@@ -252,3 +252,25 @@ def test_rtl_backend(tmp_path, capsys, monkeypatch):
     files = files.split("{", 1)[1].rstrip("}").split()
     assert files and all((root / "vivado" / f).is_file() for f in files)
     assert f"cd {root / 'vivado'} && vivado" in text and "vitis_hls" not in text
+
+
+def test_missing_dataset_stops_the_build(tmp_path, capsys):
+    """The golden vectors never silently become random pixels: a dataset that is not there stops
+    the build with one line naming it, and nothing is cached under the golden stage."""
+    missing = tmp_path / "gone"
+    code = main(["build", "--board", "zybo", "--out", str(tmp_path / "b"), "--until", "golden",
+                 "--dataset", f"folder:{missing}", "--accuracy-images", "0"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and str(missing) in err[0], err
+    assert not (tmp_path / "b" / "zybo" / "golden" / "images.npy").exists()
+
+
+def test_dataset_is_part_of_the_golden_key(tmp_path, capsys):
+    """Vectors from another dataset are another stage: fashion-mnist after mnist rebuilds it."""
+    args = ["build", "--board", "zybo", "--out", str(tmp_path / "b"), "--until", "golden",
+            "--images", "4", "--accuracy-images", "0"]
+    assert main(args) == 0
+    first = stamps.stamp(tmp_path / "b" / "zybo" / "golden")
+    assert main(args + ["--dataset", "fashion-mnist"]) == 0
+    second = stamps.stamp(tmp_path / "b" / "zybo" / "golden")
+    assert first["key"] != second["key"] and "fashion-mnist" in second["source"]

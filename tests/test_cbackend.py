@@ -85,7 +85,7 @@ def synthetic_model(seed: int = 0) -> QuantModel:
 def assert_bit_exact(qm, x, arm=False):
     """C (host or ARM) == golden on every layer and the output; returns the golden output."""
     ref, ref_trace = golden.run(qm, x, trace=True)
-    out, trace = cbackend.level(qm, x, arm=arm)
+    out, trace = cbackend.trace(qm, x, arm=arm)
     assert out.dtype == np.int64 and out.shape == ref.shape
     assert set(trace) == set(ref_trace)
     for name, codes in ref_trace.items():

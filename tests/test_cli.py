@@ -101,3 +101,38 @@ def test_real_process_exit_code_and_no_traceback(tmp_path):
                            str(tmp_path / "nope.onnx")], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("text, words", [
+    ("board: zybo\nuntil: synth\n", ["build config", "until must be a stage", "'synth'"]),
+    ("board: zybo\nimages: 2.5\n", ["images must be an integer from 1 to 100000, not 2.5"]),
+    ("bord: zybo\n", ["unknown key 'bord'", "keys are board, model"]),
+    ("board: zybo\nbackend: vhdl\n", ["backend must be hls or rtl"]),
+    ("backend: rtl\n", ["--board is required"]),
+    ("board: [zybo\n", ["not valid YAML"]),
+])
+def test_build_config_errors(capsys, tmp_path, text, words):
+    (tmp_path / "build.yaml").write_text(text)
+    code, err = run_cli(capsys, "build", "--config", str(tmp_path / "build.yaml"))
+    assert_one_line_error(code, err, *words)
+    assert not (tmp_path / "build").exists()
+
+
+def test_build_config_keys_are_the_build_flags():
+    from accel.cli import build_parser
+    from accel.core.config import BuildConfig
+
+    build = build_parser()._subparsers._group_actions[0].choices["build"]
+    flags = {a.dest for a in build._actions} - {"help", "config"}
+    assert flags == set(BuildConfig.model_fields)
+
+
+def test_build_flags_override_the_config_file(capsys, tmp_path):
+    (tmp_path / "build.yaml").write_text("board: zybo\nuntil: golden\nout: from-file\n"
+                                         "images: 2\naccuracy_images: 5\n")
+    code = main(["build", "--config", str(tmp_path / "build.yaml"), "--until", "model"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    # out is relative to the file's folder; --until model wins over the file's golden
+    assert (tmp_path / "from-file" / "zybo" / "model").is_dir()
+    assert "[1/6] model" in out and "[2/6] golden" not in out

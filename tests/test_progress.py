@@ -56,10 +56,15 @@ def test_off_by_quiet_or_environment(fast, capsys, monkeypatch):
     assert capsys.readouterr().err == ""
 
 
-def test_error_after_a_bar_is_one_line_of_its_own(fast, capsys, monkeypatch, tmp_path):
+def test_error_after_a_bar_is_one_line_of_its_own(fast, capsys, monkeypatch):
     """The bar ends its line before the exception leaves the task: `accel: error:` starts a line
     and is the only error line."""
     import accel.rtl.estimate
+    from accel.cli import DEFAULT_MODEL
+    from accel.core.modelfile import load_model
+    from accel.rtl import project_for
+
+    rtl = project_for(load_model(DEFAULT_MODEL))  # (cached)
 
     def slow_failure(rtl, board):
         with progress.task("yosys synth_xilinx", total=50, unit="steps") as t:
@@ -68,8 +73,7 @@ def test_error_after_a_bar_is_one_line_of_its_own(fast, capsys, monkeypatch, tmp
             raise AccelError("yosys failed on x: ERROR: boom (see x/yosys.log)")
 
     monkeypatch.setattr(accel.rtl.estimate, "estimate", slow_failure)
-    (tmp_path / "accel_rtl.json").write_text("{}")
-    assert main(["estimate", "--rtl", str(tmp_path)]) == 2
+    assert main(["estimate", "--rtl", str(rtl)]) == 2
     out, err = capsys.readouterr()
     lines = err.splitlines()
     assert out == "" and lines[0].startswith("yosys synth_xilinx:  14%|")
@@ -89,7 +93,7 @@ def test_estimate_shows_yosys_progress(exported, tmp_path, capsys, monkeypatch):
     it)."""
     if not shutil.which("yosys"):
         pytest.skip("yosys missing")
-    from accel.rtl.generate import generate
+    from accel.rtl.generate import write as generate
 
     _, path = exported()
     rtl = tmp_path / "r"

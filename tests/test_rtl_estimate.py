@@ -5,7 +5,7 @@ import pytest
 from accel.cli import main
 from accel.core.errors import AccelError
 from accel.rtl.estimate import estimate, parse_stat, summarize
-from accel.rtl.generate import generate
+from accel.rtl.generate import write as generate
 
 STAT = """
 12. Printing statistics.

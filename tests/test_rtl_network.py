@@ -13,7 +13,8 @@ from accel.core import stream
 from accel.core.errors import AccelError
 from accel.core.modelfile import load_model
 from accel.rtl import fold as folding
-from accel.rtl.generate import _pack, generate
+from accel.rtl.generate import _pack
+from accel.rtl.generate import write as generate
 from accel.rtl.sim import simulate
 from conftest import random_images
 

@@ -77,6 +77,11 @@ def _build_dir(qm: QuantModel) -> tuple[Path, str]:
     return d, key
 
 
+def project_for(qm: QuantModel) -> Path:
+    """The model's C sources, written once per process (keyed by their content)."""
+    return _build_dir(qm)[0]
+
+
 def binary(qm: QuantModel, arm: bool = False, trace: bool = False) -> Path:
     """The compiled demo for qm (compiled once per process and model)."""
     d, key = _build_dir(qm)
@@ -131,7 +136,7 @@ def run(qm: QuantModel, x, arm: bool = False, trace: bool = False, layout: str =
         return scores, classes, layers
 
 
-def level(qm: QuantModel, x, arm: bool = False) -> tuple[np.ndarray, dict]:
+def trace(qm: QuantModel, x, arm: bool = False) -> tuple[np.ndarray, dict]:
     """The verify levels `c` (host gcc) and `c-arm` (Cortex-A9 binary under qemu-arm): final int64
     codes (N, classes) and every layer's codes, from the trace build."""
     scores, classes, layers = run(qm, x, arm=arm, trace=True)

@@ -88,7 +88,8 @@ def module_files(*modules: str) -> list[Path]:
         if path is None or name in seen:
             continue
         seen[name] = path
-        todo.extend(_imports(path))
+        if name != "accel":  # the root's imports are its lazy API facade (accel.Model): they run
+            todo.extend(_imports(path))  # only when a user touches it, never under a stage
         # importing accel.a.b runs accel/__init__ and accel/a/__init__ too
         parent = name.rpartition(".")[0]
         if parent:

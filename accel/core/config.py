@@ -155,6 +155,7 @@ class BuildConfig(_Strict):
     force: Annotated[bool, Field(description="true or false")] = False
     images: _int(1, 100_000) = 32
     accuracy_images: _int(0, 10_000_000) = 1000
+    dataset: Annotated[str, Field(description="mnist, fashion-mnist or folder:PATH")] = None
 
 
 # --- reading and reporting -----------------------------------------------------------------------

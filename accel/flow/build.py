@@ -48,7 +48,7 @@ class Result:
 
 class Build:
     def __init__(self, board: str, model=None, backend: str = "hls", out="build", images: int = 32,
-                 accuracy_images: int = 1000, log=print):
+                 accuracy_images: int = 1000, log=print, dataset: str | None = None):
         board = boards.get(board)
         if backend not in STAGES:
             raise AccelError(f"unknown backend '{backend}': choose from {', '.join(STAGES)}")
@@ -62,7 +62,7 @@ class Build:
         self.ctx = Context(board=board, backend=backend, model_path=model_path, qm=qm,
                            summary=model_stage.summary(qm), root=self.out / board.name,
                            name="accel_" + board.name.replace("-", "_"), images=images,
-                           accuracy_images=accuracy_images)
+                           accuracy_images=accuracy_images, dataset=dataset)
 
     # -----------------------------------------------------------------------------------------
     # checks before anything is written
@@ -168,5 +168,6 @@ class Build:
 
 
 def build(board: str, model=None, backend: str = "hls", until: str | None = None, out="build",
-          images: int = 32, accuracy_images: int = 1000, log=print) -> Result:
-    return Build(board, model, backend, out, images, accuracy_images, log).run(until)
+          images: int = 32, accuracy_images: int = 1000, log=print, dataset: str | None = None
+          ) -> Result:
+    return Build(board, model, backend, out, images, accuracy_images, log, dataset).run(until)

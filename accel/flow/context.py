@@ -30,6 +30,7 @@ class Context:
     name: str  # the overlay's base name: accel_<board>
     images: int  # golden vectors
     accuracy_images: int
+    dataset: str | None  # the golden vectors' dataset (None: the one the model file names)
     keys: dict = field(default_factory=dict)  # stage -> key of its folder
     info: dict = field(default_factory=dict)  # stage -> stamp
     commands: list = field(default_factory=list)  # vendor-tool commands to run elsewhere

@@ -18,6 +18,14 @@ from accel.core import cache
 _projects: dict = {}
 
 
+def write(model, out_dir, **options):
+    """Write the project for a model file (path or QuantModel) into out_dir, atomically: the
+    backends' one face is write / project_for / trace (see accel.hls.generate.write)."""
+    from accel.hls import generate
+
+    return generate.write(model, out_dir, **options)
+
+
 def project_for(qm, board: str = "zybo") -> Path:
     """A project for this model file with the default configuration and no testbench vectors,
     generated once into the cache (keyed by the model file and every module the generator

@@ -1,7 +1,7 @@
 """Stage: the RTL backend. Model file -> our own synthesizable Verilog dataflow accelerator,
 simulated with cocotb, sized with yosys, and run behind the PYNQ interface as a simulated device.
 
-    generate.generate(model, out_dir, fold, board)   Verilog + ROM files + accel_rtl.json
+    generate.write(model, out_dir, fold, board)   Verilog + ROM files + accel_rtl.json
     project_for(qm, fold, board)                      the same, generated once into the cache
     trace(qm, x)                                      final codes of the simulated RTL
     fold.load(qm, spec) / fold.auto_fold(qm, fps)     multipliers per layer (PE x SIMD)
@@ -15,6 +15,14 @@ from pathlib import Path
 from accel.core import cache
 
 
+def write(model, out_dir, **options):
+    """Write the project for a model file (path or QuantModel) into out_dir, atomically: the
+    backends' one face is write / project_for / trace (see accel.rtl.generate.write)."""
+    from accel.rtl import generate
+
+    return generate.write(model, out_dir, **options)
+
+
 def project_for(qm, fold=None, board: str = "zybo") -> Path:
     """An RTL project for this model file and fold, generated once into the cache (keyed by the
     model file, the fold spec and every module the generator imports with their data: the
@@ -26,7 +34,7 @@ def project_for(qm, fold=None, board: str = "zybo") -> Path:
     key = cache.key(cache.file_hash(qm.path), fold, fold_file,
                     cache.module_hash("accel.rtl.generate"), board)
     return cache.generated("rtl/projects", f"{key[:24]}-{board}",
-                           lambda d: generate.generate(qm, d, fold=fold, board=board))
+                           lambda d: generate.write(qm, d, fold=fold, board=board))
 
 
 def trace(qm, x, simulator: str | None = None):

@@ -336,7 +336,7 @@ module {TOP} (
 """
 
 
-def generate(model, out_dir, fold=None, board: str = "zybo", force: bool = False) -> dict:
+def write(model, out_dir, fold=None, board: str = "zybo", force: bool = False) -> dict:
     """Write the RTL project for a model file (path or QuantModel) into out_dir, atomically. An
     existing out_dir is replaced only when it is an `accel rtl` output or force is given."""
     qm = model if isinstance(model, QuantModel) else load_model(model)

@@ -9,25 +9,27 @@ from accel.flow import stamps
 
 
 def run(ctx) -> dict:
+    # No substitution: the vectors come from the named dataset (--dataset, else the model's own)
+    # or the stage stops with the path that is missing; the dataset is part of the key.
     key = cache.key("golden", ctx.keys["model"], ctx.images, ctx.accuracy_images,
-                    cache.module_hash(__name__))
+                    ctx.dataset or ctx.qm.meta.get("dataset"), cache.module_hash(__name__))
     hit = ctx.cached("golden", key)
     if hit:
         return hit
     tmp = atomic.make_temp(ctx.root / "golden")
     try:
-        images = data.images_for(ctx.qm, ctx.images, random_fallback=True)
+        images = data.images_for(ctx.qm, ctx.images, dataset=ctx.dataset)
         y, trace = golden.run(ctx.qm, images.x, trace=True)
         np.save(tmp / "images.npy", np.asarray(images.x, dtype=np.uint8))
         np.save(tmp / "expected.npy", y)
+        np.save(tmp / "labels.npy", images.y)
         np.savez_compressed(tmp / "layers.npz", **trace)
         acc = None
         if ctx.accuracy_images:
-            more = data.images_for(ctx.qm, ctx.accuracy_images, random_fallback=True)
-            if more.y is not None:
-                pred = golden.predict(ctx.qm, more.x)
-                acc = {"accuracy": float((pred == more.y).mean()), "images": int(len(more.y)),
-                       "source": more.source}
+            more = data.images_for(ctx.qm, ctx.accuracy_images, dataset=ctx.dataset)
+            pred = golden.predict(ctx.qm, more.x)
+            acc = {"accuracy": float((pred == more.y).mean()), "images": int(len(more.y)),
+                   "source": more.source}
         n = len(images.x)
         info = {"stage": "golden", "key": key, "status": "done", "images": n,
                 "source": images.source, "accuracy": acc,

@@ -17,7 +17,7 @@ def run(ctx) -> dict:
     tmp = atomic.make_temp(ctx.root / "rtl")
     try:
         rtl_dir = tmp / "accel"
-        manifest = generate.generate(ctx.qm, rtl_dir, board=ctx.board.name)
+        manifest = generate.write(ctx.qm, rtl_dir, board=ctx.board.name)
         est = dict(estimate.estimate(str(rtl_dir), ctx.board.name))
         est["source"] = "accel.rtl.estimate (yosys)"
         need = {k: est[k] for k in ("LUT", "FF", "BRAM36") if isinstance(est.get(k), (int, float))}

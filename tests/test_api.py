@@ -1,0 +1,112 @@
+"""The Python API: the README's example runs as shown (and prints what the README shows), the
+notebook examples/quickstart.ipynb holds the same code, and the API's own contracts."""
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import accel
+from accel.core.errors import AccelError
+
+ROOT = Path(__file__).resolve().parent.parent
+MARKER = "<!-- api-example"
+
+
+def readme_example() -> tuple[str, list[str]]:
+    """(the python block after the marker, the lines of the output block that follows it)."""
+    text = (ROOT / "README.md").read_text()
+    after = text[text.index(MARKER):]
+    code = re.search(r"```python\n(.*?)```", after, re.S).group(1)
+    shown = re.search(r"```python\n.*?```.*?```\n(.*?)```", after, re.S).group(1)
+    return code, shown.splitlines()
+
+
+def notebook_code() -> str:
+    nbformat = pytest.importorskip("nbformat")
+    nb = nbformat.read(ROOT / "examples" / "quickstart.ipynb", as_version=4)
+    nbformat.validate(nb)
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+
+
+def test_readme_example_runs_and_prints_what_it_shows(tmp_path, monkeypatch, capsys):
+    code, shown = readme_example()
+    for step in ("predict", "verify", "rtl", "sim", "build"):
+        assert f"m.{step}(" in code, step
+    monkeypatch.chdir(tmp_path)
+    env = {}
+    exec(compile(code, "README.md (API example)", "exec"), env)
+    printed = capsys.readouterr().out.splitlines()
+    for line in shown:
+        assert line in printed, (line, printed)
+    assert env["v"].passed and env["s"].passed and env["b"].code == 0
+    assert (tmp_path / "out" / "build" / "zybo" / "hls" / "project").is_dir()
+    assert json.loads(env["s"].to_json())["mismatched_images"] == 0
+    assert json.loads(env["b"].to_json())["code"] == 0
+
+
+def test_notebook_is_the_readme_example():
+    code, _ = readme_example()
+    assert "".join(notebook_code().split()) == "".join(code.split())
+
+
+def test_notebook_runs(tmp_path):
+    """The notebook top to bottom in a kernel (nbclient), in a scratch folder."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    nb = nbformat.read(ROOT / "examples" / "quickstart.ipynb", as_version=4)
+    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                      for o in c.outputs)
+    assert "True {'golden': 0, 'qonnx': 0, 'c': 0}" in outputs
+
+
+def test_import_accel_is_light():
+    import subprocess
+    import sys
+
+    code = ("import sys, accel; heavy = [m for m in ('numpy', 'onnx', 'torch', 'accel.api') "
+            "if m in sys.modules]; assert not heavy, heavy; assert accel.Model.__name__ == 'Model'"
+            "; assert 'torch' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_predict_arrays_and_image_files(tmp_path):
+    m = accel.load()
+    images = m.images(3)
+    assert m.predict(images.x).tolist() == images.y.tolist()
+    assert m.predict(images.x[0]).tolist() == images.y[:1].tolist()  # one CHW image
+    paths = []
+    for i, img in enumerate(images.x):
+        paths.append(tmp_path / f"{i}.png")
+        Image.fromarray(img[0]).save(paths[-1])
+    assert m.predict(paths).tolist() == images.y.tolist()
+    assert m.predict(str(paths[0])).tolist() == images.y[:1].tolist()
+    assert m.scores(images.x).shape == (3, 10)
+
+
+@pytest.mark.parametrize("bad", [np.zeros((1, 1, 28, 28), np.float32),
+                                 np.zeros((1, 3, 28, 28), np.uint8)])
+def test_predict_refuses_wrong_arrays(bad):
+    with pytest.raises(AccelError, match="uint8"):
+        accel.load().predict(bad)
+
+
+def test_verify_on_arrays_and_evaluate():
+    m = accel.load()
+    x = np.random.default_rng(0).integers(0, 256, (2, 1, 28, 28), dtype=np.uint8)
+    v = m.verify(levels="golden,qonnx", images=x)
+    assert v.passed and v.images == 2 and v.dataset == "arrays"
+    assert [r.level for r in v.levels] == ["golden", "qonnx"]
+    e = m.evaluate(images=20)
+    assert e.images == 20 and e.accuracy > 0.9 and json.loads(e.to_json())["level"] == "golden"
+
+
+def test_train_refuses_unknown_options(tmp_path):
+    with pytest.raises(AccelError, match="unknown training option"):
+        accel.Model.train(tmp_path / "run", epoch=3)
