@@ -675,12 +675,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--overlay", default=None, metavar="DIR", help="board: the overlay folder "
                    "(default build/BOARD/overlay); sim: an RTL folder or `accel build --backend "
                    "rtl` folder (default: generate the RTL for the model, cached)")
-    r.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
+    r.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator",
+                   help="--board sim: the RTL simulator behind the simulated device")
     r.add_argument("--batch", type=config.cli_int(1, 65_536), default=256,
                    help="images per DMA transfer")
     r.add_argument("--timeout", type=config.cli_number(0, 3600, above=True, unit=" (s)"),
                    default=2.0, help="seconds per DMA wait")
-    r.add_argument("--json", action="store_true")
+    r.add_argument("--json", action="store_true", help="print the result as JSON")
     r.set_defaults(func=cmd_run)
 
     i = sub.add_parser("info", help="layers of a model file")

@@ -85,7 +85,7 @@ def test_bad_fold_is_refused_and_nothing_written(qm, tmp_path):
         generate(qm, out, fold={"layers": {"conv1": {"pe": 3, "simd": 1}}})
     with pytest.raises(AccelError, match="no convolution named"):
         generate(qm, out, fold={"layers": {"nope": {"pe": 1}}})
-    with pytest.raises(AccelError, match="unknown keys"):
+    with pytest.raises(AccelError, match="unknown key 'target'"):
         generate(qm, out, fold={"target": 5})
     assert not out.exists() and not list(tmp_path.iterdir())
 
