@@ -232,14 +232,30 @@ def _make_folder(root: Path, first_mode="L", per_class=10):
     return root
 
 
+def _majority(root: Path):
+    """What the loader's native defaults should pick: channels of the majority mode, the most
+    common (height, width), ties to the larger size."""
+    from collections import Counter
+
+    modes, sizes = [], []
+    for f in [f for c in sorted(root.iterdir()) if c.is_dir() for f in data._image_files(c)]:
+        with Image.open(f) as img:
+            modes.append(img.mode in data.GREY_MODES)
+            sizes.append((img.size[1], img.size[0]))
+    count = Counter(sizes)
+    return (1 if sum(modes) * 2 > len(modes) else 3), max(count, key=lambda hw: (count[hw], hw))
+
+
 def test_folder_dataset_shapes_and_defaults(tmp_path):
     root = _make_folder(tmp_path / "imgs", first_mode="L")
     ds = load_dataset(f"folder:{root}")
     assert ds.class_names == ["bird", "cat", "dog"]
-    assert (ds.channels, ds.size) == (1, (28, 28))  # first image is 'L'
+    # native defaults: the majority mode and the most common size; the conversions are noted
+    want_c, want_hw = _majority(root)
+    assert (ds.channels, ds.size) == (want_c, want_hw) and ds.notes
     assert (len(ds.train), len(ds.val), len(ds.test)) == (24, 3, 3)  # 8/1/1 of each class
     for split in (ds.train, ds.val, ds.test):
-        assert split.x.dtype == np.uint8 and split.x.shape[1:] == (1, 28, 28)
+        assert split.x.dtype == np.uint8 and split.x.shape[1:] == (want_c, *want_hw)
         assert split.y.dtype == np.int64
         assert sorted(np.bincount(split.y, minlength=3).tolist())[0] >= 1  # every class present
     assert ds.name == f"folder:{root}"
@@ -248,7 +264,9 @@ def test_folder_dataset_shapes_and_defaults(tmp_path):
 def test_folder_dataset_rgb_default_and_explicit(tmp_path):
     root = _make_folder(tmp_path / "imgs", first_mode="RGB", per_class=3)
     ds = load_folder(root)
-    assert (ds.channels, ds.size) == (3, (32, 32)) and ds.train.x.shape[1:] == (3, 32, 32)
+    want_c, want_hw = _majority(root)
+    assert (ds.channels, ds.size) == (want_c, want_hw)
+    assert ds.train.x.shape[1:] == (want_c, *want_hw)
     ds = load_dataset(f"folder:{root}", size=(16, 20), channels=1)
     assert ds.val.x.shape == (3, 1, 16, 20)
 

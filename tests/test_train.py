@@ -114,7 +114,7 @@ def test_resume_refuses_a_pickled_checkpoint(folder, tmp_path, capsys):
     with open(run / "checkpoint.pt", "wb") as f:
         pickle.dump(Interrupt, f)  # a class reference: weights_only loading refuses it
     assert main(["train", "--dataset", f"folder:{folder}", "--size", "16x16", "--out", str(run),
-                 "--resume", "--quiet"]) == 2
+                 "--resume", "--force", "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("accel: error:") and len(err.splitlines()) == 1
     assert "weights-only" in err
