@@ -139,6 +139,7 @@ class EstimateResult(_Result):
     fits: bool | None = None
     part: str | None = None
     layers: list = field(default_factory=list)
+    timing: dict | None = None  # the timing proxy: LUT levels, CARRY4 chain, est. fmax (yosys)
     details: dict = field(default_factory=dict, repr=False)  # the yosys result (`--json`)
 
     def to_dict(self) -> dict:
@@ -312,20 +313,22 @@ class Model:
 
     def rtl(self, out, board: str = "zybo", target_fps: float | None = None, fold=None,
             force: bool = False) -> RtlResult:
-        """Our Verilog accelerator in `out` (accel rtl); fold: a fold.yaml path or mapping,
-        target_fps: the automatic folding's target (overrides fold)."""
+        """Our Verilog accelerator in `out` (accel rtl), mapped onto `board` (accel.rtl.mapper):
+        the fastest design that fits, or the cheapest reaching target_fps; fold: a fold.yaml
+        path or mapping (target_fps, clock_mhz, layers held by hand; target_fps wins over it)."""
+        from accel.rtl import fold as folding
         from accel.rtl.generate import write as generate
 
-        if target_fps is not None:
-            fold = {"target_fps": target_fps}
-        m = generate(self.qm, out, fold=fold, board=board, force=force)
+        m = generate(self.qm, out, fold=folding.merge(fold, target_fps), board=board, force=force)
         self._rtl_dir = Path(out)  # sim() and estimate() use it
         return _rtl_result(Path(out), board, m)
 
-    def _rtl_for(self, rtl, fold, board) -> Path:
+    def _rtl_for(self, rtl, fold, board, target_fps=None) -> Path:
         """An RTL project: `rtl` if given, the last rtl() output, else generated into the cache."""
+        from accel.rtl import fold as folding
         from accel.rtl import project_for
 
+        fold = folding.merge(fold, target_fps)
         if rtl is None and fold is None:
             rtl = getattr(self, "_rtl_dir", None)
         if rtl is not None:
@@ -338,7 +341,8 @@ class Model:
 
     def sim(self, images=8, simulator: str = "verilator", rtl=None, fold=None,
             board: str = "zybo", driver: str = "hdl", valid_gaps: float = 0.0,
-            backpressure: float = 0.0, seed: int = 0, waves: bool = False) -> SimResult:
+            backpressure: float = 0.0, seed: int = 0, waves: bool = False,
+            target_fps: float | None = None) -> SimResult:
         """Images through the simulated RTL (cocotb; accel sim): mismatches against the golden
         model, latency, II, images/s. rtl: a project folder (default: the last rtl() output,
         else generated into the cache for `fold`)."""
@@ -347,7 +351,7 @@ class Model:
         from accel.verify import against_golden
 
         x, y, name = self._images(images)
-        rtl = self._rtl_for(rtl, fold, board)
+        rtl = self._rtl_for(rtl, fold, board, target_fps)
         res = simulate(rtl, x, simulator=simulator, valid_gaps=valid_gaps,
                        backpressure=backpressure, seed=seed, waves=waves, driver=driver)
         out = stream.outputs_nchw(res["outputs"], load_manifest(rtl)["io"]["output"])
@@ -362,12 +366,12 @@ class Model:
                          res["layers"], res["waves"], out, summary)
 
     def estimate(self, board: str = "zybo", yosys: bool = False, rtl=None,
-                 fold=None) -> EstimateResult:
+                 fold=None, target_fps: float | None = None) -> EstimateResult:
         """Resources: the fold's multipliers and rate; yosys=True also synthesizes with yosys
         synth_xilinx (minutes; cached) for LUT/FF/DSP/BRAM36 against the board (accel estimate)."""
         from accel.rtl.sim import load_manifest
 
-        rtl = self._rtl_for(rtl, fold, board)
+        rtl = self._rtl_for(rtl, fold, board, target_fps)
         fold_est = load_manifest(rtl)["estimate"]
         result = EstimateResult(board, str(rtl), fold_est["multipliers"], fold_est["images_per_s"])
         if yosys:
@@ -377,17 +381,23 @@ class Model:
             result = dataclasses.replace(
                 result, LUT=e["LUT"], FF=e["FF"], DSP=e["DSP"], BRAM36=e["BRAM36"],
                 capacity=e["capacity"], fits=e["fits"], part=e["part"], layers=e["layers"],
-                details=e)
+                timing=e["timing"], details=e)
         return result
 
     # --- the board flow ------------------------------------------------------------------------
 
     def build(self, board: str, backend: str = "hls", out="build", until: str | None = None,
               images: int = 32, accuracy_images: int = 1000, force: bool = False,
-              log=print, dataset: str | None = None) -> BuildResult:
-        """The board flow into OUT/BOARD (accel build): cached stages up to `until` (model, golden,
-        hls|rtl, vitis, vivado, overlay). code 3: a vendor tool is missing here (the commands to
-        run elsewhere are in .commands)."""
+              log=print, dataset: str | None = None, fold=None, target_fps: float | None = None,
+              clock_mhz: float | None = None, hls_config=None,
+              start: str | None = None) -> BuildResult:
+        """The board flow into OUT/BOARD (accel build): cached stages from `start` (the stages
+        before it must be done already) up to `until` (model, golden, hls|rtl, vitis, vivado,
+        overlay). fold: a fold.yaml path or mapping {target_fps, clock_mhz, layers} (rtl backend;
+        target_fps over its own); hls_config: an hls.yaml path or mapping merged over
+        accel/hls/hls.yaml (hls backend); clock_mhz: the build's one clock (default: the fold's
+        or HLS config's, else the board's). code 3: a vendor tool is missing here (the commands
+        to run elsewhere are in .commands)."""
         from accel.core import atomic, boards
         from accel.flow.build import build
 
@@ -396,7 +406,8 @@ class Model:
         default = self.path.resolve() == DEFAULT_MODEL.resolve()  # keeps the flow's hints short
         r = build(board, model=None if default else self.path, backend=backend, until=until,
                   out=out, images=images, accuracy_images=accuracy_images, log=log,
-                  dataset=dataset)
+                  dataset=dataset, fold=fold, target_fps=target_fps, clock_mhz=clock_mhz,
+                  hls_config=hls_config, start=start)
         return BuildResult(r.code, r.folder, r.stages, r.commands)
 
 

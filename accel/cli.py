@@ -4,6 +4,7 @@
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -15,11 +16,13 @@ MODEL_HELP = "model file (default: the embedded tiny-mnist model)"
 
 EXIT_CODES = """exit codes:
   0    done (verify, sim, run, hls --csim: 0 mismatches vs the golden model; estimate: it fits)
-  1    a verification found mismatches (estimate: the design does not fit the board)
+  1    a verification found mismatches (estimate: the design does not fit the board;
+       compress: the result lost more accuracy than --max-drop, kept in OUT.rejected)
   2    bad input: a one-line error, no traceback
   3    accel build: a vendor tool (vitis_hls, vivado) is missing; every stage that can run here
        ran and the commands to run on a machine with the tools were printed
-  130  interrupted (Ctrl-C); 143 terminated (SIGTERM): temporaries are removed either way"""
+  130  interrupted (Ctrl-C); 143 terminated (SIGTERM): temporaries are removed either way
+  141  the reader of the output went away (`accel info | head -1`): the rest is not printed"""
 
 EXAMPLES = {
     "train": ["accel train --out runs/mnist8",
@@ -36,10 +39,12 @@ EXAMPLES = {
     "rtl": ["accel rtl --out out/rtl --target-fps 2000",
             "accel rtl --model mnist8.onnx --fold fold.yaml --out out/rtl"],
     "sim": ["accel sim --images 8", "accel sim --rtl out/rtl --simulator icarus --images 2 --json"],
-    "estimate": ["accel estimate --layers", "accel estimate --rtl out/rtl --board pynq-z2 --json"],
+    "estimate": ["accel estimate --board pynq-z2 --layers",
+                 "accel estimate --rtl out/rtl --board pynq-z2 --yosys --json"],
     "build": ["accel build --board zybo --until hls",
-              "accel build --board pynq-z2 --backend rtl --model mnist8.onnx --out build",
-              "accel build --config build.yaml --until golden   (flags override the file)"],
+              "accel build --board pynq-z2 --backend rtl --fold fold.yaml --from rtl   (model "
+              "and golden kept)",
+              "accel build --config build.yaml --until golden   (flags override its keys)"],
     "compress": ["accel compress --out out/compressed",
                  "accel compress --sparsity 0.8 --share-bits 3 --epochs 2 --out out/c80",
                  "accel compress --structural squeezenet1_0,squeezenet1_1 --out out/sizes"],
@@ -237,22 +242,29 @@ def cmd_hls(args) -> int:
 def cmd_rtl(args) -> int:
     r = _load(args).rtl(args.out, board=args.board, target_fps=args.target_fps, fold=args.fold,
                         force=args.force)
-    print(f"{'layer':20} {'kind':8} {'PE':>4} {'SIMD':>5} {'mults':>6} {'cycles/img':>11}")
+    est = r.manifest["estimate"]
+    print(f"{'layer':20} {'kind':8} {'PE':>4} {'SIMD':>5} {'mul':>4} {'DSP':>4} {'cycles/img':>11}")
     for l in r.layers:
         if l["kind"] in ("conv", "maxpool", "gap"):
+            mark = "  <- bottleneck" if l["name"] == est["bottleneck"] else ""
             print(f"{l['name']:20} {l['kind']:8} {l.get('pe', ''):>4} {l.get('simd', ''):>5} "
-                  f"{l.get('multipliers', ''):>6} {l['cycles']:11d}")
+                  f"{l.get('mul', ''):>4} {l.get('dsps', ''):>4} {l['cycles']:11d}{mark}")
     print(f"{r.multipliers} multipliers; slowest layer {r.slowest_layer_cycles} cycles/image "
           f"-> {r.images_per_s:.0f} images/s at {r.clock_mhz:g} MHz (estimate; "
           f"`accel sim` measures), MAC utilization {r.mac_utilization:.1%}")
+    m = r.manifest["fold"]["mapping"]
+    print(f"resource model on the {m['board']} (budget = capacity minus the reserve; "
+          f"`accel estimate --yosys` synthesizes): " + ", ".join(
+              f"{k} {m['used'][k]:,.0f} of {m['budget'][k]:,.0f}" for k in m["used"]))
     print(f"wrote {args.out}: rtl/ (Verilog-2001 + ROM .mem files), accel_rtl.json")
     return 0
 
 
 def cmd_sim(args) -> int:
     r = _load(args).sim(args.images, simulator=args.simulator, rtl=args.rtl, fold=args.fold,
-                        driver=args.driver, valid_gaps=args.valid_gaps,
-                        backpressure=args.backpressure, seed=args.seed, waves=args.waves)
+                        board=args.board, target_fps=args.target_fps, driver=args.driver,
+                        valid_gaps=args.valid_gaps, backpressure=args.backpressure,
+                        seed=args.seed, waves=args.waves)
     res, bad, acc, n = r.summary, r.mismatched_images, r.accuracy, r.images
     if args.json:
         print(r.to_json())
@@ -282,7 +294,10 @@ def cmd_sim(args) -> int:
 
 
 def cmd_estimate(args) -> int:
-    r = _load(args).estimate(args.board, yosys=True, rtl=args.rtl, fold=args.fold)
+    r = _load(args).estimate(args.board, yosys=args.yosys, rtl=args.rtl, fold=args.fold,
+                             target_fps=args.target_fps)
+    if not args.yosys:
+        return _model_estimate(args, r)
     e, rtl = r.details, r.rtl
     if args.json:
         print(json.dumps(e, indent=2))
@@ -290,14 +305,52 @@ def cmd_estimate(args) -> int:
         print(f"yosys synth_xilinx -family xc7 on {rtl} (estimate; Vivado's numbers will differ)")
         for k in ("LUT", "FF", "DSP", "BRAM36"):
             print(f"  {k:7} {e[k]:>9g} of {e['capacity'][k]:>7} ({e[k] / e['capacity'][k]:.0%})")
+        t = e.get("timing") or {}  # accel.rtl.timing, from the yosys netlist: a proxy, no Vivado
+        if t:
+            c = t["critical"]
+            print(f"  depth   {t['lut_levels']} LUT levels, CARRY4 chain {t['carry4_chain']}; "
+                  f"~{t['est_fmax_mhz']:g} MHz estimated ({c['delay_ns']:g} ns: {c['from']} -> "
+                  f"{c['to']})")
         if args.layers:
-            print(f"  {'layer':18} {'LUT':>7} {'(mem)':>6} {'FF':>7} {'DSP':>4} {'BRAM36':>6}")
+            tl = {r["layer"]: r for r in t.get("per_layer", [])}
+            print(f"  {'layer':18} {'LUT':>7} {'(mem)':>6} {'FF':>7} {'DSP':>4} {'BRAM36':>6} "
+                  f"{'levels':>6} {'CARRY4':>6} {'~MHz':>6}")
             for r in e["layers"]:
                 if any(r[k] for k in ("LUT", "FF", "DSP", "BRAM36")):
+                    d = tl.get(r["layer"], {"lut_levels": "-", "carry4_chain": "-",
+                                            "est_fmax_mhz": "-"})
                     print(f"  {r['layer']:18} {r['LUT']:7d} {r['LUT_memory']:6d} {r['FF']:7d} "
-                          f"{r['DSP']:4d} {r['BRAM36']:6g}")
+                          f"{r['DSP']:4d} {r['BRAM36']:6g} {d['lut_levels']:>6} "
+                          f"{d['carry4_chain']:>6} {d['est_fmax_mhz']:>6}")
         print(f"{'fits' if e['fits'] else 'does NOT fit'} {e['board']} ({e['part']})")
     return 0 if e["fits"] else 1
+
+
+def _model_estimate(args, r) -> int:
+    """accel estimate without --yosys: the resource model's figures (seconds, no synthesis)."""
+    from accel.rtl.sim import load_manifest
+
+    m = load_manifest(r.rtl)
+    res, mapping = m["estimate"]["resources"], m["fold"]["mapping"]
+    fits = all(res["total"][k] <= mapping["budget"][k] for k in mapping["budget"])
+    if args.json:
+        print(json.dumps({"board": mapping["board"], "source": "resource model",
+                          "resources": res, "budget": mapping["budget"],
+                          "capacity": mapping["capacity"], "fits": fits}, indent=2))
+        return 0 if fits else 1
+    print(f"resource model of {r.rtl} (accel/rtl/resources.py; `--yosys` synthesizes for the "
+          f"exact figures and the timing proxy)")
+    for k in ("LUT", "FF", "DSP", "BRAM36"):
+        u, b, c = res["total"][k], mapping["budget"][k], mapping["capacity"][k]
+        print(f"  {k:7} {u:>9,.0f} of {b:>7,.0f} budget ({c:,.0f} on the board, {u / c:.0%})")
+    if args.layers:
+        print(f"  {'layer':18} {'LUT':>7} {'FF':>7} {'DSP':>4} {'BRAM36':>6}")
+        for row in res["layers"]:
+            print(f"  {row['layer']:18} {row['LUT']:7.0f} {row['FF']:7.0f} {row['DSP']:4.0f} "
+                  f"{row['BRAM36']:6g}")
+    print(f"{'fits' if fits else 'does NOT fit'} the {mapping['board']} budget "
+          f"(capacity minus the reserve for the PS7, DMA and interconnect)")
+    return 0 if fits else 1
 
 
 def cmd_build(args) -> int:
@@ -309,10 +362,16 @@ def cmd_build(args) -> int:
                                    if k in config.BuildConfig.model_fields})
     if spec.board is None:
         raise AccelError("--board is required (or a board: key in the --config file)")
+    if isinstance(spec.hls_config, dict):  # inline: checked here, where the file has a name
+        from accel.hls.generate import load_config
+
+        load_config(spec.hls_config, f"build config {args.config}: hls_config")
     return Model.load(spec.model).build(spec.board, backend=spec.backend, out=spec.out,
                                         until=spec.until, images=spec.images,
                                         accuracy_images=spec.accuracy_images,
-                                        force=spec.force, dataset=spec.dataset).code
+                                        force=spec.force, dataset=spec.dataset, fold=spec.fold,
+                                        target_fps=spec.target_fps, clock_mhz=spec.clock_mhz,
+                                        hls_config=spec.hls_config, start=spec.start).code
 
 
 def cmd_run(args) -> int:
@@ -402,15 +461,21 @@ def cmd_compress(args) -> int:
         stages=args.stages, prune_steps=args.prune_steps, share_steps=args.share_steps,
         lr=args.lr, share_lr=args.share_lr, batch_size=args.batch_size, gap_bits=args.gap_bits,
         train_images=args.train_images, eval_images=args.eval_images, seed=args.seed,
-        threads=args.threads).check()
+        threads=args.threads, max_drop=args.max_drop).check()
     if args.structural:
         from accel.compress.structural import write_estimates
 
         print(write_estimates(args.structural, 1 - cfg.sparsity, cfg.share_bits, args.out,
                               gap_bits=cfg.gap_bits, force=args.force), end="")
         return 0
-    rep = compress(_model_path(args), args.out, cfg, epochs=args.epochs,
-                   log=(lambda *a: None) if args.quiet else print, force=args.force)
+    from accel.compress.pipeline import AccuracyDropped
+
+    try:
+        rep = compress(_model_path(args), args.out, cfg, epochs=args.epochs,
+                       log=(lambda *a: None) if args.quiet else print, force=args.force)
+    except AccuracyDropped as exc:  # the input was fine, the result is not: exit 1, one line
+        print(f"accel: compress rejected: {exc}", file=sys.stderr)
+        return 1
     t, acc = rep["bytes"], rep["accuracy"]
     print(f"{rep['out']}: {t['huffman']:,} bytes ({rep['ratio_vs_float32']:.1f}x vs float32 "
           f"{t['float32']:,} B, {rep['ratio_vs_quantized']:.1f}x vs quantized {t['quantized']:,} B), "
@@ -540,26 +605,33 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run build.tcl with Vitis HLS if it is on PATH (else print the command)")
     h.set_defaults(func=cmd_hls)
 
+    def _mapping_args(p, generating=False):
+        """--board, --target-fps, --fold: every RTL command maps the model onto a board."""
+        when = " (when generating; not with --rtl)" if generating else ""
+        p.add_argument("--board", default="zybo",
+                       help=f"the board the design must fit (capacity minus the reserve in "
+                       f"accel/rtl/mapper.py) and whose clock sets the rate{when}")
+        p.add_argument("--target-fps", type=config.cli(config.FPS), default=None,
+                       help="the cheapest design reaching this many images/s (FINN's target_fps; "
+                       "default: the fastest design that fits the board)" + when)
+        p.add_argument("--fold", default=None, help="fold.yaml: target_fps, clock_mhz, layers: "
+                       "{name: {pe, simd, mul}} held by hand (see accel/rtl/fold.py; default: "
+                       "none, the mapper chooses every layer)" + when)
+
     rt = sub.add_parser("rtl", help="our Verilog dataflow accelerator from the model file "
                                     "(folding: --fold YAML or --target-fps)")
     rt.add_argument("--model", default=None, help=MODEL_HELP)
     rt.add_argument("--out", required=True, help="directory to write (replaced atomically)")
     rt.add_argument("--force", action="store_true",
                     help="replace an existing --out that is not an `accel rtl` output")
-    rt.add_argument("--fold", default=None, help="fold.yaml: target_fps, clock_mhz, layers: "
-                    "{name: {pe, simd}} (see accel/rtl/fold.py; default: automatic folding)")
-    rt.add_argument("--target-fps", type=config.cli(config.FPS), default=None,
-                    help="automatic folding: fewest multipliers per layer reaching this rate "
-                    "(default: fold.yaml's, else accel/rtl/fold.py's)")
-    rt.add_argument("--board", default="zybo", help="the board whose clock the folding uses")
+    _mapping_args(rt)
     rt.set_defaults(func=cmd_rtl)
 
     sm = sub.add_parser("sim", help="simulate the RTL on test images (cocotb): mismatches vs "
                                     "golden, latency, II, images/s, per-layer cycles")
     sm.add_argument("--model", default=None, help=MODEL_HELP)
     sm.add_argument("--rtl", default=None, help="RTL project (default: generated into the cache)")
-    sm.add_argument("--fold", default=None, help="fold.yaml when generating (default: "
-                    "automatic folding)")
+    _mapping_args(sm, generating=True)
     sm.add_argument("--images", type=config.cli_int(1, 10_000_000), default=8,
                     help="the first N test images of the model's dataset")
     sm.add_argument("--simulator", choices=("icarus", "verilator"), default="verilator",
@@ -575,13 +647,15 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--quiet", action="store_true", help="no progress on stderr")
     sm.set_defaults(func=cmd_sim)
 
-    es = sub.add_parser("estimate", help="resources of the RTL by yosys synth_xilinx vs the board")
-    es.add_argument("--board", default="zybo", help="the board whose capacity is compared")
+    es = sub.add_parser("estimate", help="resources of the RTL vs the board: the resource model "
+                                         "(seconds) or --yosys synth_xilinx (minutes, exact)")
+    es.add_argument("--yosys", action="store_true",
+                    help="synthesize with yosys synth_xilinx: exact cell counts and the timing "
+                    "proxy (LUT levels, carry chains); cached")
     es.add_argument("--model", default=None, help=MODEL_HELP)
     es.add_argument("--rtl", default=None, help="RTL project (default: generated into the cache)")
     es.add_argument("--layers", action="store_true", help="also each layer's share")
-    es.add_argument("--fold", default=None, help="fold.yaml when generating (default: "
-                    "automatic folding)")
+    _mapping_args(es, generating=True)
     es.add_argument("--json", action="store_true", help="print the result as JSON")
     es.add_argument("--quiet", action="store_true", help="no progress on stderr")
     es.set_defaults(func=cmd_estimate)
@@ -592,19 +666,25 @@ def build_parser() -> argparse.ArgumentParser:
                        "+ simulation) -> Vitis HLS -> Vivado -> overlay (bit, hwh, metadata, "
                        "driver) in OUT/BOARD, with report.md. Stages are cached by content hash "
                        "and resume after an interruption. Every option can also come from a "
-                       "YAML file (--config: one key per option, e.g. board: zybo, until: hls, "
-                       "accuracy_images: 100); options given on the command line win.\n\n"
-                       + EXIT_CODES)
+                       "YAML file (--config: one key per option, named like it with '_' for '-' "
+                       "and start for --from, e.g. board: zybo, until: hls, accuracy_images: 100, "
+                       "fold: {target_fps: 2000, layers: {conv1: {pe: 4}}}); options given on "
+                       "the command line override the file's keys.\n\n" + EXIT_CODES)
     dflt = {k: f.default for k, f in config.BuildConfig.model_fields.items()}
     # SUPPRESS: an option not given is absent from args, so --config's value stands
     b.add_argument("--config", default=None, metavar="YAML", help="build.yaml with the keys "
-                   + ", ".join(dflt) + "; relative paths are from the file's folder (default: "
-                   "none, the options below)")
+                   + ", ".join(dflt) + "; relative paths are from the file's folder; options "
+                   "given on the command line override its keys (default: none, the options "
+                   "below)")
     b.add_argument("--board", default=argparse.SUPPRESS, help="zybo, zybo-z7-10, zybo-z7-20, "
                    "pynq-z2 (accel/boards/*.yaml); required here or in --config")
     b.add_argument("--model", default=argparse.SUPPRESS, help=MODEL_HELP)
     b.add_argument("--backend", choices=("hls", "rtl"), default=argparse.SUPPRESS,
                    help=f"hls4ml + Vitis HLS, or our Verilog (default: {dflt['backend']})")
+    b.add_argument("--from", "--start", dest="start", default=argparse.SUPPRESS,
+                   metavar="STAGE", help="resume at STAGE: the stages before it are not run and "
+                   "must be done already for these options (else exit 2 naming the first that is "
+                   "not); build.yaml key: start (default: the first stage)")
     b.add_argument("--until", default=argparse.SUPPRESS, metavar="STAGE",
                    help="stop after STAGE: model, golden, hls|rtl, vitis (hls), vivado, overlay "
                    "(default: the whole flow)")
@@ -621,6 +701,20 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--accuracy-images", type=config.cli_int(0, 10_000_000),
                    default=argparse.SUPPRESS, help="test images for the golden accuracy in the "
                    f"report (default: {dflt['accuracy_images']})")
+    b.add_argument("--fold", default=argparse.SUPPRESS, metavar="YAML",
+                   help="rtl backend: fold.yaml (target_fps, clock_mhz, layers: {name: {pe, "
+                   "simd}}; see accel/rtl/fold.py), in build.yaml also inline as a mapping; the "
+                   "fold chosen is written to OUT/BOARD/rtl/fold.json (default: automatic)")
+    b.add_argument("--target-fps", type=config.cli(config.FPS), default=argparse.SUPPRESS,
+                   help="rtl backend: the images/s the automatic folding aims for, over the "
+                   "fold's own (default: the fold's, else accel/rtl/fold.py's)")
+    b.add_argument("--clock-mhz", type=config.cli(config.CLOCK_MHZ), default=argparse.SUPPRESS,
+                   help="the one clock of the build: the fold, the HLS clock, Vivado's fabric "
+                   "clock (default: the fold's or HLS config's, else the board's)")
+    b.add_argument("--hls-config", default=argparse.SUPPRESS, metavar="YAML",
+                   help="hls backend: YAML over accel/hls/hls.yaml (strategy / ReuseFactor per "
+                   "layer, multipliers per board), in build.yaml also inline as a mapping "
+                   "(default: hls.yaml as shipped)")
     b.set_defaults(func=cmd_build)
 
     z = sub.add_parser("compress", help="Deep Compression: prune, share weights, Huffman-code "
@@ -657,6 +751,10 @@ def build_parser() -> argparse.ArgumentParser:
     z.add_argument("--seed", type=config.cli_int(0, 2**32 - 1), default=0,
                    help="sampling of the fine-tuning batches")
     z.add_argument("--threads", type=config.cli_int(1, 256), default=1, help="torch CPU threads")
+    z.add_argument("--max-drop", type=config.cli_number(0, 100, unit=" (accuracy points)"),
+                   default=1.0, metavar="POINTS", help="refuse (exit 1) a result whose golden "
+                   "test accuracy is more than POINTS percentage points below the input model's; "
+                   "it is kept in OUT.rejected")
     z.add_argument("--structural", default=None, metavar="MODELS",
                    help="instead: sizes of zoo models (e.g. squeezenet1_0,squeezenet1_1) at "
                         "--sparsity/--share-bits from their structure alone (synthetic weights; "
@@ -700,21 +798,42 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     from accel.core import process, progress
 
-    # SIGTERM raises like Ctrl-C, so every `finally` removes its temporaries and children
-    with process.interrupts():
-        try:
-            args = build_parser().parse_args(argv)
-            with progress.quiet(getattr(args, "quiet", False)):  # also ACCEL_PROGRESS=0
-                return args.func(args)
-        except AccelError as exc:
-            print(f"accel: error: {exc}", file=sys.stderr)
-            return 2
-        except process.Terminated:
-            print("accel: terminated", file=sys.stderr)
-            return 143
-        except KeyboardInterrupt:
-            print("accel: interrupted", file=sys.stderr)
-            return 130
+    try:
+        # SIGTERM raises like Ctrl-C, so every `finally` removes its temporaries and children
+        with process.interrupts():
+            try:
+                args = build_parser().parse_args(argv)
+                with progress.quiet(getattr(args, "quiet", False)):  # also ACCEL_PROGRESS=0
+                    code = args.func(args)
+                sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at exit
+                return code
+            except AccelError as exc:
+                print(f"accel: error: {exc}", file=sys.stderr)
+                return 2
+            except process.Terminated:
+                print("accel: terminated", file=sys.stderr)
+                return 143
+            except KeyboardInterrupt:
+                print("accel: interrupted", file=sys.stderr)
+                return 130
+    except BrokenPipeError:
+        # The reader went away (`accel info | head -1`). The Python docs' recipe (signal module,
+        # "Note on SIGPIPE"): point stdout at /dev/null so the interpreter's last flush cannot
+        # fail again, and exit quietly. 141 = 128 + SIGPIPE, what cat or grep report there: a
+        # `set -o pipefail` script sees the output was cut short; 0 would claim that e.g.
+        # `accel verify | head -1` passed while its verdict went unread.
+        _stdout_to_devnull()
+        return 141
+
+
+def _stdout_to_devnull() -> None:
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # replaced by a non-file (pytest's capture)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 if __name__ == "__main__":

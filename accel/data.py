@@ -14,7 +14,10 @@ Dataset names (`DATASETS`):
   60,000 training images (last 1/12 when a file holds fewer), train = the rest, test = the 10,000
   test images. The training file is already shuffled, so this fixed split is class-balanced.
 - ``folder:PATH``: one subfolder per class (class names = sorted subfolder names), .png/.jpg/.jpeg
-  files of any size and mode, split per class with a seeded shuffle (see `load_folder`).
+  files of any size and mode, split per class with a seeded shuffle (see `load_folder`). An entry
+  that claims to be an image or a class but cannot be read as one (a folder named x.png, a broken
+  or looping symbolic link, a corrupt file) is refused naming it, never skipped: a dataset does not
+  silently lose images. Files of other extensions (notes.txt) are ignored.
 
 `size` is (height, width). For mnist and fashion-mnist, None keeps the native 28x28 and any other
 size resizes every image with PIL bilinear; channels=3 repeats the grey plane into R, G and B.
@@ -405,12 +408,26 @@ def _read_image(path: Path, size, channels) -> np.ndarray:
     return _to_codes(_open_image(path), size, channels)
 
 
+def _refuse_broken_link(path: Path, what: str) -> None:
+    """A symbolic link that leads nowhere (dangling, or a loop) is refused, never skipped."""
+    if path.is_symlink():
+        try:
+            path.stat()
+        except OSError as e:
+            raise AccelError(f"{what} {path} is a symbolic link that leads nowhere "
+                             f"({e.strerror}): remove it or point it at a real file") from None
+
+
 def _class_folders(root: Path) -> list[Path]:
+    _refuse_broken_link(root, "dataset folder")
     if not root.exists():
         raise AccelError(f"dataset folder {root} does not exist: give folder:PATH with one subfolder per class")
     if not root.is_dir():
         raise AccelError(f"dataset path {root} is not a directory: give folder:PATH with one subfolder per class")
-    classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    entries = sorted(p for p in root.iterdir() if not p.name.startswith("."))
+    for p in entries:
+        _refuse_broken_link(p, "dataset folder entry")  # it may have been a class
+    classes = [p for p in entries if p.is_dir()]
     if not classes:
         raise AccelError(f"dataset folder {root} has no class subfolders: put each class's images in "
                          f"its own subfolder, e.g. {root}/cat/1.png")
@@ -421,7 +438,12 @@ def _class_folders(root: Path) -> list[Path]:
 
 
 def _image_files(folder: Path) -> list[Path]:
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+    for p in files:  # named like an image: it is one, or the load stops naming it
+        _refuse_broken_link(p, "image")
+        if not p.is_file():
+            raise AccelError(f"{p} is {'a folder' if p.is_dir() else 'not a regular file'}, "
+                             "named like an image file: rename or remove it")
     if not files:
         raise AccelError(f"class folder {folder} has no images: add .png/.jpg/.jpeg files or remove the folder")
     return files
@@ -457,7 +479,9 @@ def load_folder(path, size: tuple | None = None, seed: int = 0, channels: int | 
     own (most common) size. Images of another mode or size are converted / resized, and the
     dataset's `notes` say how many, so training prints it. Each class is shuffled with
     `seed` and cut into train/val/test by `fractions`; each split is then shuffled so any prefix
-    mixes classes. The same folder and seed always give the same split.
+    mixes classes. The same folder and seed always give the same split. An entry named like an
+    image (or a class) that is not a readable one -- a folder called x.png, a broken or looping
+    symbolic link -- is refused naming its path (AccelError), not skipped.
     """
     size = _check_size(size)
     _check_channels(channels)

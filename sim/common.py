@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import random
+import sys
 
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, with_timeout
@@ -21,6 +22,9 @@ from cocotb_bus.bus import Bus
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 
 CONFIG_ENV = "ACCEL_BLOCK_CONFIG"
+# The beat words of a wide wrapper (tests/test_rtl_mul.py's bank: tens of thousands of bits) pass
+# Python's default cap on int <-> decimal string conversion (the JSON config).
+sys.set_int_max_str_digits(0)
 PERIOD_NS = 10
 
 
@@ -88,8 +92,20 @@ def send_frames(src, frames, pads=None):
         src.send_nowait(AxiStreamFrame(list(beats), tuser=user))
 
 
-def lanes(word: int, bits: int, n: int) -> list[int]:
+def lanes(word: int, bits, n: int) -> list[int]:
+    """The n lanes of a beat word; bits: one width for all, or a list of widths (lane 0 low)."""
+    if isinstance(bits, list):
+        return fields(word, bits)
     return [(word >> (i * bits)) & ((1 << bits) - 1) for i in range(n)]
+
+
+def fields(word: int, widths: list[int]) -> list[int]:
+    """A beat word cut into fields of the given widths (field 0 in the low bits)."""
+    out, pos = [], 0
+    for w in widths:
+        out.append((word >> pos) & ((1 << w) - 1))
+        pos += w
+    return out
 
 
 class Report:

@@ -1,6 +1,11 @@
-"""Shared fixtures: small quantized nets, trained for a few steps, exported to model files."""
+"""Shared fixtures: small quantized nets, trained for a few steps, exported to model files; a
+persistent store, keyed by content, for what is slow to make and the same for the same inputs."""
 
+import hashlib
 import math
+import shutil
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +14,37 @@ import torch
 from accel.training import zoo
 from accel.training.export import export_model
 from accel.training.quantizers import QuantOps, QuantSpec
+
+
+# The slowest files first, the rest after them in pytest's order. scripts/test.sh runs the suite on
+# two workers with `--dist loadfile` (a file stays on one worker: its module fixtures are made
+# once) and `--no-loadscope-reorder` (else xdist orders files by their number of tests, which put
+# the few-test heavy files last): each worker takes the next file when it is almost done, so a
+# long file that starts last keeps one worker busy while the other idles. Heaviest first lets the
+# small files fill in at the end. The numbers: CPU minutes on a cold cache as measured on a loaded
+# machine (or estimated, "~"); only their order matters.
+SLOW_FIRST = [
+    "test_rtl_network.py",      # ~5: Verilator builds (DMA model, cocotbext top), 200 MNIST images
+    "test_hls.py",              # ~4: g++ C-sims of four projects, 1,000 MNIST images via hls4ml
+    "test_rtl_blocks.py",       # ~4: cocotb block testbenches on Icarus and Verilator
+    "test_api.py",              # 4.3: the README example as a notebook (C, Verilator, hls4ml)
+    "test_train.py",            # 4.2: four short trainings (torch on both cores)
+    "test_overlay_package.py",  # ~2: a fresh venv, the notebook on the simulated device
+    "test_compress_pipeline.py",
+    "test_rtl_icarus.py",       # 2.3 (tiny-mnist) + small nets: Icarus
+    "test_qonnx_interop.py",    # 2: qonnx's channels-last conversion (kept: once per content)
+    "test_progress.py",         # ~1.5: yosys on a small net, two Verilator runs
+    "test_driver.py",
+    "test_rtl_estimate.py",
+    "test_build.py",
+    "test_build_resume.py",
+    "test_fuzz.py",
+]
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: order within a file
 
 
 def small_squeezenet(spec: QuantSpec, bypass: str = "none", hw: int = 15, seed: int = 0,
@@ -65,3 +101,32 @@ def exported(tmp_path_factory):
 
 def random_images(n, hw, seed=0):
     return np.random.default_rng(seed).integers(0, 256, size=(n, 1, hw, hw), dtype=np.uint8)
+
+
+@pytest.fixture(scope="session")
+def persistent(pytestconfig):
+    """persistent(name, key, make) -> Path of a file or folder that make(path) writes, made once
+    and kept in pytest's cache folder (.pytest_cache/d/accel-persistent) under name + a sha256 of
+    key (every input it is made from: file bytes, tool versions, the recipe): the xdist workers
+    and later runs share it. A key that misses an input would serve stale results: name them all.
+    Written to a temporary sibling and renamed, so a reader sees it complete or not at all."""
+    root = pytestconfig.cache.mkdir("accel-persistent")
+
+    def get(name: str, key: list, make) -> Path:
+        h = hashlib.sha256()
+        for part in key:
+            h.update((part if isinstance(part, bytes) else str(part).encode()) + b"\0")
+        path = root / f"{name}-{h.hexdigest()[:24]}"
+        if not path.exists():
+            tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
+            try:
+                make(tmp / "new")
+                (tmp / "new").rename(path)
+            except OSError:
+                if not path.exists():  # else another worker finished first: same content
+                    raise
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+        return path
+
+    return get

@@ -13,6 +13,7 @@ import shutil
 import stat
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from accel.cli import main
@@ -88,6 +89,42 @@ def test_interrupted_stage_resumes(out, capsys):
     assert "] model    cached" in text and "] golden   cached" in text
     assert "] hls      done" in text
     assert not (root / ".hls-tmp-abc123").exists()
+
+
+def test_from_keeps_the_stages_before_it(out, capsys, monkeypatch):
+    """--from hls: model and golden are not run but taken as they are; when one of them is not
+    the output of these options (other --images; another HLS config or clock for the hls stage
+    before vitis) the build stops with exit 2 naming it, writing nothing."""
+    from accel.flow import build as flow
+
+    def boom(ctx):
+        raise AssertionError("a stage before --from ran")
+
+    for stage in ("model", "golden"):
+        monkeypatch.setitem(flow.RUN, stage, boom)
+    assert build(out, "--from", "hls", "--until", "hls") == 0
+    text = capsys.readouterr().out
+    assert "] model    cached" in text and "] golden   cached" in text and "] hls      cached" in text
+    root = out / "zybo"
+    before = all_stamps(root), (root / "build.json").read_bytes()
+    hls_cfg = out.parent / "hls.yaml"
+    hls_cfg.write_text("tb_images: 8\n")
+    for extra, stage in ((["--images", "5"], "golden"), (["--hls-config", str(hls_cfg)], "hls"),
+                         (["--clock-mhz", "125"], "hls")):
+        start = "hls" if stage == "golden" else "vitis"
+        assert build(out, "--from", start, "--until", start, *extra) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"--from {start}: the {stage} stage is out of date" in err
+        assert (all_stamps(root), (root / "build.json").read_bytes()) == before
+
+
+def test_from_a_stage_not_done_exit_2_nothing_written(tmp_path, capsys):
+    target = tmp_path / "b"
+    assert main(["build", "--board", "zybo", "--out", str(target), "--from", "golden"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("accel: error: --from golden: the model stage has not run")
+    assert "--until model" in err and err.count("\n") == 1
+    assert not target.exists()
 
 
 def test_without_vendor_tools_exit_3_and_commands(out, capsys, monkeypatch):
@@ -170,6 +207,13 @@ echo ip > accel_ip.zip
     (["--board", "zybo", "--backend", "rtl", "--until", "vitis"], None),
     (["--board", "zybo", "--model", "/nonexistent/m.onnx"], "m.onnx"),
     (["--board", "zybo", "--images", "0"], "--images: must be an integer from 1"),
+    (["--board", "zybo", "--from", "bitstream"], "--from bitstream: choose a stage of the hls flow"),
+    (["--board", "zybo", "--from", "vivado", "--until", "hls"], "--from vivado comes after --until"),
+    (["--board", "zybo", "--fold", "/nonexistent/f.yaml"], "fold file /nonexistent/f.yaml not found"),
+    (["--board", "zybo", "--hls-config", "/nonexistent/h.yaml"],
+     "HLS config /nonexistent/h.yaml not found"),
+    (["--board", "zybo", "--clock-mhz", "300"], "--clock-mhz: must be a finite number from 10"),
+    (["--board", "zybo", "--target-fps", "0"], "--target-fps: must be a finite number from 1"),
 ])
 def test_bad_input_exit_2_nothing_written(tmp_path, capsys, argv, message):
     target = tmp_path / "b"
@@ -217,6 +261,14 @@ def test_model_that_does_not_fit(tmp_path, capsys, monkeypatch):
     assert not target.exists()
 
 
+def fake_estimate(rtl_dir, board):
+    """A stand-in for the yosys estimate: the generator's own DSP48E1 count (its multipliers when
+    it states none; LUT multipliers and packed ones take fewer)."""
+    e = json.loads((Path(rtl_dir) / "accel_rtl.json").read_text())["estimate"]
+    dsp = e.get("resources", {}).get("total", {}).get("DSP", e["multipliers"])
+    return {"LUT": 1000, "FF": 1000, "DSP": dsp, "BRAM36": 1, "fits": True}
+
+
 def test_rtl_backend(tmp_path, capsys, monkeypatch):
     """--backend rtl through accel.rtl (generate, simulate; estimate when present)."""
     try:
@@ -229,11 +281,6 @@ def test_rtl_backend(tmp_path, capsys, monkeypatch):
     # yosys on the whole tiny-mnist takes minutes: the estimate itself is tested on a small net in
     # test_rtl_estimate.py; here a stand-in with the generator's multiplier count checks the hook.
     from accel.rtl import estimate as rtl_estimate
-
-    def fake_estimate(rtl_dir, board):
-        m = json.loads((Path(rtl_dir) / "accel_rtl.json").read_text())
-        return {"LUT": 1000, "FF": 1000, "DSP": m["estimate"]["multipliers"], "BRAM36": 1,
-                "fits": True}
 
     monkeypatch.setattr(rtl_estimate, "estimate", fake_estimate)
     out = tmp_path / "build"
@@ -274,3 +321,68 @@ def test_dataset_is_part_of_the_golden_key(tmp_path, capsys):
     assert main(args + ["--dataset", "fashion-mnist"]) == 0
     second = stamps.stamp(tmp_path / "b" / "zybo" / "golden")
     assert first["key"] != second["key"] and "fashion-mnist" in second["source"]
+
+
+def test_fold_change_reruns_rtl_not_golden(tmp_path, capsys, monkeypatch, exported):
+    """The fold is part of the rtl stage's key, not golden's: another --target-fps re-runs rtl
+    with golden cached. rtl/fold.json holds the fold chosen, in fold.yaml's layout: given back
+    with --fold it builds the same folding. (yosys and the cocotb run are stand-ins here: the
+    flow's use of them is test_rtl_backend's; what matters is what generate.write was given.)"""
+    from accel import golden
+    from accel.core import stream
+    from accel.core.modelfile import load_model
+    from accel.rtl import estimate as rtl_estimate
+    from accel.rtl import sim
+
+    golden_run = golden.run
+
+    def golden_as_rtl(rtl_dir, x, **kw):
+        m = json.loads((Path(rtl_dir) / "accel_rtl.json").read_text())
+        y = golden_run(load_model(m["model"]), x)
+        return {"outputs": stream.outputs_nhwc(y, m["io"]["output"])}
+
+    monkeypatch.setattr(rtl_estimate, "estimate", fake_estimate)
+    monkeypatch.setattr(sim, "simulate", golden_as_rtl)
+    _, model = exported()
+    # a few images at the net's 15x15 (MNIST would be resized, all 70,000 of it)
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for c in ("a", "b"):
+        (tmp_path / "img" / c).mkdir(parents=True)
+        for i in range(10):
+            Image.fromarray(rng.integers(0, 256, (15, 15), dtype=np.uint8)).save(
+                tmp_path / "img" / c / f"{i}.png")
+    out = tmp_path / "b"
+    root = out / "zybo"
+    argv = ["build", "--board", "zybo", "--backend", "rtl", "--model", str(model), "--out",
+            str(out), "--until", "rtl", "--images", "2", "--accuracy-images", "0",
+            "--dataset", f"folder:{tmp_path / 'img'}"]
+
+    def fold():
+        f = json.loads((root / "rtl" / "fold.json").read_text())
+        return f, sum(l["pe"] * l["simd"] for l in f["layers"].values())
+
+    assert main(argv + ["--target-fps", "500"]) == 0
+    slow, slow_mults = fold()
+    assert slow["target_fps"] == 500 and slow["clock_mhz"] == 100
+    assert set(slow["layers"]) == {l.name for l in load_model(model).layers if l.kind == "conv"}
+    first = all_stamps(root)
+    assert "(rtl/fold.json)" in (root / "report.md").read_text()
+
+    monkeypatch.setattr("accel.golden.run", lambda *a, **k: pytest.fail("golden ran again"))
+    capsys.readouterr()
+    assert main(argv + ["--target-fps", "50000"]) == 0
+    text = capsys.readouterr().out
+    assert "] golden   cached" in text and "] rtl      done" in text
+    fast, fast_mults = fold()
+    assert fast["target_fps"] == 50000 and fast_mults > slow_mults
+    second = all_stamps(root)
+    assert second["golden"] == first["golden"] and second["rtl"]["key"] != first["rtl"]["key"]
+    spec = second["rtl"]["fold_spec"]  # what accel.rtl was given
+    assert (spec["target_fps"], spec["clock_mhz"], spec.get("layers")) == (50000, 100, {})
+
+    kept = tmp_path / "slow.json"
+    kept.write_text(json.dumps(slow))
+    assert main(argv + ["--fold", str(kept)]) == 0
+    assert fold()[0] == slow

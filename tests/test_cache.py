@@ -1,5 +1,8 @@
 """accel.core.cache: content keys and cache entries made once."""
 
+import os
+import subprocess
+
 import pytest
 
 from accel.core import cache
@@ -61,3 +64,22 @@ def test_tree_hash_is_the_same_wherever_the_tree_lives(tmp_path):
     assert cache.tree_hash(tmp_path / "a", "rtl") == cache.tree_hash(tmp_path / "b", "rtl")
     (tmp_path / "b" / "rtl" / "x.v").rename(tmp_path / "b" / "rtl" / "y.v")
     assert cache.tree_hash(tmp_path / "a", "rtl") != cache.tree_hash(tmp_path / "b", "rtl")
+
+
+def test_folder_sweeps_what_killed_runs_left(tmp_path, monkeypatch):
+    """Every cache lookup (cache.folder) removes the temporaries of runs that are gone (killed:
+    SIGKILL runs no cleanup), keeps a live run's and the entries themselves."""
+    monkeypatch.setenv("ACCEL_CACHE", str(tmp_path))
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # its pid is free now
+    hls = tmp_path / "hls"
+    (hls / f".k1-tmp-{gone.pid}-ab12" / "out").mkdir(parents=True)  # a killed compile's
+    (hls / f".k2-tmp-{os.getpid()}-cd34").mkdir()  # this (live) process's
+    (hls / "k3").mkdir()  # a finished entry
+    assert cache.folder("hls") == hls
+    assert sorted(p.name for p in hls.iterdir()) == [f".k2-tmp-{os.getpid()}-cd34", "k3"]
+    assert cache.folder("not", "there") == tmp_path / "not" / "there"  # nothing to sweep: fine
+    # generated() looks its entries up there too
+    (tmp_path / "kind" / f".k4-tmp-{gone.pid}-ef56").mkdir(parents=True)
+    cache.generated("kind", "k5", lambda d: d.mkdir())
+    assert sorted(p.name for p in (tmp_path / "kind").iterdir()) == ["k5"]

@@ -9,15 +9,17 @@ import pytest
 from accel.cli import DEFAULT_MODEL, main
 from accel.compress import codec
 from accel.compress.codec import BITSTREAM
-from accel.compress.pipeline import CompressConfig, compress
+from accel.compress.pipeline import CompressConfig, compress, rejected_path
+from accel.core import atomic
 from accel.core.modelfile import load_model
 
 
 @pytest.fixture(scope="module")
 def compressed(tmp_path_factory):
     out = tmp_path_factory.mktemp("compress") / "out"
+    # a budget this small may cost accuracy: these tests are about the mechanics, not the drop
     cfg = CompressConfig(sparsity=0.5, share_bits=3, stages=2, prune_steps=3, share_steps=3,
-                         train_images=512, eval_images=60, min_density=0.1)
+                         train_images=512, eval_images=60, min_density=0.1, max_drop=100)
     rep = compress(DEFAULT_MODEL, out, cfg, log=lambda *a: None)
     return out, rep, cfg
 
@@ -93,6 +95,8 @@ def test_compressed_model_verifies_bit_exact(compressed):
     (["--model", "{tmp}/missing.onnx"], ["missing.onnx", "not found"]),
     (["--scope", "everywhere"], ["invalid choice"]),
     (["--layer-sparsity", "conv1=2"], ["conv1"]),
+    (["--max-drop", "-1"], ["--max-drop", "from 0 to 100"]),
+    (["--max-drop", "nan"], ["--max-drop", "a finite number"]),
 ])
 def test_bad_input_is_one_line_exit_2(capsys, tmp_path, argv, words):
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
@@ -129,3 +133,57 @@ def test_structural_estimate_cli(capsys, tmp_path):
     assert est["weights"] == 1231552 and abs(est["density"] - 0.33) < 0.001
     b = est["bytes"]
     assert b["quantized"] > b["pruned"] > b["shared"] > b["huffman"]
+
+
+# --- a result that lost accuracy is refused (issue 16: "no silent substitution") -----------------
+
+def _tree(root):
+    return {str(p.relative_to(root)): p.read_bytes() if p.is_file() else None
+            for p in sorted(root.rglob("*"))}
+
+
+def test_an_accuracy_drop_beyond_max_drop_is_refused_and_kept_aside(tmp_path, capsys):
+    """Absurd settings (95 % of every layer pruned, 1-bit sharing, no retraining) wreck the model:
+    exit 1, one line with both accuracies and how to accept it; --out (a previous compress
+    output) untouched; the result kept beside it, under the first <out>.rejected name that is not
+    the user's."""
+    out = tmp_path / "out"
+    out.mkdir()
+    atomic.mark(out, "compress")
+    (out / "model.onnx").write_text("the previous result")
+    mine = tmp_path / "out.rejected"  # the user's own folder of that name: never touched
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    before = _tree(tmp_path)
+    code = main(["compress", "--sparsity", "0.95", "--scope", "layer", "--stages", "1",
+                 "--prune-steps", "0", "--share-steps", "0", "--share-bits", "1",
+                 "--train-images", "16", "--eval-images", "20", "--quiet", "--out", str(out)])
+    err = capsys.readouterr().err
+    ours = [l for l in err.splitlines() if l.startswith("accel")]
+    assert code == 1 and len(ours) == 1 and "Traceback" not in err, err
+    aside = tmp_path / "out.rejected-2"
+    line = ours[0]
+    assert line.startswith("accel: compress rejected: golden accuracy ") and "% vs 100.00 % of the " \
+        "input model on 20 test images" in line and "more than --max-drop 1;" in line, line
+    assert f"the result is in {aside}, not {out}" in line
+    drop = json.loads((aside / "report.json").read_text())["accuracy_drop_points"]
+    assert drop > 50 and line.endswith(f"rerun with --max-drop {np.ceil(drop * 100) / 100:g}")
+    after = _tree(tmp_path)
+    assert {k: v for k, v in after.items() if not k.startswith(aside.name)} == before
+    assert atomic.owner(aside) == "compress" and {"model.onnx", "model.pt", BITSTREAM,
+                                                  "report.json"} <= {p.name for p in aside.iterdir()}
+    rep = json.loads((aside / "report.json").read_text())
+    assert rep["rejected"] is True and rep["settings"]["max_drop"] == 1.0
+    assert load_model(aside / "model.onnx").meta["compress"]["sparsity"] == 0.95
+
+
+def test_rejected_results_never_replace_a_users_file(tmp_path):
+    out = tmp_path / "o"
+    assert rejected_path(out) == tmp_path / "o.rejected"  # free
+    (tmp_path / "o.rejected").write_text("a user's file")
+    (tmp_path / "o.rejected-2").mkdir()
+    (tmp_path / "o.rejected-2" / "x").write_text("a user's folder")
+    prev = tmp_path / "o.rejected-3"  # a previous rejected result: replaced
+    prev.mkdir()
+    atomic.mark(prev, "compress")
+    assert rejected_path(out) == prev

@@ -82,14 +82,17 @@ def test_fold_yaml_missing_and_a_folder(capsys, tmp_path):
 
 def test_good_fold_specs_load():
     from accel.core.modelfile import load_model
-    from accel.rtl import fold
+    from accel.rtl import mapper as fold  # load() lives with the mapper
     from accel.cli import DEFAULT_MODEL
 
     qm = load_model(DEFAULT_MODEL)
     folds, settings = fold.load(qm, {"target_fps": 4000, "clock_mhz": 125,
                                      "layers": {"conv1": {"pe": 4}}})
-    assert folds["conv1"].pe == 4 and settings == {"target_fps": 4000.0, "clock_mhz": 125.0}
-    assert fold.load(qm, None)[1] == {"target_fps": 6000.0, "clock_mhz": 100.0}
+    assert folds["conv1"].pe == 4
+    assert (settings["target_fps"], settings["clock_mhz"]) == (4000.0, 125.0)
+    assert settings["mapping"]["images_per_s"] >= 4000
+    default = fold.load(qm, None)[1]  # the fastest design that fits the zybo, at its clock
+    assert (default["target_fps"], default["clock_mhz"]) == (None, 100.0)
     assert fold.load(qm, {})[0] == fold.load(qm, None)[0]
 
 
@@ -134,6 +137,114 @@ def test_good_hls_yaml_merges_over_the_defaults(tmp_path):
                                                                      "reuse_factor": "auto"}
     assert merged["layers"] == {"conv1": {"reuse_factor": 9}}
     assert generate.load_config(write(tmp_path, "empty.yaml", ""))["project_name"] == "accel_net"
+
+
+# --- build.yaml (accel build --config): the keys of the hardware options and --from ----------
+
+BUILD_BAD = [
+    ("fold: {layers: {conv1: {pe: 0}}}", ["fold.layers.conv1.pe", "an integer from 1 to 4096",
+                                          "not 0"]),
+    ("fold: {target_fps: .nan}", ["fold.target_fps", "a finite number", "not nan"]),
+    ("fold: {target: 100}", ["unknown key 'fold.target'", "keys are target_fps, clock_mhz"]),
+    ("fold: 5", ["fold must be a fold.yaml path or a mapping {target_fps, clock_mhz, layers}",
+                 "not 5"]),
+    ("fold: null", ["fold must be", "not null"]),
+    ("fold: missing.yaml", ["fold file", "missing.yaml not found"]),
+    ("fold: bad-fold.yaml", ["fold file", "bad-fold.yaml: layers.conv1.simd", "not 2.5"]),
+    ("target_fps: 0", ["target_fps must be a finite number from 1 to 10,000,000", "not 0"]),
+    ("target_fps: '2000'", ["target_fps must be", "not '2000'"]),
+    ("clock_mhz: 400", ["clock_mhz must be a finite number from 10 to 250 (MHz)", "not 400"]),
+    ("clock_mhz: .inf", ["clock_mhz must be", "not inf"]),
+    ("hls_config: 7", ["hls_config must be an hls.yaml path or a mapping of its keys", "not 7"]),
+    ("hls_config: {defaults: {strategy: fastest}}",
+     ["hls_config", "defaults.strategy must be Resource or Latency", "not 'fastest'"]),
+    ("hls_config: {clock_period_ns: 1}", ["hls_config", "clock_period_ns must be", "not 1"]),
+    ("hls_config: {nope: 1}", ["hls_config", "unknown key 'nope'"]),
+    ("hls_config: missing.yaml", ["HLS config", "missing.yaml not found"]),
+    ("hls_config: bad-hls.yaml", ["HLS config", "bad-hls.yaml: tb_images must be", "not 0"]),
+    ("start: synth", ["start must be a stage: model, golden, hls, rtl", "not 'synth'"]),
+    ("from: golden", ["unknown key 'from'", "start"]),
+]
+
+
+@pytest.mark.parametrize("text, words", BUILD_BAD, ids=[t for t, _ in BUILD_BAD])
+def test_bad_build_yaml(capsys, tmp_path, text, words):
+    write(tmp_path, "bad-fold.yaml", "layers: {conv1: {simd: 2.5}}\n")
+    write(tmp_path, "bad-hls.yaml", "tb_images: 0\n")
+    cfg = write(tmp_path, "build.yaml", f"board: zybo\nout: b\n{text}\n")
+    line = one_line(capsys, ["build", "--config", str(cfg)], *words)
+    assert str(tmp_path) in line  # the file: build.yaml, or the fold / HLS file it names
+    assert not (tmp_path / "b").exists()
+
+
+def _state(tmp_path) -> dict:
+    import json
+
+    return json.loads((tmp_path / "b" / "zybo" / "build.json").read_text())
+
+
+@pytest.fixture
+def no_report(monkeypatch):
+    """build.json is what these tests read: no report.md and plots (seconds each)."""
+    monkeypatch.setattr("accel.flow.report.write", lambda *a, **k: None)
+
+
+def test_build_flags_override_the_hardware_keys(capsys, tmp_path, no_report):
+    """fold / target_fps / clock_mhz / hls_config from build.yaml reach the flow (build.json
+    records what the stages get); each flag given on the command line wins over its key."""
+    write(tmp_path, "fold.yaml", "target_fps: 500\nlayers: {conv1: {pe: 2}}\n")
+    write(tmp_path, "other.yaml", "layers: {conv1: {simd: 3}}\n")
+    cfg = write(tmp_path, "build.yaml", "board: zybo\nbackend: rtl\nuntil: model\nout: b\n"
+                "fold: fold.yaml\ntarget_fps: 700\nclock_mhz: 90\n")
+    argv = ["build", "--config", str(cfg)]
+    assert main(argv) == 0
+    state = _state(tmp_path)
+    assert state["fold_spec"] == {"target_fps": 700, "clock_mhz": 90, "layers": {"conv1": {"pe": 2}}}
+    assert state["clock_mhz"] == 90
+    assert main(argv + ["--target-fps", "900", "--clock-mhz", "120"]) == 0
+    assert _state(tmp_path)["fold_spec"] == {"target_fps": 900, "clock_mhz": 120,
+                                              "layers": {"conv1": {"pe": 2}}}
+    assert main(argv + ["--fold", str(tmp_path / "other.yaml")]) == 0
+    assert _state(tmp_path)["fold_spec"]["layers"] == {"conv1": {"simd": 3}}
+    # inline in the file; no clock anywhere but the fold's: the fold's is the build's
+    write(tmp_path, "build.yaml", "board: zybo\nbackend: rtl\nuntil: model\nout: b\n"
+          "fold: {clock_mhz: 50, layers: {conv1: {pe: 4}}}\n")
+    assert main(argv) == 0
+    state = _state(tmp_path)
+    assert state["fold_spec"] == {"clock_mhz": 50, "layers": {"conv1": {"pe": 4}}}
+    assert state["clock_mhz"] == 50 and "50 MHz" in capsys.readouterr().out
+
+
+def test_build_hls_config_key_and_flag(capsys, tmp_path, no_report):
+    write(tmp_path, "h.yaml", "clock_period_ns: 8\nboards: {zybo: {multipliers: 32}}\n")
+    cfg = write(tmp_path, "build.yaml", "board: zybo\nuntil: model\nout: b\nhls_config: h.yaml\n"
+                "fold: {target_fps: 100}\n")
+    assert main(["build", "--config", str(cfg)]) == 0
+    state = _state(tmp_path)
+    assert state["clock_mhz"] == 125 and state["hls_multiplier_budget"] == 32
+    assert state["fold_spec"] is None  # the hls backend does not fold
+    assert "fold not used by the hls backend" in capsys.readouterr().out
+    write(tmp_path, "build.yaml", "board: zybo\nuntil: model\nout: b\n"
+          "hls_config: {boards: {zybo: {multipliers: 16}}}\n")
+    assert main(["build", "--config", str(cfg), "--clock-mhz", "100"]) == 0
+    assert (_state(tmp_path)["clock_mhz"], _state(tmp_path)["hls_multiplier_budget"]) == (100, 16)
+    assert main(["build", "--config", str(cfg), "--hls-config", str(tmp_path / "h.yaml")]) == 0
+    assert _state(tmp_path)["hls_multiplier_budget"] == 32
+
+
+def test_api_build_checks_its_numbers(tmp_path, no_report):
+    from accel.api import Model
+
+    with pytest.raises(AccelError, match=r"build options: clock_mhz must be a finite number "
+                       r"from 10 to 250 \(MHz\), not 400"):
+        Model.load().build("zybo", out=tmp_path / "b", until="model", clock_mhz=400)
+    with pytest.raises(AccelError, match=r"fold spec \(inline\): layers.conv1.pe must be"):
+        Model.load().build("zybo", out=tmp_path / "b", backend="rtl", until="model",
+                           fold={"layers": {"conv1": {"pe": "4"}}})
+    assert not (tmp_path / "b").exists()
+    r = Model.load().build("zybo", out=tmp_path / "b", backend="rtl", until="model",
+                           fold={"layers": {"conv1": {"pe": 4}}}, target_fps=250, log=lambda s: 0)
+    assert r.code == 0 and _state(tmp_path)["fold_spec"]["target_fps"] == 250
 
 
 # --- board YAML ($ACCEL_BOARDS) ---------------------------------------------------------------

@@ -4,6 +4,7 @@ import gzip
 import io
 import os
 import pickle
+import re
 from pathlib import Path
 
 import numpy as np
@@ -312,6 +313,50 @@ def test_folder_errors(tmp_path, setup, pattern):
     setup(root)
     with pytest.raises(AccelError, match=pattern):
         load_dataset(f"folder:{root}")
+
+
+@pytest.mark.parametrize("setup, path, pattern", [
+    (lambda r: (r / "a" / "x.png").mkdir(), "a/x.png", "is a folder, named like an image file"),
+    (lambda r: (r / "b" / "loop.PNG").symlink_to("loop.PNG"), "b/loop.PNG",
+     "symbolic link that leads nowhere \\(Too many levels of symbolic links\\)"),
+    (lambda r: (r / "b" / "gone.jpg").symlink_to(r / "missing.jpg"), "b/gone.jpg",
+     "symbolic link that leads nowhere"),
+    (lambda r: (r / "c").symlink_to("c"), "c", "is a symbolic link that leads nowhere"),
+    (lambda r: (r / "a" / "up.png").symlink_to(".."), "a/up.png", "is a folder"),
+])
+def test_folder_entries_that_are_not_images_are_refused_by_path(tmp_path, setup, path, pattern):
+    """Decided (README, data section): a folder named x.png and a symlink loop are refused naming
+    the path, exit 2 -- skipping them would silently drop what the user put in the dataset."""
+    root = _two_classes(tmp_path / "ds")
+    setup(root)
+    with pytest.raises(AccelError, match=f"{re.escape(str(root / path))} .*{pattern}"):
+        load_dataset(f"folder:{root}")
+
+
+def test_a_dataset_folder_that_is_a_symlink_loop(tmp_path):
+    (tmp_path / "ds").symlink_to("ds")
+    with pytest.raises(AccelError, match="dataset folder .*ds is a symbolic link that leads nowhere"):
+        load_dataset(f"folder:{tmp_path / 'ds'}")
+
+
+def test_folder_refusal_through_the_cli_is_one_line_exit_2(tmp_path, capsys):
+    from accel.cli import main
+
+    root = _two_classes(tmp_path / "ds")
+    (root / "a" / "x.png").mkdir()
+    code = main(["eval", "--dataset", f"folder:{root}", "--images", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and err.startswith("accel: error: "), err
+    assert str(root / "a" / "x.png") in err
+
+
+def test_symlinked_images_and_classes_that_resolve_are_read(tmp_path):
+    root = _two_classes(tmp_path / "ds")
+    (root / "a" / "1.png").symlink_to(root / "a" / "0.png")
+    _save_into(tmp_path / "elsewhere", "0.png")
+    (root / "c").symlink_to(tmp_path / "elsewhere")
+    ds = load_folder(root, fractions=(1.0, 0.0, 0.0))
+    assert ds.class_names == ["a", "b", "c"] and len(ds.train) == 4
 
 
 def _save_into(folder: Path, name: str):

@@ -15,6 +15,7 @@ accel package is importable: the project's venv, the kernel), `replay:<npz>` ans
 image with its golden output words (numpy only: the fresh venv)."""
 
 import importlib
+import importlib.metadata
 import json
 import os
 import shutil
@@ -92,6 +93,24 @@ def stub_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("stub")
     shutil.copytree(STUB / "pynq", d / "pynq")
     return d
+
+
+# What pip installs into the fresh venv: the setuptools of the isolated build (the package asks for
+# >= 61; this venv's own version, so the test does not follow the index's newest) and the numpy of
+# PYNQ 4.0's pin. Fetched once per clone into pytest's cache, then installed offline.
+PYNQ_NUMPY = "1.26.4"
+WHEELS = [f"setuptools=={importlib.metadata.version('setuptools')}", f"numpy=={PYNQ_NUMPY}"]
+
+
+@pytest.fixture(scope="module")
+def wheelhouse(persistent) -> Path:
+    """A folder with the WHEELS for `pip install --no-index --find-links` (pip picks wheels by
+    Python version and platform: they are part of the key)."""
+    def download(folder):
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:",
+                        "--no-deps", "-d", str(folder), *WHEELS], check=True, timeout=600)
+
+    return persistent("wheelhouse", [*WHEELS, sys.version, sys.platform], download)
 
 
 @pytest.fixture
@@ -214,9 +233,10 @@ def test_command_line_images(site, imported, monkeypatch, tmp_path, capsys):
     assert "image file" in capsys.readouterr().err
 
 
-def test_installs_into_a_fresh_venv_and_validates(site, stub_dir, tmp_path):
+def test_installs_into_a_fresh_venv_and_validates(site, stub_dir, wheelhouse, tmp_path):
     """`pip install <overlay folder>` into a venv without accel and without system site-packages,
-    numpy<2 (PYNQ's pin) beside it; `python -m accel_zybo --validate` there."""
+    numpy<2 (PYNQ's pin) beside it; `python -m accel_zybo --validate` there. pip installs from the
+    wheelhouse only (--no-index), so the isolated build and numpy need no network here."""
     folder = shutil.copytree(site / PKG, tmp_path / "overlay")  # pip builds in the folder
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
@@ -229,11 +249,12 @@ def test_installs_into_a_fresh_venv_and_validates(site, stub_dir, tmp_path):
         return out
 
     # this venv's pip, driving the new one (pip --python: no pip of its own to install). As on
-    # the board: built in isolation (setuptools>=61 from the index), nothing else installed;
-    # then the image's numpy (PYNQ 4.0 pins numpy<2) beside it.
-    pip = [sys.executable, "-m", "pip", "--python", py]
-    run(*pip, "install", "-q", str(folder))
-    run(*pip, "install", "-q", "numpy==1.26.4")
+    # the board: built in isolation (setuptools>=61, here from the wheelhouse), nothing else
+    # installed; then the image's numpy (PYNQ 4.0 pins numpy<2) beside it.
+    pip = [sys.executable, "-m", "pip", "--python", py, "install", "-q", "--no-index",
+           "--find-links", str(wheelhouse)]
+    run(*pip, str(folder))
+    run(*pip, f"numpy=={PYNQ_NUMPY}")
     info = run(py, "-c", "import importlib.metadata as m, accel_zybo.notebooks as nb; "
                "print(sorted(d.name for d in m.distributions()), "
                "__import__('importlib.util').util.find_spec('accel')); "
@@ -242,7 +263,8 @@ def test_installs_into_a_fresh_venv_and_validates(site, stub_dir, tmp_path):
                "print(sorted(p.name for p in __import__('pathlib').Path(list(nb.__path__)[0])"
                ".iterdir())); import numpy; print(numpy.__version__)").stdout.splitlines()
     assert info == ["['accel-zybo', 'numpy'] None", "None",
-                    "[('accel-zybo', 'accel_zybo.notebooks')]", "['accel_overlay.ipynb']", "1.26.4"]
+                    "[('accel-zybo', 'accel_zybo.notebooks')]", "['accel_overlay.ipynb']",
+                    PYNQ_NUMPY]
     env = {"PYTHONPATH": str(stub_dir), "ACCEL_STUB_PYNQ_LOG": str(tmp_path / "calls.json"),
            "ACCEL_STUB_PYNQ_DEVICE": f"replay:{replay_table(folder, tmp_path / 't.npz')}"}
     out = run(py, "-m", PKG, "--validate", env=env)

@@ -73,7 +73,7 @@ def test_error_after_a_bar_is_one_line_of_its_own(fast, capsys, monkeypatch):
             raise AccelError("yosys failed on x: ERROR: boom (see x/yosys.log)")
 
     monkeypatch.setattr(accel.rtl.estimate, "estimate", slow_failure)
-    assert main(["estimate", "--rtl", str(rtl)]) == 2
+    assert main(["estimate", "--rtl", str(rtl), "--yosys"]) == 2
     out, err = capsys.readouterr()
     lines = err.splitlines()
     assert out == "" and lines[0].startswith("yosys synth_xilinx:  14%|")
@@ -104,7 +104,7 @@ def test_estimate_shows_yosys_progress(exported, tmp_path, capsys, monkeypatch):
     steps.parent.mkdir(parents=True)
     steps.write_text(json.dumps({version: 999}))
     capsys.readouterr()  # (the model export's own output)
-    assert main(["estimate", "--model", str(path), "--rtl", str(rtl)]) == 0
+    assert main(["estimate", "--model", str(path), "--rtl", str(rtl), "--yosys"]) == 0
     out, err = capsys.readouterr()
     bars = [l for l in err.splitlines() if l.startswith("yosys synth_xilinx: ")]
     assert bars and all(re.search(r"\| +\d+/999 steps \[", l) for l in bars), err

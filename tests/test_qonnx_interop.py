@@ -153,16 +153,27 @@ def test_qonnx_cleanup_and_bias_extraction_keep_every_integer():
 
 
 @pytest.fixture(scope="module")
-def channels_last():
+def channels_last(persistent):
     """hls4ml's documented QONNX preparation: cleanup, channels-last (the input too), cleanup.
-    qonnx's ConvertToChannelsLastAndClean takes over a minute on this graph: done once here."""
+    qonnx's ConvertToChannelsLastAndClean takes about a minute of CPU on this graph (its graph
+    lookups are linear scans): made once and kept by content (the model file's bytes and the
+    versions of what runs it), so a rerun reads qonnx's own output instead of redoing it."""
+    import importlib.metadata
+
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
     from qonnx.util.cleanup import cleanup_model
 
-    model = _quiet(cleanup_model, ModelWrapper(str(DEFAULT_MODEL)))
-    model = _quiet(model.transform, ConvertToChannelsLastAndClean(make_input_channels_last=True))
-    return _quiet(cleanup_model, model).model
+    def convert(path):
+        model = _quiet(cleanup_model, ModelWrapper(str(DEFAULT_MODEL)))
+        model = _quiet(model.transform,
+                       ConvertToChannelsLastAndClean(make_input_channels_last=True))
+        onnx.save(_quiet(cleanup_model, model).model, str(path))
+
+    versions = [importlib.metadata.version(d) for d in ("qonnx", "onnx", "onnxruntime", "numpy")]
+    recipe = "cleanup, ConvertToChannelsLastAndClean(make_input_channels_last), cleanup"
+    key = [Path(DEFAULT_MODEL).read_bytes(), recipe, *versions]
+    return onnx.load(str(persistent("qonnx-channels-last", key, convert)))
 
 
 def test_qonnx_channels_last_keeps_every_integer(channels_last):

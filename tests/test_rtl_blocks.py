@@ -28,7 +28,8 @@ from accel.core import arith, kinds, stream
 from accel.core.errors import AccelError
 from accel.core.ir import QType, pool_out_size
 from accel.rtl import sim as rtlsim
-from accel.rtl.fold import Fold, divisors
+from accel.rtl import mul
+from accel.rtl.fold import MUL_STYLES, Fold, divisors
 from accel.rtl.generate import weight_rom
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -182,6 +183,55 @@ def case_swu(rng, seed):
     return Case("accel_swu", "tb_swu", "swu", [LIB / "accel_swu.v"], params, cfg)
 
 
+def column_beats(data, pads, k, bits):
+    """windows() regrouped for accel_swu PAR=K: per window, beat kx packs positions (ky, kx) for
+    ky = 0..K-1 (ky in the low lanes, element ky*C + c), pad bit ky = position (ky, kx)."""
+    out, flags = [], []
+    for d, p in zip(data, pads):
+        beats, bp = [], []
+        for w0 in range(0, len(d), k * k):
+            for kx in range(k):
+                pos = [w0 + ky * k + kx for ky in range(k)]
+                beats.append(pack(np.concatenate([d[i] for i in pos]), bits))
+                bp.append(sum(p[i] << ky for ky, i in enumerate(pos)))
+        out.append(beats)
+        flags.append(bp)
+    return out, flags
+
+
+# (K, S, top, left, bottom, right, H, W) pinned for the first seeds, random after
+SWU_PAR_PINNED = [(3, 1, 1, 1, 1, 1, 5, 6), (3, 2, 1, 0, 1, 2, 7, 6), (5, 1, 2, 2, 2, 2, 4, 6),
+                  (7, 2, 3, 1, 2, 3, 6, 9), (1, 2, 0, 0, 0, 0, 5, 4)]
+
+
+def swu_par_case(rng, seed, geometry, c, bits, n):
+    """accel_swu with PAR=K on one geometry (K, S, pads top/left/bottom/right, H, W)."""
+    k, s, pt, pl, pb, pr, h, w = geometry
+    oh, ow = (h + pt + pb - k) // s + 1, (w + pl + pr - k) // s + 1
+    x = rand_codes(rng, (n, c, h, w), bits, False)
+    data, pads = column_beats(*windows(x, k, s, pt, pl, oh, ow), k, bits)
+    params = dict(C=c, BITS=bits, H=h, W=w, K=k, S=s, PT=pt, PL=pl, OH=oh, OW=ow, PAR=k)
+    cfg = stream_cfg(rng, seed, {"s": {"frames": pixel_frames(x, bits)}},
+                     {"m": {"frames": data, "pads": pads, "lane_bits": bits, "lanes": k * c}},
+                     n * max(oh * ow * k, h * w))
+    return Case("accel_swu", "tb_swu", "swu", [LIB / "accel_swu.v"], params, cfg,
+                cover={"pad_beats": sum(b > 0 for p in pads for b in p)})
+
+
+def case_swu_par(rng, seed):
+    """Column-parallel windows (PAR=K): K 1, 2, 3, 5, 7, stride 1 or 2, any padding up to K-1 on
+    each side (bottom/right ones as the OH/OW parameters give them, ceil-mode like)."""
+    c, bits = int(rng.integers(1, 5)), int(rng.integers(2, 9))
+    if seed < len(SWU_PAR_PINNED):
+        geometry = SWU_PAR_PINNED[seed]
+    else:
+        k, s = int(rng.choice([1, 2, 3, 5, 7])), int(rng.choice([1, 2]))
+        pt, pl, pb, pr = (int(rng.integers(0, k)) for _ in range(4))
+        h, w = (int(rng.integers(max(1, k - a - b), 9)) for a, b in ((pt, pb), (pl, pr)))
+        geometry = (k, s, pt, pl, pb, pr, h, w)
+    return swu_par_case(rng, seed, geometry, c, bits, int(rng.integers(2, 4)))
+
+
 def case_maxpool(rng, seed):
     c, bits = int(rng.integers(1, 5)), int(rng.integers(2, 9))
     signed = bool(rng.random() < 0.5) or seed == 1
@@ -264,6 +314,13 @@ def _roms(weight, bias, w_bits, b_bits, pe, simd):
     return {"weights.mem": wmem, "bias.mem": bmem}
 
 
+def _mul(seed, p):
+    """The multiplier style by seed (dsp, pack, lut in turn: no draw, the other draws stay put);
+    tests/test_rtl_mul.py covers every style at every width."""
+    style = MUL_STYLES[seed % len(MUL_STYLES)]
+    return mul.params(style, p["IN_BITS"], p["W_BITS"])
+
+
 def case_mvau(rng, seed):
     """accel_mvau alone on pixels: a 1x1 convolution, PE | OUT_C, SIMD | IN_C."""
     cin, cout = int(rng.integers(1, 9)), int(rng.integers(1, 9))
@@ -274,7 +331,7 @@ def case_mvau(rng, seed):
         return kinds.conv_acc(x, wt, b, (1, 1), (0, 0, 0, 0), bs, a)
 
     x, wt, bias, y, p, cover = _mvau_numbers(rng, seed, (cin, 1, 1), cout, (n, cin, h, w), conv)
-    params = dict(BEATS=1, IN_C=cin, OUT_C=cout, PE=pe, SIMD=simd, **p)
+    params = dict(BEATS=1, IN_C=cin, OUT_C=cout, PE=pe, SIMD=simd, **p, **_mul(seed, p))
     cfg = stream_cfg(rng, seed, {"s": {"frames": pixel_frames(x, p["IN_BITS"]),
                                        "pads": [[0] * (h * w)] * n}},
                      {"m": {"frames": pixel_frames(y, p["OUT_BITS"]), "lane_bits": p["OUT_BITS"],
@@ -300,7 +357,7 @@ def case_conv(rng, seed):
     x, wt, bias, y, q, cover = _mvau_numbers(rng, seed, (c, k, k), cout, (n, c, h, w), conv)
     assert y.shape[2:] == (oh, ow)
     params = dict(C=c, H=h, W=w, K=k, S=s, PT=p, PL=p, OH=oh, OW=ow, OUT_C=cout, PE=pe,
-                  SIMD=simd, **q)
+                  SIMD=simd, **q, **_mul(seed, q))
     cfg = stream_cfg(rng, seed, {"s": {"frames": pixel_frames(x, q["IN_BITS"])}},
                      {"m": {"frames": pixel_frames(y, q["OUT_BITS"]), "lane_bits": q["OUT_BITS"],
                             "lanes": cout}},
@@ -452,10 +509,11 @@ def case_pack(rng, seed):
 
 CASES = {"requant": case_requant, "swu": case_swu, "maxpool": case_maxpool, "mvau": case_mvau,
          "conv": case_conv, "concat": case_concat, "fork": case_fork, "fifo": case_fifo,
-         "gap": case_gap, "unpack": case_unpack, "pack": case_pack}
+         "gap": case_gap, "unpack": case_unpack, "pack": case_pack,
+         "window_par": case_swu_par}  # PAR=K; named to sort last (make_case seeds by index)
 # Icarus: several parameter sets per block (no compile step); Verilator: one build per block.
 ICARUS_SEEDS = {"requant": 4, "swu": 5, "maxpool": 5, "mvau": 5, "conv": 5, "concat": 3,
-                "fork": 2, "fifo": 4, "gap": 6, "unpack": 4, "pack": 3}
+                "fork": 2, "fifo": 4, "gap": 6, "unpack": 4, "pack": 3, "window_par": 4}
 VERILATOR_SEED = 100
 # A longer soak: ACCEL_RTL_SEEDS=N draws N parameter sets per block on Icarus.
 if os.environ.get("ACCEL_RTL_SEEDS"):
@@ -558,3 +616,20 @@ def test_corners_are_drawn():
         assert cov[b]["sat_hi"] > 0 and cov[b]["sat_lo"] > 0, cov[b]
     assert cov["requant"]["ties"] > 0 and cov["requant"]["sat"] > 0
     assert cov["gap"]["ties"] > 0 and cov["gap"]["negative_ties"] > 0, cov["gap"]
+
+
+def test_swu_par_cycles(tmp_path):
+    """accel_swu PAR=K on tiny-mnist's conv1 (28x28, 3x3, stride 1, no padding), no valid gaps or
+    backpressure: exactly OH*OW*K beats per image (a third of PAR=1's OH*OW*K*K), and the image
+    period is those beats plus the first window's fill ((K-1) rows and K pixels) and a few
+    cycles of handover: the output never idles once a window is available."""
+    k, h, w = 3, 28, 28
+    rng = np.random.default_rng(13)
+    case = swu_par_case(rng, 1, (k, 1, 0, 0, 0, 0, h, w), 1, 8, 2)  # seed 1: no gaps/backpressure
+    assert (case.cfg["gaps"], case.cfg["backpressure"]) == (0.0, 0.0)
+    run_case(case, "icarus", tmp_path)
+    rec = json.loads((tmp_path / "beats.json").read_text())
+    oh, ow = h - k + 1, w - k + 1
+    assert rec["beats"] == [oh * ow * k] * 2
+    periods = np.diff(rec["last_cycle"]).tolist()
+    assert all(p <= oh * ow * k + (k - 1) * w + k + 4 for p in periods), periods

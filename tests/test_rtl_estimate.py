@@ -1,11 +1,18 @@
 """Resource estimate of the RTL by yosys synth_xilinx (no Vivado)."""
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from accel.cli import main
 from accel.core.errors import AccelError
 from accel.rtl.estimate import estimate, parse_stat, summarize
 from accel.rtl.generate import write as generate
+from accel.rtl.timing import deeper
 
 STAT = """
 12. Printing statistics.
@@ -37,30 +44,40 @@ def test_parse_and_fold_cell_counts():
         parse_stat("nothing here")
 
 
-def test_yosys_on_a_small_net(exported, tmp_path, capsys):
+def test_yosys_on_a_small_net(exported, tmp_path, capsys, monkeypatch):
     _, path = exported()
-    rtl = tmp_path / "r"
+    monkeypatch.chdir(tmp_path)
+    rtl = Path("r")  # relative, as typed: yosys runs in r/rtl, so the paths it gets must not be
     m = generate(path, rtl, fold={"target_fps": 20000})
     e = estimate(rtl, "zybo", cache=False)
-    # one DSP48E1 per multiplier of the fold (8-bit x 8-bit products map to DSPs)
-    assert e["DSP"] == m["estimate"]["multipliers"]
+    # the DSP48E1 count is exact: the lane rule per layer (accel.rtl.mul: dsp, pack, lut)
+    assert e["DSP"] == sum(l.get("dsps", 0) for l in m["layers"])
     assert e["LUT"] > 0 and e["FF"] > 0 and e["fits"]
     assert e["capacity"] == {"LUT": 17600, "FF": 35200, "DSP": 80, "BRAM36": 60}
-    # the per-layer shares add up to the whole; each conv's DSPs are its fold's multipliers
+    # the per-layer shares add up to the whole; each conv's DSPs are its fold's
     rows = {r["layer"]: r for r in e["layers"]}
     assert list(rows)[:-2] == [l["name"] for l in m["layers"]] and list(rows)[-2:] == ["io", "glue"]
     for k in ("LUT", "LUT_memory", "FF", "DSP", "BRAM36", "CARRY4"):
         assert sum(r[k] for r in e["layers"]) == e[k], k
     for l in m["layers"]:
-        assert rows[l["name"]]["DSP"] == l.get("multipliers", 0), l["name"]
+        assert rows[l["name"]]["DSP"] == l.get("dsps", 0), l["name"]
         assert rows[l["name"]]["LUT"] > 0 and rows[l["name"]]["FF"] > 0, l["name"]
     assert rows["io"]["FF"] > 0  # the DMA word unpacker / packer
     # the CLI table (from the cache now)
-    assert main(["estimate", "--model", str(path), "--rtl", str(rtl), "--layers"]) == 0
+    assert main(["estimate", "--model", str(path), "--rtl", str(rtl), "--layers", "--yosys"]) == 0
     text = capsys.readouterr().out
     assert "fits zybo" in text
     for l in m["layers"]:
         assert f"  {l['name']} " in text
+    # the timing proxy (tests/test_rtl_timing.py): printed, and this net (benchmarks/timing.py's
+    # "small-net") no deeper than benchmarks/results/timing.json recorded
+    t = e["timing"]
+    assert f"depth   {t['lut_levels']} LUT levels, CARRY4 chain {t['carry4_chain']}" in text
+    assert t["unmodelled"] == [] and t["loops"] == 0
+    names = [l["name"] for l in m["layers"]]  # every layer has a row, in network order
+    assert [r["layer"] for r in t["per_layer"]][:len(names)] == names
+    record = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "timing.json"
+    assert deeper(t, json.loads(record.read_text())["designs"]["small-net"]) == []
     with pytest.raises(AccelError, match="unknown board|board"):
         estimate(rtl, "no-such-board")
 
@@ -153,3 +170,23 @@ def test_log_watch_follows_synth_xilinx(tmp_path):
     assert synth_steps(LOG + LOG_END) == 4
     known = LogWatch(log, {"Yosys 0.23 (git sha1 7ce5011c24b)": 4})
     assert known() == {"total": 4, "n": 4, "status": "Printing statistics"}
+
+
+def test_a_killed_runs_partial_json_is_swept(tmp_path, monkeypatch):
+    """_write_json's partial file has accel.core.atomic's temporary form: when the run dies
+    between writing and renaming it, the next lookup of that cache folder removes it."""
+    from accel.core import cache
+
+    monkeypatch.setenv("ACCEL_CACHE", str(tmp_path))
+    folder = tmp_path / "rtl" / "yosys"
+    code = ("import os, sys; from pathlib import Path; from accel.rtl import estimate; "
+            "os.replace = lambda *a: os._exit(9); "  # killed after the write, before the rename
+            "estimate._write_json(Path(sys.argv[1]), {'cells': {}})")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(folder / "k.json")])
+    assert proc.wait() == 9
+    [part] = folder.iterdir()
+    assert part.name.startswith(f".k.json-tmp-{proc.pid}-")
+    live = folder / f".k.json-tmp-{os.getpid()}-0a1b"  # a running process's: kept
+    live.write_text("{")
+    assert cache.folder("rtl", "yosys") == folder
+    assert list(folder.iterdir()) == [live]

@@ -8,7 +8,10 @@
       -> decode and compare with the model file's codes (must be equal)
       -> report (sizes per layer and stage, accuracy, plot)         accel.compress.report
 
-The output directory is built in a temporary directory beside it and renamed into place.
+The output directory is built in a temporary directory beside it and renamed into place. A result
+whose golden accuracy fell more than `max_drop` percentage points below the input model's is not
+put there: it is kept aside in `<out>.rejected` (`rejected_path`) and `AccuracyDropped` is raised
+(`accel compress` exits 1), so a failed fine-tuning never passes for a usable model.
 """
 
 import hashlib
@@ -16,6 +19,7 @@ import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,6 +29,16 @@ from accel.compress import codec, prune, report, share, tune
 from accel.compress.codec import BITSTREAM, model_layers
 from accel.core.errors import AccelError
 
+REJECTED = ".rejected"  # <out>.rejected: where a result that lost too much accuracy is kept
+
+
+class AccuracyDropped(Exception):
+    """The compressed model lost more accuracy than allowed; it was kept aside at `path`. Not
+    an AccelError: the input was fine, the result is not (exit 1, like a verification failure)."""
+
+    def __init__(self, message: str, path, report: dict):
+        super().__init__(message)
+        self.path, self.report = path, report
 
 
 @dataclass
@@ -45,6 +59,7 @@ class CompressConfig:
     eval_images: int | None = None  # accuracy on the first N test images (None: all)
     seed: int = 0
     threads: int = 1
+    max_drop: float = 1.0  # refuse a result more than this many accuracy points below the input
 
     def check(self) -> "CompressConfig":
         prune.check_sparsity(self.sparsity)
@@ -64,6 +79,8 @@ class CompressConfig:
         for name, value in (("--train-images", self.train_images), ("--eval-images", self.eval_images)):
             if value is not None and value < 1:
                 raise AccelError(f"{name} {value}: must be >= 1")
+        if not (isinstance(self.max_drop, (int, float)) and 0 <= self.max_drop <= 100):
+            raise AccelError(f"--max-drop {self.max_drop}: choose accuracy points from 0 to 100")
         return self
 
     def steps_from_epochs(self, epochs: float, train_images: int) -> None:
@@ -106,6 +123,20 @@ def encode_model(qm, gap_bits: int) -> tuple[bytes, list]:
                 and same_bias and (want.bias is None or want.bfrac == got.bfrac)):
             raise AccelError(f"internal error: decoding layer {want.name} did not restore its codes")
     return blob, stats
+
+
+def rejected_path(out_dir) -> Path:
+    """Where a rejected result goes: <out>.rejected beside --out, or when that is something
+    compress did not write (a file, a folder of the user's), <out>.rejected-2, -3, ...: never a
+    user's file (atomic.check's rules; a previous rejected result is replaced)."""
+    out_dir = Path(out_dir)
+    for n in range(1, 100):
+        path = out_dir.with_name(out_dir.name + REJECTED + (f"-{n}" if n > 1 else ""))
+        try:
+            return atomic.check(path, "compress")
+        except AccelError:
+            continue
+    raise AccelError(f"{out_dir}{REJECTED}-1..99 all exist: remove some to keep a rejected result")
 
 
 def _counted(after_step, bar):
@@ -262,8 +293,20 @@ def compress(model_path, out_dir, cfg: CompressConfig, epochs: float | None = No
 
         rep = report.build(qm, qm_out, original, blob, stats, cfg.share_bits, cfg.gap_bits, wbits,
                            bbits, acc, settings, n_eval, time.time() - t_start)
+        # the input model's accuracy (torch = golden, bit-exact) against the exported model's
+        drop = (acc["quantized"] - acc["golden"]) * 100
+        rep["accuracy_drop_points"], rep["rejected"] = round(drop, 4), drop > cfg.max_drop
         report.write(rep, tmp)
         atomic.mark(tmp, "compress")
+        if rep["rejected"]:
+            aside = rejected_path(out_dir)
+            atomic.swap_in(tmp, aside)
+            rep["out"] = str(aside)
+            raise AccuracyDropped(
+                f"golden accuracy {acc['golden'] * 100:.2f} % vs {acc['quantized'] * 100:.2f} % of "
+                f"the input model on {n_eval} test images: {drop:.2f} points lost, more than "
+                f"--max-drop {cfg.max_drop:g}; the result is in {aside}, not {out_dir}; to accept "
+                f"it, rerun with --max-drop {math.ceil(drop * 100) / 100:g}", aside, rep)
         atomic.swap_in(tmp, out_dir)
         rep["out"] = str(out_dir)
         return rep

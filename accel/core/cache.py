@@ -19,6 +19,15 @@ def cache_root() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "accel"
 
 
+def folder(*kind: str) -> Path:
+    """cache_root()/kind..., with the temporaries that killed runs left there removed first
+    (accel.core.atomic.sweep: those whose process is gone). Every cache lookup goes through here,
+    so a run that finds its entry made still clears what a killed one left beside it."""
+    path = cache_root().joinpath(*kind)
+    atomic.sweep(path)
+    return path
+
+
 def tree_hash(base, *paths) -> str:
     """sha256 of files and folders (relative to base: their names below base and their bytes), in
     a stable order; bytecode is left out. The same tree hashes the same wherever it lives."""
@@ -148,10 +157,9 @@ def file_hash(path) -> str:
 def generated(kind: str, name: str, make) -> Path:
     """cache_root()/kind/name, made once by make(folder): in a temporary folder published by
     rename, so it is complete whenever it exists (first writer wins when two processes race)."""
-    path = cache_root() / kind / name
+    path = folder(kind) / name
     if path.is_dir():
         return path
-    atomic.sweep(path.parent)  # what runs killed before us left
     tmp = atomic.make_temp(path)
     try:
         make(tmp / "out")

@@ -17,9 +17,10 @@ Every failure is one AccelError line naming the file, the key, the value and wha
 
 import argparse
 from pathlib import Path
-from typing import Annotated, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter,
+                      ValidationError, field_validator)
 from pydantic.fields import FieldInfo
 
 from accel.core.errors import AccelError
@@ -76,15 +77,16 @@ class _Strict(BaseModel):
 # --- fold.yaml (accel/rtl/fold.py) -------------------------------------------------------------
 
 class FoldLayer(_Strict):
-    pe: FOLD = None  # left out: the automatic fold's value
+    pe: FOLD = None  # left out: the mapper chooses
     simd: FOLD = None
+    mul: Literal["dsp", "pack", "lut"] | None = None  # accel.rtl.fold.MUL_STYLES
 
 
 class FoldSpec(_Strict):
-    target_fps: FPS = None  # left out: accel.rtl.fold's defaults
+    target_fps: FPS = None  # left out: the fastest design that fits the board
     clock_mhz: CLOCK_MHZ = None
     layers: Annotated[dict[str, FoldLayer], Field(
-        description="a mapping of conv layer names to {pe: P, simd: S}")] = {}
+        description="a mapping of conv layer names to {pe: P, simd: S, mul: dsp|pack|lut}")] = {}
 
 
 # --- hls.yaml (accel/hls/hls.yaml, after the user's file is merged over it) ----------------------
@@ -143,19 +145,39 @@ class BoardFile(_Strict):
 # --- build.yaml (`accel build --config`): one key per `accel build` flag ----------------------
 
 BUILD_STAGES = ("model", "golden", "hls", "rtl", "vitis", "vivado", "overlay")
+STAGE = Annotated[Literal[BUILD_STAGES], Field(description="a stage: " + ", ".join(BUILD_STAGES))]
+
+
+def _path_or(mapping: type, description: str) -> type:
+    """A file path (text) or the file's content inline as a mapping: tagged by the value's type,
+    so an error names the mapping's own key (fold.layers.conv1.pe), not both branches."""
+    return Annotated[Union[Annotated[str, Tag("path")], Annotated[mapping, Tag("mapping")]],
+                     Discriminator(lambda v: "path" if isinstance(v, str) else "mapping"),
+                     Field(description=description)]
 
 
 class BuildConfig(_Strict):
     board: BOARD_NAME = None  # left out: --board must be given
     model: Annotated[str, Field(description="a model file path (text)")] = None  # embedded model
     backend: Annotated[Literal["hls", "rtl"], Field(description="hls or rtl")] = "hls"
-    until: Annotated[Literal[BUILD_STAGES], Field(
-        description="a stage: " + ", ".join(BUILD_STAGES))] = None  # left out: the whole flow
+    start: STAGE = None  # left out: from the first stage (--from)
+    until: STAGE = None  # left out: the whole flow
     out: Annotated[str, Field(description="a folder path (text)")] = "build"
     force: Annotated[bool, Field(description="true or false")] = False
     images: _int(1, 100_000) = 32
     accuracy_images: _int(0, 10_000_000) = 1000
     dataset: Annotated[str, Field(description="mnist, fashion-mnist or folder:PATH")] = None
+    # rtl backend: the fold spec handed to accel.rtl (target_fps and clock_mhz go inside it)
+    fold: _path_or(FoldSpec, "a fold.yaml path or a mapping {target_fps, clock_mhz, layers}") = None
+    target_fps: FPS = None  # left out: the fold's, else accel.rtl's default
+    clock_mhz: CLOCK_MHZ = None  # left out: the board's; the one clock of the whole build
+    # hls backend: merged over accel/hls/hls.yaml and checked as HlsConfig when the build starts
+    hls_config: _path_or(dict[str, Any], "an hls.yaml path or a mapping of its keys") = None
+
+    @field_validator("fold")
+    @classmethod
+    def _fold_as_written(cls, v):  # an inline fold as a plain mapping, the keys given only
+        return v.model_dump(exclude_unset=True) if isinstance(v, FoldSpec) else v
 
 
 # --- reading and reporting -----------------------------------------------------------------------
@@ -208,6 +230,15 @@ def _unwrap(tp):
             return tp, desc
 
 
+def _tagged(union, tag):
+    """The branch of a tagged union (Annotated[..., Tag(tag)]), else None."""
+    for arg in get_args(union):
+        if get_origin(arg) is Annotated and any(isinstance(m, Tag) and m.tag == tag
+                                                for m in get_args(arg)[1:]):
+            return arg
+    return None
+
+
 def _locate(schema: type, loc: tuple) -> tuple[list[str], str | None, type]:
     """Follow a pydantic error location through the schema: (the key path as the user wrote it,
     the innermost field's description, the type there). Union branch tags after a leaf are dropped."""
@@ -224,6 +255,8 @@ def _locate(schema: type, loc: tuple) -> tuple[list[str], str | None, type]:
         elif get_origin(tp) is dict:
             keys.append(str(part))
             tp, desc = get_args(tp)[1], None
+        elif get_origin(tp) is Union and (branch := _tagged(tp, part)) is not None:
+            tp = branch  # a tagged union (_path_or): the tag names the branch, not a key
         else:
             break
     tp, found = _unwrap(tp)
@@ -235,8 +268,8 @@ def _locate(schema: type, loc: tuple) -> tuple[list[str], str | None, type]:
 def _message(source: str, schema: type, err: dict) -> str:
     loc, value = err["loc"], _show(err["input"])
     if loc and loc[-1] == "[key]":  # a mapping key of the wrong form
-        where = ".".join(str(p) for p in loc[:-2])
-        container = _locate(schema, loc[:-2])[2]
+        keys, _, container = _locate(schema, loc[:-2])
+        where = ".".join(keys)
         rule = _unwrap(get_args(container)[0])[1] if get_origin(container) is dict else None
         return (f"{source}: {where or 'the file'} has the key {_show(loc[-2])}: keys must be "
                 f"{rule or 'strings'}")
@@ -279,14 +312,21 @@ def board_file(data, source: str) -> BoardFile:
 
 
 def build_config(path) -> BuildConfig:
-    """A build.yaml; relative model and out paths are taken from the file's folder."""
+    """A build.yaml; relative paths (model, out, fold, hls_config, dataset folder:PATH) are taken
+    from the file's folder."""
     path = Path(path)
     data = read_yaml(path, "build config", "pass a YAML file with the keys "
                      + ", ".join(BuildConfig.model_fields))
     spec = validate(BuildConfig, data, f"build config {path}")
-    rel = {k: str(path.parent / v) for k in ("model", "out")
-           if (v := getattr(spec, k)) is not None and not Path(v).is_absolute()}
-    return spec.model_copy(update=rel)
+
+    def rel(v: str) -> str:
+        return v if Path(v).is_absolute() else str(path.parent / v)
+
+    update = {k: rel(v) for k in ("model", "out", "fold", "hls_config")
+              if isinstance(v := getattr(spec, k), str)}
+    if spec.dataset and spec.dataset.startswith("folder:"):
+        update["dataset"] = "folder:" + rel(spec.dataset[len("folder:"):])
+    return spec.model_copy(update=update)
 
 
 # --- command-line numbers (argparse `type=`) -----------------------------------------------------

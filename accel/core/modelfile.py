@@ -179,9 +179,15 @@ class _Parser:
                 qt = self.quant_type(node)
                 x = ins[0]
                 if x in self.consts:
-                    from accel.core.arith import saturate
-                    # Same arithmetic as the Quant node: exact division by 2^-frac, half-even.
-                    codes = np.round(self.consts[x].astype(np.float64) * 2.0 ** qt.frac)
+                    from accel.core.arith import code_range, saturate
+                    values = self.consts[x].astype(np.float64)
+                    if not np.isfinite(values).all():
+                        self.fail(node, f"input {x} holds NaN or infinite values: re-export the "
+                                        "model with `accel export`")
+                    # Same arithmetic as the Quant node: exact division by 2^-frac, half-even,
+                    # saturation (clipped as floats first: a huge value must not overflow int64).
+                    codes = np.clip(np.round(values * 2.0 ** qt.frac),
+                                    *code_range(qt.bits, qt.signed, qt.narrow))
                     self.params[node.output[0]] = (saturate(codes, qt.bits, qt.signed, qt.narrow), qt)
                 elif x == input_name:
                     input_type = qt

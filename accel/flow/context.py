@@ -21,7 +21,7 @@ class VerificationFailed(Exception):
 
 @dataclass
 class Context:
-    board: object  # accel.core.boards.Board
+    board: object  # accel.core.boards.Board, its clock_mhz the build's (accel.flow.options)
     backend: str  # hls | rtl
     model_path: Path
     qm: object  # the model file's QuantModel
@@ -31,6 +31,8 @@ class Context:
     images: int  # golden vectors
     accuracy_images: int
     dataset: str | None  # the golden vectors' dataset (None: the one the model file names)
+    fold: dict = field(default_factory=dict)  # rtl: the fold spec for accel.rtl (options.py)
+    hls_config: dict | None = None  # hls: hls.yaml with the user's config merged, the clock set
     keys: dict = field(default_factory=dict)  # stage -> key of its folder
     info: dict = field(default_factory=dict)  # stage -> stamp
     commands: list = field(default_factory=list)  # vendor-tool commands to run elsewhere

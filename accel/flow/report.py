@@ -68,6 +68,8 @@ def hls_multiplier_budget(state: dict, board) -> int | None:
     for the AXI wrapper and address logic); None for the RTL backend."""
     if state["backend"] != "hls":
         return None
+    if state.get("hls_multiplier_budget") is not None:  # the build's own HLS config
+        return int(state["hls_multiplier_budget"])
     from accel.flow.stages import hls as hls_stage
 
     return int(hls_stage.config(board)["boards"][board.name]["multipliers"])
@@ -232,6 +234,11 @@ def markdown(root: Path, state: dict, summary: dict, board, pngs: list[str]) -> 
         lines.append(f"HLS estimate ({e['note']}): image interval ~{e['ii_cycles']:,} cycles "
                      f"(slowest {e['slowest_layer']}) = ~{e['images_per_second']:,} images/s at "
                      f"{board.clock_mhz:g} MHz; latency <= {e['latency_bound_cycles']:,} cycles.")
+    if (st.get("rtl") or {}).get("fold"):  # the fold the rtl stage chose (fold.yaml layout)
+        spec = st["rtl"].get("fold_spec") or {}
+        target = f"target {spec['target_fps']:g} images/s, " if "target_fps" in spec else ""
+        lines.append(f"RTL fold ({target}{board.clock_mhz:g} MHz): [rtl/{st['rtl']['fold']}]"
+                     f"(rtl/{st['rtl']['fold']}); give it back with --fold to keep it.")
     rv = (st.get("rtl") or {}).get("verify") or {}
     if rv.get("ii_cycles") or rv.get("latency_cycles"):
         lines.append(f"RTL simulation: latency {rv.get('latency_cycles')} cycles, image interval "

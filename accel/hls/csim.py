@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 
 from accel.core import atomic, cache, process, progress, stream
-from accel.core.cache import cache_root
 from accel.core.errors import AccelError
 
 LIB = "libaccel_csim.so"
@@ -51,10 +50,9 @@ def build(project, log=None) -> tuple[Path, dict]:
         raise AccelError(f"{project} is not an accel HLS project (no build_csim.sh): run "
                          "`accel hls --model M --out DIR` first")
     key = source_hash(project)
-    done = cache_root() / "hls" / key
+    done = cache.folder("hls") / key  # what compiles killed before us left is swept there
     if (done / LIB).is_file() and (done / TB).is_file():
         return done, {"cached": True, "compile_seconds": 0.0, "key": key}
-    atomic.sweep(done.parent)  # what compiles killed before us left
     tmp = atomic.make_temp(done)
     t0 = time.time()
     try:

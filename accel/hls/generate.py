@@ -31,6 +31,7 @@ from accel.core.modelfile import load_model
 from accel.hls import precision as prec
 
 FORMAT = "accel-hls-1"
+_FLOWS: set = set()  # hls4ml flows registered by this module (_write_hls4ml)
 HERE = Path(__file__).parent
 DEFAULTS = HERE / "hls.yaml"
 TOP = "accel_top"
@@ -56,15 +57,20 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
-def load_config(path=None) -> dict:
-    """hls.yaml defaults, overridden key by key by the user's file, checked as a whole by
-    accel.core.config.HlsConfig (types, ranges, names; one-line AccelError naming the file)."""
+def load_config(path=None, source: str = "HLS config") -> dict:
+    """hls.yaml defaults, overridden key by key by the user's file (or a mapping of the same
+    layout, named `source` in errors), checked as a whole by accel.core.config.HlsConfig (types,
+    ranges, names; one-line AccelError naming the file)."""
     import yaml
 
     from accel.core import config
 
-    cfg, source = yaml.safe_load(DEFAULTS.read_text()), f"HLS defaults {DEFAULTS}"
-    if path is not None:
+    cfg = yaml.safe_load(DEFAULTS.read_text())
+    if path is None:
+        source = f"HLS defaults {DEFAULTS}"
+    elif isinstance(path, dict):
+        cfg = _merge(cfg, path)
+    else:
         source = f"--config {path}"
         user = config.read_yaml(path, "--config", "pass a YAML file like accel/hls/hls.yaml")
         cfg = _merge(cfg, user) if isinstance(user, dict) else user  # else: refused below
@@ -308,12 +314,57 @@ def _hls4ml_model(qm, planned, cfg, part, out_dir: Path, log: io.StringIO):
                                      "Strategy": "Resource"},
                            "LayerName": hls_cfg}
     config["TraceOutput"] = True  # trace code is #ifndef __SYNTHESIS__: synthesis never sees it
+    stamp = _stamp(layers, config)
     with contextlib.redirect_stdout(log), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # hls4ml's attribute-override notices: expected here
         out_name = next(p.hls for p in planned if p.layer.output == qm.output)
         model = ModelGraph.from_layer_list(config, layers, ["accel_input"], [out_name])
-        model.config.config["Stamp"] = "accel"  # deterministic file contents (content-hash cache)
+    model.config.config["Stamp"] = stamp  # _write_hls4ml keeps it
     return model
+
+
+def _stamp(layers: list, config: dict) -> str:
+    """hls4ml's Stamp (8 hex digits) names the library its build_lib.sh compiles, so that two
+    projects loaded in one Python process differ; hls4ml draws it at random on every write. Here
+    it is a hash of what hls4ml is given (the layers with their weights, the configuration except
+    the folder it writes to): the same model and settings give the same bytes wherever and
+    however often they are written (an interrupted `accel build` resumed equals an uninterrupted
+    one), and different ones still get different stamps. (From the content rather than the
+    build stage's key: `accel hls` writes projects outside any build.)"""
+    def encode(value):
+        if isinstance(value, np.ndarray):
+            return [str(value.dtype), list(value.shape),
+                    hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()]
+        return str(value)
+
+    where = {k: v for k, v in config.items() if k != "OutputDir"}
+    text = json.dumps([layers, where], sort_keys=True, default=encode)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def _write_hls4ml(model) -> None:
+    """model.write() without hls4ml's make_stamp pass (the random Stamp; ours is set), and with
+    OutputDir recorded as "." in hls4ml_config.yml: hls4ml writes the folder it was given, our
+    temporary one, which is renamed into place and then no longer exists. The final place is no
+    better: the same project written to two folders must be the same bytes. "." is the folder
+    holding the file, which is where the project is wherever it is moved."""
+    import yaml
+    from hls4ml.model.flow import get_flow, register_flow
+    from hls4ml.writer.vivado_writer import config_filename
+
+    name = "accel_write_without_stamp"
+    if name not in _FLOWS:  # hls4ml's flow registry is global and refuses a second register
+        hls4ml_flow = get_flow(model.config.backend.get_writer_flow())
+        try:
+            register_flow(name, [p for p in hls4ml_flow.optimizers if p != "make_stamp"],
+                          requires=hls4ml_flow.requires)
+        except Exception:  # registered by an earlier import of this module (a reload)
+            pass
+        _FLOWS.add(name)
+    model.apply_flow(name)
+    out_dir = Path(model.config.get_output_dir())
+    with open(out_dir / config_filename, "w") as f:  # as hls4ml's write_yml, OutputDir aside
+        yaml.dump(dict(model.config.config, OutputDir="."), f)
 
 
 def size_fifos(model, policy: str) -> int:
@@ -432,7 +483,7 @@ def _write(qm, planned, cfg, board, part, stage: Path, tb) -> dict:
     size_fifos(model, cfg.get("fifo_depth", "reconvergent"))
     fifo = report.fifos(model)
     with contextlib.redirect_stdout(log):
-        model.write()
+        _write_hls4ml(model)
     project = cfg["project_name"]
     io_ = dict(stream.io_spec(qm, "port 'in'", "port 'out'"), control=CONTROL)
     last = output_layer(qm)

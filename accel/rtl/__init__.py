@@ -4,7 +4,8 @@ simulated with cocotb, sized with yosys, and run behind the PYNQ interface as a 
     generate.write(model, out_dir, fold, board)   Verilog + ROM files + accel_rtl.json
     project_for(qm, fold, board)                      the same, generated once into the cache
     trace(qm, x)                                      final codes of the simulated RTL
-    fold.load(qm, spec) / fold.auto_fold(qm, fps)     multipliers per layer (PE x SIMD)
+    mapper.load(qm, spec, board)                      the fold per layer (PE x SIMD x style)
+    mapper.map_model(qm, board, clock, target_fps)    ... chosen for the board (fastest fit)
     sim.simulate(rtl_dir, images, simulator)          cocotb run: outputs, latency, II, per layer
     estimate.estimate(rtl_dir, board)                 yosys synth_xilinx resources vs the board
     simdevice.sim_overlay(qm, ...)                    the AXI DMA + accelerator for the driver
@@ -29,10 +30,12 @@ def project_for(qm, fold=None, board: str = "zybo") -> Path:
     Verilog library, the stream packing, the IR)."""
     from accel.rtl import generate
 
-    fold_file = (Path(fold).read_bytes() if fold is not None and not isinstance(fold, dict)
-                 and Path(fold).is_file() else b"")
-    key = cache.key(cache.file_hash(qm.path), fold, fold_file,
-                    cache.module_hash("accel.rtl.generate"), board)
+    from accel.core import boards
+    from accel.rtl import fold as folding
+
+    fold, _ = folding.read(fold)  # keyed by the spec's content, not its path
+    key = cache.key(cache.file_hash(qm.path), fold, cache.module_hash("accel.rtl.generate"),
+                    boards.get(board).path.read_bytes(), board)
     return cache.generated("rtl/projects", f"{key[:24]}-{board}",
                            lambda d: generate.write(qm, d, fold=fold, board=board))
 

@@ -9,6 +9,7 @@ as half a RAMB36E1. synth_xilinx keeps the hierarchy, so the same run also gives
 "glue"). Results are cached by the Verilog and ROM contents (yosys takes minutes on a whole net).
 """
 
+import gzip
 import json
 import os
 import re
@@ -27,6 +28,8 @@ FLOPS = ("FDRE", "FDSE", "FDCE", "FDPE", "LDCE", "LDPE")
 
 
 INSTANCES = "yosys_instances.il"  # the top's cells (instance name -> module), for the breakdown
+NETLIST = "yosys_netlist.json"  # the mapped netlist, flattened, for the timing proxy (moved into
+# the cache gzipped: a change to accel.rtl.timing re-reads it there instead of rerunning yosys)
 
 
 def script(manifest: dict) -> str:
@@ -37,7 +40,11 @@ def script(manifest: dict) -> str:
             f"synth_xilinx -family xc7 -top {manifest['top']} -noiopad\n"
             "stat -tech xilinx\n"
             f"select -module {manifest['top']}\n"
-            f"tee -q -o ../{INSTANCES} dump c:*\n")  # run in rtl/: beside yosys.log
+            f"tee -q -o ../{INSTANCES} dump c:*\n"  # run in rtl/: beside yosys.log
+            # for accel.rtl.timing: flat, only the primitives used, no source locations (~1/50)
+            "select -clear\nsetattr -mod -unset keep_hierarchy\nflatten\n"
+            f"hierarchy -purge_lib -top {manifest['top']}\n"
+            f"attrmap -remove src\nwrite_json ../{NETLIST}\n")
 
 
 class LogWatch:
@@ -121,6 +128,14 @@ def module_cells(modules: dict, name: str) -> dict:
     return out
 
 
+def owner(inst: str, streams: list) -> str:
+    """The layer an instance belongs to: u_<stream>[_part] goes to the layer of the longest
+    stream that fits (streams: (stream, layer) pairs), anything else to "io". The one rule of
+    by_layer, the timing breakdown and accel.rtl.resources."""
+    return max(((len(s), name) for s, name in streams
+                if inst == f"u_{s}" or inst.startswith(f"u_{s}_")), default=(0, "io"))[1]
+
+
 def by_layer(manifest: dict, modules: dict, instances: dict) -> list:
     """Resources per layer (in network order), then io (unpack/pack) and glue (the top's own
     cells): each instance u_<stream>[_part] goes to the layer of that stream."""
@@ -131,11 +146,49 @@ def by_layer(manifest: dict, modules: dict, instances: dict) -> list:
     for inst, mod in instances.items():
         if mod not in modules:
             continue  # a primitive in the top (clock buffer, glue LUT): counted in glue
-        owner = max(((len(s), name) for s, name in streams  # the longest stream that fits
-                     if inst == f"u_{s}" or inst.startswith(f"u_{s}_")), default=(0, "io"))[1]
+        group = owner(inst, streams)
         for c, n in module_cells(modules, mod).items():
-            groups[owner][c] = groups[owner].get(c, 0) + n
+            groups[group][c] = groups[group].get(c, 0) + n
     return [{"layer": g, **summarize(cells)} for g, cells in groups.items()]
+
+
+def layer_timing(netlist: dict, manifest: dict, instances: dict) -> dict:
+    """The timing proxy (accel.rtl.timing) of the whole design and per layer, a path belonging to
+    the layer of its endpoint (by_layer's rule)."""
+    from accel.rtl import timing
+
+    streams = [(l["stream"], l["name"]) for l in manifest["layers"]]
+
+    def layer(cell: str) -> str:
+        inst = timing.instance_of(cell)
+        if inst not in instances:
+            return "glue"
+        return owner(inst, streams)
+
+    t = timing.analyze(netlist, manifest["top"], layer)
+    rows = t.pop("groups")
+    t["per_layer"] = [{"layer": k, **rows[k]} for k in [n for _, n in streams] + ["io", "glue"]
+                      if k in rows]
+    return t
+
+
+def cached_timing(cached: Path, manifest: dict, instances: dict) -> dict:
+    """layer_timing of a cached yosys run (its stored netlist), cached by the analysis code."""
+    from accel.core.cache import code_hash
+
+    path = cached.with_name(f"{cached.stem}.timing-{code_hash('rtl/timing.py')[:16]}.json")
+    if not path.is_file():
+        netlist = gzip.decompress(cached.with_suffix(".netlist.json.gz").read_bytes())
+        _write_json(path, layer_timing(json.loads(netlist), manifest, instances))
+    return json.loads(path.read_text())
+
+
+def _stash_netlist(src: Path, dst: Path) -> None:
+    """The flattened netlist (tens of MB) gzipped into the cache (~1/10), whole or absent."""
+    part = dst.with_name(f".{dst.name}-tmp-{os.getpid()}-{os.urandom(4).hex()}")
+    part.write_bytes(gzip.compress(src.read_bytes(), compresslevel=6))
+    os.replace(part, dst)
+    src.unlink()
 
 
 def summarize(cells: dict) -> dict:
@@ -149,19 +202,21 @@ def summarize(cells: dict) -> dict:
 
 
 def _write_json(path: Path, data) -> None:
+    """path whole or absent, never cut: written under a temporary name of accel.core.atomic's
+    form, which the next cache.folder() lookup sweeps when a killed run leaves it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(f".{path.name}.{os.getpid()}")  # whole or absent, never cut
+    part = path.with_name(f".{path.name}-tmp-{os.getpid()}-{os.urandom(4).hex()}")
     part.write_text(json.dumps(data))
     os.replace(part, path)
 
 
 def estimate(rtl_dir, board: str = "zybo", cache: bool = True) -> dict:
     """yosys resource estimate of the RTL project in rtl_dir against a board's capacity."""
-    from accel.core.cache import cache_root, tree_hash
+    from accel.core.cache import folder, tree_hash
     from accel.core.cache import key as content_key  # (`cache` is the on/off argument)
 
     b = boards.get(board)
-    rtl_dir = Path(rtl_dir)
+    rtl_dir = Path(rtl_dir).absolute()  # yosys runs in rtl_dir/rtl: its paths must not be relative
     man = rtl_dir / "accel_rtl.json"
     if not man.is_file():
         raise AccelError(f"{rtl_dir} has no accel_rtl.json: generate it with `accel rtl`")
@@ -170,15 +225,16 @@ def estimate(rtl_dir, board: str = "zybo", cache: bool = True) -> dict:
         raise AccelError("yosys not found: apt-get install yosys (scripts/setup.sh installs it)")
     key = content_key(script(manifest),
                       tree_hash(rtl_dir, *manifest["files"], *manifest["mem_files"]))
-    cached = cache_root() / "rtl" / "yosys" / f"{key[:24]}.json"
-    if cache and cached.is_file():
+    cached = folder("rtl", "yosys") / f"{key[:24]}.json"
+    netlist = cached.with_suffix(".netlist.json.gz")
+    if cache and cached.is_file() and netlist.is_file():
         found = json.loads(cached.read_text())
     else:
         work = rtl_dir / "rtl"
         (rtl_dir / "yosys.ys").write_text(script(manifest))
         log = rtl_dir / "yosys.log"
         log.write_text("")  # the watch below never reads an older run's log
-        steps_file = cache_root() / "rtl" / "yosys" / "synth_steps.json"
+        steps_file = cached.with_name("synth_steps.json")
         steps = json.loads(steps_file.read_text()) if steps_file.is_file() else {}
         with progress.task("yosys synth_xilinx", unit="steps", poll=LogWatch(log, steps)):
             proc = process.run(["yosys", "-q", "-l", str(log), "-s", str(rtl_dir / "yosys.ys")],
@@ -191,15 +247,17 @@ def estimate(rtl_dir, board: str = "zybo", cache: bool = True) -> dict:
         version = re.search(r"^ (Yosys .*\S)", text, flags=re.M)
         if version and steps.get(version.group(1)) != synth_steps(text):
             _write_json(steps_file, dict(steps, **{version.group(1): synth_steps(text)}))
-        found = {"cells": parse_stat(text),
-                 "layers": by_layer(manifest, parse_modules(text),
-                                    parse_instances((rtl_dir / INSTANCES).read_text()))}
+        instances = parse_instances((rtl_dir / INSTANCES).read_text())
+        found = {"cells": parse_stat(text), "instances": instances,
+                 "layers": by_layer(manifest, parse_modules(text), instances)}
+        _stash_netlist(rtl_dir / NETLIST, netlist)
         _write_json(cached, found)
     cells = found["cells"]
     res = summarize(cells)
     cap = {"LUT": b.capacity["LUT"], "FF": b.capacity["FF"], "DSP": b.capacity["DSP48E1"],
            "BRAM36": b.capacity["BRAM36"]}
     res.update(board=b.name, part=b.part, capacity=cap, cells=cells, layers=found["layers"],
+               timing=cached_timing(cached, manifest, found["instances"]),
                utilization={k: res[k] / cap[k] for k in cap},
                fits=all(res[k] <= cap[k] for k in cap), tool="yosys synth_xilinx -family xc7")
     return res

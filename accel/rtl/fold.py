@@ -1,30 +1,34 @@
-"""Folding of the RTL datapath: how many multipliers each convolution gets.
+"""Folding of the RTL datapath: how many multipliers each convolution gets, and of which kind.
 
 A convolution (accel_mvau) computes one output pixel as a matrix-vector product of its N = K*K*Cin
 inputs with Cout weight rows, folded onto PE x SIMD multipliers (PE output channels and SIMD inputs
 per cycle): SF = N/SIMD input folds times NF = Cout/PE output folds = SF*NF cycles per pixel. The
-layers run as a dataflow pipeline, so the images/s are set by the slowest layer; `auto_fold` gives
-each layer the fewest multipliers that keep it under the target cycles per image (FINN's
-target_fps), and `load` reads a fold.yaml:
+layers run as a dataflow pipeline, so the images/s are set by the slowest layer. This module holds
+the cycle model and the legal options of a layer; accel.rtl.mapper chooses among them for a board,
+and `load` reads a fold.yaml:
 
-    target_fps: 6000          # images/s at clock_mhz the automatic folding aims for
-    clock_mhz: 100
-    layers:                   # optional explicit folds by layer name (accel info)
-      conv1: {pe: 4, simd: 9}
+    target_fps: 6000          # optional: the cheapest design reaching this many images/s
+    clock_mhz: 100            # optional: default the board's clock
+    layers:                   # optional: layers held by hand (any of pe, simd, mul; accel info)
+      conv1: {pe: 4, simd: 9, mul: pack}
 """
 
 from dataclasses import dataclass
 
 from accel.core.errors import AccelError
 
-DEFAULT_TARGET_FPS = 6000
-DEFAULT_CLOCK_MHZ = 100.0
+MUL_STYLES = ("dsp", "pack", "lut")
 
 
 @dataclass(frozen=True)
 class Fold:
+    """PE x SIMD multipliers of one convolution and how they are built: "dsp" one product per
+    DSP48E1, "pack" several products that share an input per DSP48E1 (lanes over PE, exact
+    carry correction), "lut" fabric multipliers (narrow operands)."""
     pe: int
     simd: int
+    mul: str = "dsp"
+    par: int = 1  # window positions per beat from the accel_swu: 1, or K (one window column)
 
     @property
     def multipliers(self) -> int:
@@ -35,12 +39,19 @@ def divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
-def beats(layer) -> int:
-    """Input beats per vector of a conv: 1 for a plain 1x1 conv (pixels feed accel_mvau directly),
-    else K*K window positions from an accel_swu."""
+def windowed(layer) -> bool:
+    """A conv that reads windows from an accel_swu (all but a plain 1x1, stride 1, unpadded)."""
     kh, kw = layer.weight.shape[2:]
-    plain = (kh, kw) == (1, 1) and tuple(layer.stride) == (1, 1) and not any(layer.pads)
-    return 1 if plain else kh * kw
+    return not ((kh, kw) == (1, 1) and tuple(layer.stride) == (1, 1) and not any(layer.pads))
+
+
+def beats(layer, fold: Fold | None = None) -> int:
+    """Input beats per vector of a conv: 1 for a plain 1x1 conv (pixels feed accel_mvau directly),
+    else the K*K window positions from an accel_swu, par of them per beat."""
+    if not windowed(layer):
+        return 1
+    kh, kw = layer.weight.shape[2:]
+    return kh * kw // (fold.par if fold else 1)
 
 
 def vector_cycles(layer, fold: Fold) -> int:
@@ -48,12 +59,42 @@ def vector_cycles(layer, fold: Fold) -> int:
     the cycle that takes the next vector. Windowed layers (double buffered): the folds, or the
     beats plus the cycle that moves the full buffer to the compute buffer, whichever is longer."""
     folds = (layer.fan_in // fold.simd) * (layer.shape[0] // fold.pe)
-    b = beats(layer)
-    return folds + 1 if b == 1 else max(folds, b + 1)
+    b = beats(layer, fold)
+    return folds + 1 if not windowed(layer) else max(folds, b + 1)
 
 
 def layer_cycles(layer, fold: Fold) -> int:
     return layer.out_pixels * vector_cycles(layer, fold)
+
+
+def fixed_cycles(layer) -> int:
+    """Cycles per image of a layer without a fold: a max-pool takes one window position per
+    beat, a concat and a global pool one pixel per beat."""
+    if layer.kind == "maxpool":
+        return layer.out_pixels * layer.kernel[0] * layer.kernel[1]
+    if layer.kind == "gap":
+        return layer.in_pixels
+    return layer.out_pixels
+
+
+def styles(layer) -> tuple:
+    """The multiplier styles a convolution can use: packing needs room for two lanes in the
+    DSP48E1's 25-bit operand (accel.rtl.mul)."""
+    from accel.rtl import mul
+
+    lanes = mul.lanes(layer.in_types[0].bits, layer.wtype.bits)
+    return ("dsp", "lut") + (("pack",) if lanes > 1 else ())
+
+
+def options(layer) -> list[Fold]:
+    """Every legal fold of a convolution: PE divides the output channels, SIMD the fan-in;
+    packing only with two or more PE rows to share a DSP48E1; windowed layers take their window
+    one position or one column (K positions) per beat."""
+    k = layer.weight.shape[2]
+    pars = (1, k) if windowed(layer) and k > 1 else (1,)  # a column per beat: accel_swu PAR=K
+    return [Fold(pe, simd, m, par) for pe in divisors(layer.shape[0])
+            for simd in divisors(layer.fan_in) for m in styles(layer) for par in pars
+            if m != "pack" or pe > 1]
 
 
 def check(layer, fold: Fold) -> Fold:
@@ -67,46 +108,35 @@ def check(layer, fold: Fold) -> Fold:
     return fold
 
 
-def fastest(layer) -> Fold:
-    return Fold(layer.shape[0], layer.fan_in)
+def matching(layer, want: dict) -> list[Fold]:
+    """The options of a convolution with the fields a fold.yaml gives ({pe, simd, mul}, any
+    subset), after checking the given PE and SIMD divide the layer."""
+    check(layer, Fold(want.get("pe") or 1, want.get("simd") or 1))
+    found = [f for f in options(layer) if all(getattr(f, k) == v for k, v in want.items())]
+    if not found:
+        raise AccelError(f"fold of {layer.name}: mul={want['mul']} needs two or more PE rows "
+                         f"and room for two lanes in a DSP48E1 (accel/rtl/mul.py)")
+    return found
 
 
-def cheapest_meeting(layer, target_cycles: int) -> Fold:
-    """The fold with the fewest multipliers whose cycles per image are <= target_cycles (the
-    fastest fold if none is); ties go to fewer cycles, then to wider SIMD."""
-    options = [Fold(pe, simd) for pe in divisors(layer.shape[0]) for simd in divisors(layer.fan_in)]
-    ok = [f for f in options if layer_cycles(layer, f) <= target_cycles]
-    if not ok:
-        return fastest(layer)
-    return min(ok, key=lambda f: (f.multipliers, layer_cycles(layer, f), -f.simd))
-
-
-def auto_fold(qm, target_fps: float = DEFAULT_TARGET_FPS,
-              clock_mhz: float = DEFAULT_CLOCK_MHZ) -> dict[str, Fold]:
-    target = int(clock_mhz * 1e6 / target_fps)
-    return {l.name: cheapest_meeting(l, target) for l in qm.layers if l.kind == "conv"}
-
-
-def load(qm, spec=None) -> tuple[dict[str, Fold], dict]:
-    """Folds for every conv of qm from a fold.yaml path, a dict of the same layout, or None (the
-    automatic folding at the default target), checked by accel.core.config.FoldSpec. Returns
-    (folds, settings)."""
+def read(spec) -> tuple[dict | None, str]:
+    """A fold spec from a fold.yaml path, a mapping or None -> (mapping or None, its source)."""
     from accel.core import config
 
-    source = "fold spec"
-    if spec is not None and not isinstance(spec, dict):
-        source = f"fold file {spec}"
-        spec = config.read_yaml(spec, "fold file", "pass a YAML file (see accel/rtl/fold.py)")
-    s = config.fold_spec(spec, source)
-    target_fps = float(DEFAULT_TARGET_FPS if s.target_fps is None else s.target_fps)
-    clock_mhz = float(DEFAULT_CLOCK_MHZ if s.clock_mhz is None else s.clock_mhz)
-    folds = auto_fold(qm, target_fps, clock_mhz)
-    by_name = {l.name: l for l in qm.layers}
-    for name, f in s.layers.items():
-        if name not in folds:
-            raise AccelError(f"{source}: no convolution named '{name}' in the model (convs: "
-                             f"{', '.join(folds)})")
-        old = folds[name]
-        folds[name] = check(by_name[name], Fold(old.pe if f.pe is None else f.pe,
-                                                old.simd if f.simd is None else f.simd))
-    return folds, {"target_fps": target_fps, "clock_mhz": clock_mhz}
+    if spec is None or isinstance(spec, dict):
+        return spec, "fold spec"
+    return (config.read_yaml(spec, "fold file", "pass a YAML file (see accel/rtl/fold.py)"),
+            f"fold file {spec}")
+
+
+def merge(spec=None, target_fps: float | None = None):
+    """The fold spec with a --target-fps on top (the command line wins over the file); without
+    one, the spec as given, so that a fold.yaml keeps its name in every later error."""
+    from accel.core import config
+
+    data, source = read(spec)
+    if data is not None:
+        config.fold_spec(data, source)  # checked where the file's name is known
+    if target_fps is None:
+        return spec
+    return {**(data or {}), "target_fps": target_fps}

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from accel.core import cache, progress, stream
+from accel.core import cache, process, progress, stream
 from accel.core.cache import cache_root
 from accel.core.errors import AccelError
 
@@ -58,7 +58,15 @@ def load_manifest(rtl_dir) -> dict:
     if not path.is_file():
         raise AccelError(f"{rtl_dir} has no accel_rtl.json: generate it with `accel rtl --out "
                          f"{rtl_dir}`")
-    return json.loads(path.read_text())
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError):  # unreadable, not UTF-8, not JSON
+        manifest = None
+    if not isinstance(manifest, dict) or not all(
+            k in manifest for k in ("format", "model", "top", "io", "fold", "estimate")):
+        raise AccelError(f"{path} is not the manifest of an `accel rtl` project (damaged?): "
+                         f"generate it again with `accel rtl --out {rtl_dir}`")
+    return manifest
 
 
 def toolchain_id(simulator: str) -> str:
@@ -162,7 +170,7 @@ def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float 
                   "MAX_IMAGES": limit}
     streams = [l["stream"] for l in manifest["layers"]]
     env = tool_env(simulator)
-    runner = get_runner(simulator)
+    runner = process.adopt(get_runner(simulator))  # its make and simulator: killed with us
     with tempfile.TemporaryDirectory(prefix="accel-sim-") as tmp:
         tmp = Path(tmp)
         for rel in manifest["mem_files"]:  # $readmemh opens bare names in the run directory

@@ -250,6 +250,9 @@ def train(cfg: TrainConfig, out_dir, resume: bool = False, progress: bool = True
     (accel.core.atomic's marker), a new or empty one, or any folder with force."""
     cfg.spec()  # validates the bit widths before any work
     out_dir = atomic.check(out_dir, "train", force)
+    if resume and not (out_dir.is_dir() and any(out_dir.iterdir())):  # a wrong path, likely
+        raise AccelError(f"--resume: {out_dir} holds no run to continue: check the path, or "
+                         "leave out --resume to start a new run")
     if out_dir.exists() and any(out_dir.iterdir()) and not resume:
         raise AccelError(f"run directory {out_dir} is not empty: pass --resume to continue it "
                          "or choose a new --out")

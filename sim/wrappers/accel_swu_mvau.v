@@ -9,7 +9,8 @@ module accel_swu_mvau #(
     parameter OUT_C = 4, parameter PE = 1, parameter SIMD = 1, parameter W_BITS = 8,
     parameter B_BITS = 16, parameter ACC_W = 32, parameter ACC_SHIFT = 0,
     parameter BIAS_SHIFT = 0, parameter OUT_SHIFT = 0, parameter RELU = 1,
-    parameter OUT_BITS = 8, parameter LO = 0, parameter HI = 255
+    parameter OUT_BITS = 8, parameter LO = 0, parameter HI = 255,
+    parameter MUL = 0, parameter LANES = 1
 ) (
     input  wire                      clk,
     input  wire                      rst_n,
@@ -32,7 +33,8 @@ module accel_swu_mvau #(
     accel_mvau #(.BEATS(K*K), .IN_C(C), .IN_BITS(IN_BITS), .IN_SIGNED(IN_SIGNED), .OUT_C(OUT_C),
                  .PE(PE), .SIMD(SIMD), .W_BITS(W_BITS), .B_BITS(B_BITS), .ACC_W(ACC_W),
                  .ACC_SHIFT(ACC_SHIFT), .BIAS_SHIFT(BIAS_SHIFT), .OUT_SHIFT(OUT_SHIFT),
-                 .RELU(RELU), .OUT_BITS(OUT_BITS), .LO(LO), .HI(HI)) u_mvau (
+                 .RELU(RELU), .OUT_BITS(OUT_BITS), .LO(LO), .HI(HI), .MUL(MUL),
+                 .LANES(LANES)) u_mvau (
         .clk(clk), .rst_n(rst_n), .s_data(w_data), .s_pad(w_pad), .s_last(w_last),
         .s_valid(w_valid), .s_ready(w_ready), .m_data(m_data), .m_last(m_last),
         .m_valid(m_valid), .m_ready(m_ready));

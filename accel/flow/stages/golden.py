@@ -8,12 +8,17 @@ from accel.core import atomic, cache
 from accel.flow import stamps
 
 
-def run(ctx) -> dict:
+def key(ctx) -> str:
     # No substitution: the vectors come from the named dataset (--dataset, else the model's own)
-    # or the stage stops with the path that is missing; the dataset is part of the key.
-    key = cache.key("golden", ctx.keys["model"], ctx.images, ctx.accuracy_images,
-                    ctx.dataset or ctx.qm.meta.get("dataset"), cache.module_hash(__name__))
-    hit = ctx.cached("golden", key)
+    # or the stage stops with the path that is missing; the dataset is part of the key. Nothing
+    # of the hardware (fold, HLS config, clock) is: changing it keeps these vectors.
+    return cache.key("golden", ctx.keys["model"], ctx.images, ctx.accuracy_images,
+                     ctx.dataset or ctx.qm.meta.get("dataset"), cache.module_hash(__name__))
+
+
+def run(ctx) -> dict:
+    stage_key = key(ctx)
+    hit = ctx.cached("golden", stage_key)
     if hit:
         return hit
     tmp = atomic.make_temp(ctx.root / "golden")
@@ -31,7 +36,7 @@ def run(ctx) -> dict:
             acc = {"accuracy": float((pred == more.y).mean()), "images": int(len(more.y)),
                    "source": more.source}
         n = len(images.x)
-        info = {"stage": "golden", "key": key, "status": "done", "images": n,
+        info = {"stage": "golden", "key": stage_key, "status": "done", "images": n,
                 "source": images.source, "accuracy": acc,
                 "note": f"{n} vectors ({images.source})" + (
                     f", golden accuracy {acc['accuracy'] * 100:.2f} % of {acc['images']}"

@@ -11,10 +11,12 @@ from accel.hls import csim, generate
 from accel.verify import compare
 
 
-def config(board) -> dict:
-    """accel/hls/hls.yaml, with an entry for a board it does not list (from the board file:
-    80 % of the DSP48E1s for the conv multipliers, as hls.yaml does for its boards)."""
-    cfg = generate.load_config()
+def config(board, user: dict | None = None, source: str = "HLS config") -> dict:
+    """accel/hls/hls.yaml with the user's mapping merged over it (checked as a whole), an entry
+    for a board it does not list (from the board file: 80 % of the DSP48E1s for the conv
+    multipliers, as hls.yaml does for its boards), and the board's clock (the build's one clock,
+    accel.flow.options)."""
+    cfg = generate.load_config(user, source)
     if board.name not in cfg["boards"]:
         cfg["boards"][board.name] = {
             "part": board.part, "multipliers": max(1, int(0.8 * board.capacity["DSP48E1"])),
@@ -26,16 +28,22 @@ def config(board) -> dict:
 
 def early_fit(ctx) -> dict:
     """The conv multipliers of the HLS plan against the board, before any stage runs."""
-    planned = generate.plan(ctx.qm, config(ctx.board), ctx.board.name)
+    planned = generate.plan(ctx.qm, ctx.hls_config, ctx.board.name)
     mults = sum(p.mult_in * p.mult_out // p.reuse_factor for p in planned
                 if p.layer.kind == "conv")
     return fit_check(ctx.board, {"DSP48E1": mults}, "HLS multiplier estimate")
 
 
+def key(ctx) -> str:
+    """The golden vectors, the board and the whole HLS config (the user's merged in, the clock)."""
+    return cache.key("hls", ctx.keys["golden"], ctx.board.name, ctx.hls_config,
+                     cache.module_hash(__name__))
+
+
 def run(ctx) -> dict:
-    cfg = config(ctx.board)
-    key = cache.key("hls", ctx.keys["golden"], ctx.board.name, cfg, cache.module_hash(__name__))
-    hit = ctx.cached("hls", key)
+    cfg = ctx.hls_config
+    stage_key = key(ctx)
+    hit = ctx.cached("hls", stage_key)
     if hit:
         return hit
     tmp = atomic.make_temp(ctx.root / "hls")
@@ -58,15 +66,17 @@ def run(ctx) -> dict:
                   "layer_mismatches": {k: m for k, (_, m) in r.layers.items()},
                   "layers_compared": len(r.layers), "testbench": tb_line,
                   "testbench_ok": tb_code == 0,
-                  "compile": "cached" if sim.build_info["cached"] else
-                  f"{sim.build_info['compile_seconds']:.0f} s"}
+                  # which compiled C-sim ran (its content key); whether it came from the cache
+                  # and how long it took depend on the run, not the build: not recorded here, so
+                  # an interrupted build resumed equals an uninterrupted one byte for byte
+                  "library": sim.build_info["key"]}
         (tmp / "csim.json").write_text(json.dumps(result, indent=1) + "\n")
         if r.mismatches or tb_code:
             raise VerificationFailed(
                 f"HLS C-sim differs from the golden model: {r.output_mismatches} output and "
                 f"{r.mismatches - r.output_mismatches} layer mismatches on {len(x)} images "
                 f"({tb_line})")
-        info = {"stage": "hls", "key": key, "status": "done", "verify": result,
+        info = {"stage": "hls", "key": stage_key, "status": "done", "verify": result,
                 "estimate": est, "fit": fit,
                 "note": f"C-sim vs golden: 0 mismatches ({len(x)} images, outputs + "
                         f"{len(r.layers)} layers); {est['multipliers']} multipliers, "

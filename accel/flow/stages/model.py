@@ -29,16 +29,20 @@ def summary(qm) -> dict:
             "weight_memory_bits": int(qbits), "macs": int(sum(r["macs"] for r in layers))}
 
 
+def key(ctx) -> str:
+    return cache.key("model", cache.file_hash(ctx.model_path), cache.module_hash(__name__))
+
+
 def run(ctx) -> dict:
-    key = cache.key("model", cache.file_hash(ctx.model_path), cache.module_hash(__name__))
-    hit = ctx.cached("model", key)
+    stage_key = key(ctx)
+    hit = ctx.cached("model", stage_key)
     if hit:
         return hit
     tmp = atomic.make_temp(ctx.root / "model")
     try:
         shutil.copyfile(ctx.model_path, tmp / "model.onnx")
         (tmp / "info.json").write_text(json.dumps(ctx.summary, indent=1) + "\n")
-        info = {"stage": "model", "key": key, "status": "done",
+        info = {"stage": "model", "key": stage_key, "status": "done",
                 "sha256": cache.file_hash(ctx.model_path),
                 "note": f"{ctx.summary['params']} parameters, {len(ctx.qm.layers)} layers"}
         stamps.commit(tmp, ctx.root / "model", info)

@@ -1,7 +1,11 @@
-"""Stage rtl (--backend rtl): our Verilog (accel.rtl), its yosys estimate checked against the board,
-and its cocotb simulation on the golden vectors compared with the golden model."""
+"""Stage rtl (--backend rtl): our Verilog (accel.rtl) folded by the build's fold spec, its yosys
+estimate checked against the board, and its cocotb simulation on the golden vectors compared with
+the golden model. The fold chosen is written beside it (rtl/fold.json, fold.yaml's layout: give
+it back with --fold to build the same folding again), as FINN writes auto_folding_config.json."""
 
-from accel.core import atomic, cache, stream
+import json
+
+from accel.core import atomic, cache, config, stream
 from accel.core.errors import AccelError
 from accel.flow import stamps
 from accel.flow.context import VerificationFailed, fit_check
@@ -9,15 +13,35 @@ from accel.rtl import estimate, generate, sim
 from accel.verify import compare
 
 
+FOLD_FILE = "fold.json"
+
+
+def key(ctx) -> str:
+    """The golden vectors, the board and the fold spec (its content, target and clock)."""
+    return cache.key("rtl", ctx.keys["golden"], ctx.board.name, ctx.fold,
+                     cache.module_hash(__name__))
+
+
+def chosen_fold(manifest: dict) -> dict:
+    """The fold the generator chose, in fold.yaml's layout (every conv's own keys)."""
+    settings = {k: v for k, v in manifest["fold"].items()
+                if k in config.FoldSpec.model_fields and v is not None}
+    per_layer = config.FoldLayer.model_fields
+    return {**settings, "layers": {l["name"]: {k: l[k] for k in per_layer if k in l}
+                                   for l in manifest["layers"] if l["kind"] == "conv"}}
+
+
 def run(ctx) -> dict:
-    key = cache.key("rtl", ctx.keys["golden"], ctx.board.name, cache.module_hash(__name__))
-    hit = ctx.cached("rtl", key)
+    stage_key = key(ctx)
+    hit = ctx.cached("rtl", stage_key)
     if hit:
         return hit
     tmp = atomic.make_temp(ctx.root / "rtl")
     try:
         rtl_dir = tmp / "accel"
-        manifest = generate.write(ctx.qm, rtl_dir, board=ctx.board.name)
+        manifest = generate.write(ctx.qm, rtl_dir, fold=ctx.fold, board=ctx.board.name)
+        fold = chosen_fold(manifest)
+        (tmp / FOLD_FILE).write_text(json.dumps(fold, indent=1) + "\n")
         est = dict(estimate.estimate(str(rtl_dir), ctx.board.name))
         est["source"] = "accel.rtl.estimate (yosys)"
         need = {k: est[k] for k in ("LUT", "FF", "BRAM36") if isinstance(est.get(k), (int, float))}
@@ -37,8 +61,8 @@ def run(ctx) -> dict:
         if r.mismatches:
             raise VerificationFailed(f"RTL simulation differs from the golden model: "
                                      f"{r.output_mismatches} output mismatches on {len(x)} images")
-        info = {"stage": "rtl", "key": key, "status": "done", "verify": result,
-                "estimate": est, "fit": fit,
+        info = {"stage": "rtl", "key": stage_key, "status": "done", "verify": result,
+                "estimate": est, "fit": fit, "fold_spec": ctx.fold, "fold": FOLD_FILE,
                 "note": f"{need['DSP48E1']} multipliers; simulation vs golden: 0 mismatches "
                         f"({len(x)} images)"}
         stamps.commit(tmp, ctx.root / "rtl", info)

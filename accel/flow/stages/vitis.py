@@ -34,8 +34,11 @@ def csynth_report(folder: Path) -> dict | None:
             if res is not None else {}}
 
 
+def key(ctx) -> str:
+    return cache.key("vitis", ctx.keys["hls"], cache.module_hash(__name__))
+
+
 def run(ctx) -> dict:
-    key = cache.key("vitis", ctx.keys["hls"], cache.module_hash(__name__))
     folder = ctx.root / "vitis"
 
     def prepare(tmp):
@@ -47,5 +50,5 @@ def run(ctx) -> dict:
         return {"ip_zip": "accel_ip.zip", "csynth": csynth_report(f),
                 "note": "accel_ip.zip exported"}
 
-    return ctx.tool_stage("vitis", key, prepare, vitis.command(folder) is not None, True,
+    return ctx.tool_stage("vitis", key(ctx), prepare, vitis.command(folder) is not None, True,
                           lambda f: vitis.build(f), finished, vitis.instructions(folder))

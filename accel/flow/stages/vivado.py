@@ -23,12 +23,17 @@ def accelerator(ctx) -> tuple[dict, bool]:
     return desc, ready
 
 
+def key(ctx, desc: dict | None = None) -> str:
+    """The accelerator, the board file and the build's clock (it may differ from the file's)."""
+    upstream = ctx.keys["vitis" if ctx.backend == "hls" else "rtl"]
+    desc = accelerator(ctx)[0] if desc is None else desc
+    # accel.vivado: the TCL scripts flow/vivado.py copies (package data, not an import)
+    return cache.key("vivado", upstream, ctx.board.name, desc, ctx.board.clock_mhz,
+                     cache.module_hash(__name__, "accel.vivado"), cache.file_hash(ctx.board.path))
+
+
 def run(ctx) -> dict:
     desc, ready = accelerator(ctx)
-    upstream = ctx.keys["vitis" if ctx.backend == "hls" else "rtl"]
-    # accel.vivado: the TCL scripts flow/vivado.py copies (package data, not an import)
-    key = cache.key("vivado", upstream, ctx.board.name, desc,
-                    cache.module_hash(__name__, "accel.vivado"), cache.file_hash(ctx.board.path))
     folder = ctx.root / "vivado"
 
     def prepare(tmp):
@@ -46,7 +51,7 @@ def run(ctx) -> dict:
                         f"{timing['wns_ns']} ns ({'met' if timing['met'] else 'NOT MET'})"}
 
     params = vivado.params(ctx.board, ctx.name, desc)
-    info = ctx.tool_stage("vivado", key, prepare, vivado.tool() is not None, ready, vivado.run,
+    info = ctx.tool_stage("vivado", key(ctx, desc), prepare, vivado.tool() is not None, ready, vivado.run,
                           finished, vivado.command(folder))
     info["params"] = {k: v for k, v in params.items() if k != "ps7_config"}
     return info

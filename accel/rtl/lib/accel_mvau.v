@@ -7,6 +7,13 @@
 // Pipeline: fold issue -> ROM read / input slice -> multiply-accumulate -> requantize; a full
 // output register stalls the whole pipeline (AXI4-Stream backpressure). The input is double
 // buffered so the next vector arrives while this one computes.
+//
+// Multipliers (MUL; accel/rtl/mul.py has the lane rule and the DSP48E1 counts):
+//   0 "dsp"  one product x*w per multiplier (a DSP48E1 each in yosys synth_xilinx);
+//   1 "pack" all PE rows multiply the same input code x, so LANES consecutive PEs share one 25x18
+//            multiply (below: the packed operand and the exact lane extraction);
+//   2 "lut"  signed shift-add multipliers in the fabric (no multiplication operator: never a DSP).
+// Every style gives the exact product for every code and weight.
 `default_nettype none
 module accel_mvau #(
     parameter BEATS      = 1,
@@ -27,7 +34,9 @@ module accel_mvau #(
     parameter LO         = 0,
     parameter HI         = 255,
     parameter WEIGHT_FILE = "weights.mem",
-    parameter BIAS_FILE   = "bias.mem"
+    parameter BIAS_FILE   = "bias.mem",
+    parameter MUL        = 0,   // multiplier style: 0 dsp, 1 pack, 2 lut
+    parameter LANES      = 1    // "pack": PE rows per DSP48E1 (accel.rtl.mul.lanes); else 1
 ) (
     input  wire                      clk,
     input  wire                      rst_n,
@@ -53,6 +62,17 @@ module accel_mvau #(
     localparam NFW = $clog2(NF + 1);        // counter widths
     localparam SFW = $clog2(SF + 1);
     localparam BTW = $clog2(BEATS + 1);
+    localparam S   = IN_BITS + W_BITS;                     // one exact product (signed)
+
+    // A LANES that does not fit the DSP48E1's 25-bit A operand (one bit to spare: the packed
+    // weights' sum, accel.rtl.mul.lanes), or an unknown style, stops elaboration in every tool
+    // (a missing module: yosys, Icarus and Verilator all reject it by name).
+    generate
+        if (MUL < 0 || MUL > 2 || LANES < 1 || (MUL != 1 && LANES != 1) ||
+            (LANES - 1) * S + W_BITS + 1 > 25) begin : g_bad_mul
+            accel_mvau_error_MUL_or_LANES_invalid u_error ();
+        end
+    endgenerate
 
     // ---- input vector buffer and fold sequencer ----
     // 1x1 layers (BEATS == 1): the vector arrives in one beat straight into the compute buffer
@@ -126,6 +146,31 @@ module accel_mvau #(
         end
     endgenerate
 
+    // sum_{i<n} 2^(i*step + pos): the lane constants of the "pack" style
+    function [63:0] lane_bits(input integer n, input integer step, input integer pos);
+        integer k;
+        begin
+            lane_bits = 0;
+            for (k = 0; k < n; k = k + 1) lane_bits = lane_bits | (64'd1 << (k*step + pos));
+        end
+    endfunction
+
+    // The "lut" style's product: x*w = sum_{j<W-1} w_j x 2^j - w_{W-1} x 2^(W-1), AND-gated
+    // partial products summed in PW bits (exact: |x*w| < 2^(PW-1)); no multiplication operator,
+    // so synthesis builds adders, never a DSP. A function, not a generate loop: one scope per
+    // product keeps elaboration fast.
+    function [PW-1:0] shift_add(input signed [XW-1:0] x, input [W_BITS-1:0] w);
+        reg [PW-1:0] xs;
+        integer j;
+        begin
+            xs = {{(PW - XW){x[XW-1]}}, x};
+            shift_add = {PW{w[0]}} & xs;
+            for (j = 1; j < W_BITS - 1; j = j + 1)
+                shift_add = shift_add + ({PW{w[j]}} & (xs << j));
+            shift_add = shift_add - ({PW{w[W_BITS-1]}} & (xs << (W_BITS - 1)));
+        end
+    endfunction
+
     // ---- stage 1: weight/bias ROM read, input slice ----
     reg [WW-1:0]       wrom [0:NF*SF-1];
     reg [PE*B_BITS-1:0] brom [0:NF-1];
@@ -158,19 +203,76 @@ module accel_mvau #(
     reg v2, lastsf2, lastv2, last2;
     reg [NFW-1:0] nf2;
     wire [PE*ACC_W-1:0] acc_next;
-    genvar p;
+    // prods[p*SIMD + s]: the product of PE p and input s, from the multiplier style (an array,
+    // not one wide vector: an event-driven simulator then wakes one reader per product).
+    wire [PW-1:0] prods [0:PE*SIMD-1];
+    genvar p, s;
     generate
+        if (MUL == 1) begin : g_pack
+            // Packing, after FINN's finn-rtllib/mvu/mvu_8sx8u_dsp48.sv (two signed 8-bit weights in
+            // one DSP48E1, the weight MSBs through the pre-adder (D - A), the activation on B).
+            // FINN accumulates the packed lanes and resolves their carries at the end (canary
+            // bits); here every product is cut out before the sum, so an offset suffices:
+            //   A = sum_i w_i 2^(i*S)  (i < LG lanes of one group of PE rows), B = x,
+            //   P = A*x + K,  K = sum_{i<LG-1} 2^(i*S + S-1).
+            // Each lower lane's field then holds p_i + 2^(S-1), in [0, 2^S): no lane borrows from
+            // the next (a plain A*x would: a negative lower product takes one from the lane
+            // above), so lane i is its field with the top bit inverted and the top lane its
+            // field as is. A comes from the pre-adder on wiring (yosys packs an add, not FINN's
+            // D - A): each lower weight with its sign bit inverted (w + 2^(W-1)) plus the
+            // constant -sum_i 2^(i*S + W-1); K is the post-adder. So one DSP48E1 per group and
+            // input and one inverter per lower lane; the SIMD sums, which the "dsp" style gets
+            // in the DSPs' post-adders, are fabric adders here (benchmarks/mvau_styles.py).
+            localparam NG  = (PE + LANES - 1) / LANES;
+            localparam OFS = 1;  // the carry correction (tests/test_rtl_mul.py removes it)
+            genvar g, i;
+            for (g = 0; g < NG; g = g + 1) begin : g_grp
+                localparam LG = (PE - g * LANES < LANES) ? PE - g * LANES : LANES;
+                localparam AW = (LG - 1) * S + W_BITS + (LG > 1);   // packed weights, signed
+                localparam QW = LG * S + 1;                          // the group's product
+                localparam [AW-1:0] C0 = -lane_bits(LG - 1, S, W_BITS - 1);
+                localparam [QW-1:0] K = OFS ? lane_bits(LG - 1, S, S - 1) : 0;
+                localparam [S-1:0] FLIP = OFS << (S - 1);
+                for (s = 0; s < SIMD; s = s + 1) begin : g_dsp
+                    wire [IN_BITS-1:0] xc = x1[s*IN_BITS +: IN_BITS];
+                    wire signed [XW-1:0] xe = IN_SIGNED ? {xc[IN_BITS-1], xc} : {1'b0, xc};
+                    wire [AW-1:0] d;
+                    for (i = 0; i < LG - 1; i = i + 1) begin : g_low
+                        wire [W_BITS-1:0] w = wq[((g*LANES + i)*SIMD + s)*W_BITS +: W_BITS];
+                        assign d[i*S +: S] = {{(S - W_BITS){1'b0}}, ~w[W_BITS-1], w[W_BITS-2:0]};
+                    end
+                    wire signed [W_BITS-1:0] wt = wq[((g*LANES + LG-1)*SIMD + s)*W_BITS +: W_BITS];
+                    assign d[AW-1:(LG-1)*S] = wt;    // the top lane, sign-extended
+                    wire signed [AW-1:0] a = $signed(d) + $signed(C0);
+                    wire signed [QW-1:0] pp = a * xe + $signed(K);
+                    for (i = 0; i < LG; i = i + 1) begin : g_lane
+                        wire [S-1:0] fld = pp[i*S +: S] ^ ((i < LG - 1) ? FLIP : {S{1'b0}});
+                        assign prods[(g*LANES + i)*SIMD + s] = {fld[S-1], fld};
+                    end
+                end
+            end
+        end else begin : g_mul
+            for (p = 0; p < PE; p = p + 1) begin : g_pe
+                for (s = 0; s < SIMD; s = s + 1) begin : g_lane
+                    wire [IN_BITS-1:0] xc = x1[s*IN_BITS +: IN_BITS];
+                    wire signed [XW-1:0] xe = IN_SIGNED ? {xc[IN_BITS-1], xc} : {1'b0, xc};
+                    wire signed [W_BITS-1:0] we = wq[(p*SIMD + s)*W_BITS +: W_BITS];
+                    if (MUL == 2) begin : g_lut
+                        assign prods[p*SIMD + s] = shift_add(xe, we);
+                    end else begin : g_dsp
+                        wire signed [PW-1:0] prod = xe * we;
+                        assign prods[p*SIMD + s] = prod;
+                    end
+                end
+            end
+        end
         for (p = 0; p < PE; p = p + 1) begin : g_pe
             // SIMD products summed by a chain of continuous assigns (no always-block loop:
             // event-driven simulators then only re-evaluate the lanes whose inputs changed).
             wire signed [DW-1:0] part [0:SIMD];
             assign part[0] = 0;
-            genvar s;
             for (s = 0; s < SIMD; s = s + 1) begin : g_lane
-                wire [IN_BITS-1:0] xc = x1[s*IN_BITS +: IN_BITS];
-                wire signed [XW-1:0] xe = IN_SIGNED ? {xc[IN_BITS-1], xc} : {1'b0, xc};
-                wire signed [W_BITS-1:0] we = wq[(p*SIMD + s)*W_BITS +: W_BITS];
-                wire signed [PW-1:0] prod = xe * we;
+                wire signed [PW-1:0] prod = prods[p*SIMD + s];
                 assign part[s + 1] = part[s] + prod;
             end
             wire signed [DW-1:0] dot = part[SIMD];

@@ -1,0 +1,265 @@
+"""Board-aware mapping: the fold (PE x SIMD and multiplier style per convolution) of the fastest
+design that fits the board, or of the cheapest one that meets a target rate.
+
+The layers run as a dataflow pipeline, so the images/s are set by the slowest layer: a design is
+one cycle budget T per image, and for a given T each convolution independently takes its
+cheapest option (fold.options) whose cycles are <= T. "Cheapest" weighs LUT, FF, DSP48E1 and
+BRAM36 by their share of the budget; when the sum over the layers overflows a resource, that
+resource's weight is raised and the choice made again (a few rounds of a Lagrangian relaxation),
+so DSP-hungry layers move to packed or LUT multipliers only when DSPs are what runs out. The
+mapper then searches the smallest T that fits (FINN's SetFolding does the same walk for a target;
+here the budget is the board's, the costs come from the resource model accel.rtl.resources).
+
+    mapping = map_model(qm, board, clock_mhz, target_fps=None, fixed={name: Fold}, cost=...)
+
+The budget is the board's capacity minus a reserve for what Vivado adds around the accelerator
+(PS7, AXI DMA, interconnect, ~2-3k LUT): RESERVE below, stated in every refusal.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from accel.core import boards
+from accel.core.errors import AccelError
+from accel.rtl import fold as folding
+
+RESOURCES = ("LUT", "FF", "DSP", "BRAM36")
+# Share of the board the accelerator may take; the rest is for the PS7/DMA/interconnect.
+RESERVE = {"LUT": 0.80, "FF": 0.80, "DSP": 1.00, "BRAM36": 0.90}
+ROUNDS = 12  # re-weighting rounds per cycle budget
+
+
+def capacity(board) -> np.ndarray:
+    c = board.capacity
+    return np.array([c["LUT"], c["FF"], c["DSP48E1"], c["BRAM36"]], dtype=float)
+
+
+def budget(board, reserve: dict = RESERVE) -> np.ndarray:
+    return capacity(board) * np.array([reserve[r] for r in RESOURCES])
+
+
+def as_dict(v) -> dict:
+    return {r: float(x) for r, x in zip(RESOURCES, v)}
+
+
+@dataclass
+class Mapping:
+    board: str
+    clock_mhz: float
+    folds: dict  # conv name -> Fold
+    cycles: dict  # layer name -> cycles per image (every layer)
+    used: np.ndarray  # LUT, FF, DSP, BRAM36 of the whole design (the resource model)
+    budget: np.ndarray
+    capacity: np.ndarray
+    target_fps: float | None = None
+    layer_cost: dict = field(default_factory=dict)  # conv name -> its fold-dependent part
+
+    @property
+    def ii_cycles(self) -> int:
+        return max(self.cycles.values())
+
+    @property
+    def images_per_s(self) -> float:
+        return self.clock_mhz * 1e6 / self.ii_cycles
+
+    @property
+    def bottleneck(self) -> str:
+        return max(self.cycles, key=self.cycles.get)
+
+    @property
+    def fits(self) -> bool:
+        return bool(np.all(self.used <= self.budget + 1e-9))
+
+    def to_json(self) -> dict:
+        """The chosen fold as accel_rtl.json and the build write it (FINN's auto_folding_config)."""
+        return {"board": self.board, "clock_mhz": self.clock_mhz, "target_fps": self.target_fps,
+                "images_per_s": round(self.images_per_s, 1), "ii_cycles": self.ii_cycles,
+                "bottleneck": self.bottleneck, "reserve": RESERVE,
+                "used": as_dict(self.used), "budget": as_dict(self.budget),
+                "capacity": as_dict(self.capacity),
+                "layers": {n: {"pe": f.pe, "simd": f.simd, "mul": f.mul}
+                           for n, f in self.folds.items()}}
+
+
+class Table:
+    """Every option of every convolution: its cycles and its fold-dependent resources."""
+
+    def __init__(self, qm, cost, fixed: dict):
+        self.convs = [l for l in qm.layers if l.kind == "conv"]
+        self.other = {l.name: folding.fixed_cycles(l) for l in qm.layers if l.kind != "conv"}
+        self.opts, self.cyc, self.res = {}, {}, {}
+        for l in self.convs:
+            opts = fixed.get(l.name) or folding.options(l)
+            self.opts[l.name] = opts
+            self.cyc[l.name] = np.array([folding.layer_cycles(l, f) for f in opts])
+            self.res[l.name] = np.array([cost(l, f) for f in opts], dtype=float)
+
+    def floor(self) -> int:
+        """The fewest cycles per image any design reaches: the slowest layer at its fastest."""
+        return max([int(c.min()) for c in self.cyc.values()] + list(self.other.values()) + [1])
+
+    def budgets(self) -> list[int]:
+        """The cycle budgets worth trying: every option's cycles at or above the floor."""
+        lo = self.floor()
+        every = np.unique(np.concatenate([c for c in self.cyc.values()] + [np.array([lo])]))
+        return [int(t) for t in every if t >= lo]
+
+    def choose(self, t: int, weights: np.ndarray) -> dict:
+        """Per conv, the index of the option meeting t with the least weighted cost."""
+        pick = {}
+        for name, cyc in self.cyc.items():
+            ok = np.flatnonzero(cyc <= t)
+            if not len(ok):
+                return {}
+            score = self.res[name][ok] @ weights
+            # ties: fewer cycles, then the option listed first (fold.options' order)
+            pick[name] = int(ok[np.lexsort((cyc[ok], score))[0]])
+        return pick
+
+    def total(self, pick: dict) -> np.ndarray:
+        return sum((self.res[n][i] for n, i in pick.items()), np.zeros(len(RESOURCES)))
+
+
+def _fit(table: Table, t: int, base: np.ndarray, room: np.ndarray):
+    """A choice at cycle budget t that fits, if the re-weighting finds one -> (pick, used,
+    fits); else the choice with the smallest largest share of the budget. The weights start at
+    1/budget and follow the shares: a resource the design leaves idle (DSPs under LUT
+    multipliers, say) gets cheap, one that overflows dear (damped: the geometric mean with the
+    previous weights, so the choice settles instead of swinging)."""
+    weights = 1.0 / np.maximum(room, 1e-9)
+    best = None
+    for _ in range(ROUNDS):
+        pick = table.choose(t, weights)
+        if not pick:
+            return None, None, False
+        used = base + table.total(pick)
+        share = used / np.maximum(room, 1e-9)
+        if share.max() <= 1 + 1e-9:
+            return pick, used, True
+        if best is None or share.max() < best[2]:
+            best = (pick, used, share.max())
+        target = weights * np.maximum(share, 0.02) / share.max()
+        weights = np.sqrt(weights * target) * np.where(share > 1, 2.0, 1.0)
+    return best[0], best[1], False
+
+
+def map_model(qm, board, clock_mhz: float | None = None, target_fps: float | None = None,
+              fixed: dict | None = None, cost=None, base=None,
+              reserve: dict = RESERVE) -> Mapping:
+    """The fastest fold that fits `board` (or, with target_fps, the cheapest meeting it).
+    cost(layer, fold) -> [LUT, FF, DSP, BRAM36] of the fold-dependent part of a convolution;
+    base: the design's fold-independent resources (windows, pools, FIFOs, io). Both default to
+    the resource model. Raises AccelError (exit 2) when nothing fits, with the numbers and a fix."""
+    from accel.rtl import resources
+
+    board = boards.get(board) if isinstance(board, str) else board
+    clock = float(clock_mhz or board.clock_mhz)
+    fixed = fixed or {}
+    if cost is None:
+        cost, base = resources.fold_cost, resources.fixed_cost(qm)
+    base = np.zeros(len(RESOURCES)) if base is None else np.asarray(base, dtype=float)
+    table = Table(qm, cost, fixed)
+    room, cap = budget(board, reserve), capacity(board)
+
+    def result(pick, used, t=None):
+        folds = {n: table.opts[n][i] for n, i in pick.items()}
+        cycles = {l.name: (int(table.cyc[l.name][pick[l.name]]) if l.kind == "conv"
+                           else table.other[l.name]) for l in qm.layers}
+        return Mapping(board.name, clock, folds, cycles, used, room, cap, target_fps,
+                       {n: as_dict(table.res[n][i]) for n, i in pick.items()})
+
+    budgets = table.budgets()
+    if target_fps is not None:
+        want = int(clock * 1e6 / target_fps)
+        t = next((b for b in reversed(budgets) if b <= want), None)
+        if t is None:
+            raise AccelError(f"--target-fps {target_fps:g}: the fastest design of this model "
+                             f"reaches {clock * 1e6 / budgets[0]:,.0f} images/s at {clock:g} MHz "
+                             f"(the slowest layer at its fastest fold); ask for at most that")
+        pick, used, ok = _fit(table, t, base, room)
+        if ok:
+            return result(pick, used)
+        best = _fastest(table, budgets, base, room)
+        fix = (f"the fastest design that fits is {result(*best).images_per_s:,.0f} images/s: "
+               f"--target-fps {int(result(*best).images_per_s)} (or leave --target-fps out)"
+               if best else _bigger(qm, board, clock, used, room, cost, base, reserve))
+        raise AccelError(_refusal(board, used, room, cap, f"--target-fps {target_fps:g}", fix,
+                                  reserve))
+    best = _fastest(table, budgets, base, room)
+    if best is not None:
+        return result(*best)
+    _, used, _ = _fit(table, budgets[-1], base, room)
+    if fixed:
+        free = map_model(qm, board, clock, cost=cost, base=base, reserve=reserve)  # may raise
+        fix = f"leave --fold out: the mapper's design fits at {free.images_per_s:,.0f} images/s"
+        raise AccelError(_refusal(board, used, room, cap, "the --fold layers", fix, reserve))
+    raise AccelError(_refusal(board, used, room, cap, "even the slowest fold",
+                              _bigger(qm, board, clock, used, room, cost, base, reserve),
+                              reserve))
+
+
+def _fastest(table, budgets, base, room):
+    """(pick, used) at the smallest cycle budget that fits, or None. Binary search: a larger
+    budget never needs more (each layer's cheapest option at t is also allowed at t' > t)."""
+    lo, hi, found = 0, len(budgets) - 1, None
+    pick, used, ok = _fit(table, budgets[hi], base, room)
+    if not ok:
+        return None
+    found = (pick, used)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        pick, used, ok = _fit(table, budgets[mid], base, room)
+        if ok:
+            found, hi = (pick, used), mid
+        else:
+            lo = mid + 1
+    return found
+
+
+def _refusal(board, used, room, cap, what, fix, reserve) -> str:
+    nums = ", ".join(f"{r} {used[i]:,.0f} of {room[i]:,.0f} ({reserve[r]:.0%} of {cap[i]:,.0f})"
+                     for i, r in enumerate(RESOURCES) if used[i] > room[i] + 1e-9)
+    return f"{what} does not fit the {board.name} ({board.part}): {nums}; {fix}"
+
+
+def _bigger(qm, board, clock, used, room, cost, base, reserve) -> str:
+    """The fix when nothing fits: boards of another part with more of every resource that ran
+    out, on which the mapper does find a design (never a board with the same part)."""
+    over = used > room + 1e-9
+    cap = capacity(board)
+    fits = []
+    for b in boards.all_boards():
+        if b.part == board.part or not np.all(capacity(b)[over] > cap[over]):
+            continue
+        try:
+            map_model(qm, b, clock, cost=cost, base=base, reserve=reserve)
+            fits.append(b.name)
+        except AccelError:
+            pass
+    if fits:
+        return f"choose a larger board: --board {' or --board '.join(fits)}"
+    return ("no supported board has room for it: use a smaller model (fewer channels, lower "
+            "resolution or fewer bits)")
+
+
+def load(qm, spec=None, board: str = "zybo") -> tuple[dict, dict]:
+    """Folds for every conv of qm from a fold.yaml path, a dict of the same layout, or None, by
+    the board-aware mapper (accel.rtl.mapper): the fastest design that fits `board`, or with
+    target_fps the cheapest meeting it; layers given in the spec are held to their fields.
+    Checked by accel.core.config.FoldSpec. Returns (folds, settings incl. the mapping)."""
+    from accel.core import config
+
+    spec, source = folding.read(spec)
+    s = config.fold_spec(spec, source)
+    b = boards.get(board)
+    clock_mhz = float(b.clock_mhz if s.clock_mhz is None else s.clock_mhz)
+    by_name = {l.name: l for l in qm.layers if l.kind == "conv"}
+    fixed = {}
+    for name, f in s.layers.items():
+        if name not in by_name:
+            raise AccelError(f"{source}: no convolution named '{name}' in the model (convs: "
+                             f"{', '.join(by_name)})")
+        fixed[name] = folding.matching(by_name[name], f.model_dump(exclude_none=True))
+    m = map_model(qm, b, clock_mhz, s.target_fps, fixed)
+    return m.folds, {"target_fps": s.target_fps, "clock_mhz": clock_mhz, "mapping": m.to_json()}

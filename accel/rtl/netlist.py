@@ -1,0 +1,275 @@
+"""The RTL design as a netlist: one block instance per layer of the model and the AXI4-Stream
+wires between them, built from a model and its folds without writing anything (the generator
+writes it out, the resource model and the mapper read its instances).
+
+    build_netlist(qm, folds, roms=True) -> (Netlist, input Stream, output Stream)
+    conv(net, layer, src, fold)         the instances of one convolution (window unit + MVAU)
+    weight_rom(layer, fold)             the MVAU's weight and bias ROM contents ($readmemh text)
+"""
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from accel.core import arith, kinds
+from accel.core.ir import QuantModel
+from accel.rtl import fold as folding
+from accel.rtl import mul
+
+
+@dataclass
+class Stream:
+    """A channels-last pixel stream in the top level: wires <name>_data/_last/_valid/_ready."""
+    name: str
+    channels: int
+    bits: int
+    signed: bool
+    frac: int
+    height: int
+    width: int
+
+    @property
+    def width_bits(self) -> int:
+        return self.channels * self.bits
+
+
+def ident(name: str) -> str:
+    s = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    return s if re.match(r"[A-Za-z]", s) else "l_" + s
+
+
+def _hex_words(words: list[int], bits: int) -> str:
+    digits = max(1, -(-bits // 4))
+    return "".join(f"{w:0{digits}x}\n" for w in words)
+
+
+def _pack(values, bits: int) -> int:
+    """Little-endian bit-pack of two's complement codes (element 0 in the low bits)."""
+    word, mask = 0, (1 << bits) - 1
+    for i, v in enumerate(values):
+        word |= (int(v) & mask) << (i * bits)
+    return word
+
+
+def weight_rom(layer, f: folding.Fold, text: bool = True) -> tuple[str, str, int]:
+    """($readmemh text of the weight ROM, of the bias ROM, bias bits); text=False: only the
+    bias bits (the resource model needs no ROM text)."""
+    bbits = layer.btype.bits if layer.btype else 2
+    if not text:
+        return "", "", bbits
+    # the MVAU's vector order: (ky, kx, c), or (kx, ky, c) when the window comes a column per
+    # beat (accel_swu PAR=K: beat kx carries ky = 0..K-1)
+    order = (0, 3, 2, 1) if f.par > 1 else (0, 2, 3, 1)
+    w = layer.weight.transpose(*order).reshape(layer.weight.shape[0], -1)
+    cout, n = w.shape
+    wbits = layer.wtype.bits
+    sf, nf = n // f.simd, cout // f.pe
+    words = []
+    for o in range(nf):
+        for s in range(sf):
+            block = w[o * f.pe:(o + 1) * f.pe, s * f.simd:(s + 1) * f.simd]  # [pe][simd]
+            words.append(_pack(block.reshape(-1), wbits))
+    bias = layer.bias if layer.bias is not None else np.zeros(cout, np.int64)
+    bwords = [_pack(bias[o * f.pe:(o + 1) * f.pe], bbits) for o in range(nf)]
+    return _hex_words(words, f.pe * f.simd * wbits), _hex_words(bwords, f.pe * bbits), bbits
+
+
+def _params(d: dict) -> str:
+    def val(v):
+        return f'"{v}"' if isinstance(v, str) else str(int(v))
+    return ", ".join(f".{k}({val(v)})" for k, v in d.items())
+
+
+class Netlist:
+    """Collects wires, instances and per-layer records while walking the model's layers."""
+
+    def __init__(self, roms: bool = True):
+        self.roms = roms  # False: no ROM text (accel.rtl.resources only needs the parameters)
+        self.wires: list[str] = []
+        self.body: list[str] = []
+        self.mems: dict[str, str] = {}
+        self.layers: list[dict] = []
+        self.instances: list[tuple[str, str, dict]] = []  # (module, instance, parameters)
+
+    def stream(self, name, channels, bits, signed, frac, h, w, pad=False) -> Stream:
+        s = Stream(name, channels, bits, signed, frac, h, w)
+        self.wires.append(f"    wire [{s.width_bits - 1}:0] {name}_data;")
+        self.wires.append(f"    wire {name}_last, {name}_valid, {name}_ready;"
+                          + (f"\n    wire {name}_pad;" if pad else ""))
+        return s
+
+    def inst(self, module: str, name: str, params: dict, ports: dict):
+        self.instances.append((module, name, dict(params)))
+        conns = ",\n        ".join(f".{p}({w})" for p, w in ports.items())
+        self.body.append(f"    {module} #({_params(params)}) {name} (\n        .clk(ap_clk), "
+                         f".rst_n(ap_rst_n),\n        {conns});\n")
+
+
+def _ports(prefix: str, s: Stream, pad: bool = False) -> dict:
+    """Port map of a block's AXI4-Stream side `prefix` (s, m, a, b, m0, ...) on stream s."""
+    d = {f"{prefix}_data": f"{s.name}_data", f"{prefix}_last": f"{s.name}_last",
+         f"{prefix}_valid": f"{s.name}_valid", f"{prefix}_ready": f"{s.name}_ready"}
+    if pad:
+        d[f"{prefix}_pad"] = f"{s.name}_pad"
+    return d
+
+
+def _window(net: Netlist, src: Stream, name: str, k: int, stride: int, pads, oh: int,
+            ow: int, zero_pad: bool = True, par: int = 1) -> Stream:
+    """The windows of src: one position per beat, or with par = k one column of k positions
+    (a k*C-code beat; the MVAU ignores the pad bits, padded positions carry zeros)."""
+    top, left = pads[0], pads[1]
+    win = net.stream(name, src.channels * par, src.bits, src.signed, src.frac, oh, ow,
+                     pad=par == 1)
+    net.inst("accel_swu", f"u_{name}",
+             dict(C=src.channels, BITS=src.bits, H=src.height, W=src.width, K=k, S=stride,
+                  PT=top, PL=left, OH=oh, OW=ow, ZERO_PAD=int(zero_pad),
+                  **({"PAR": par} if par > 1 else {})),
+             {**_ports("s", src), **_ports("m", win, pad=par == 1),
+              **({"m_pad": ""} if par > 1 else {})})
+    return win
+
+
+def conv(net: Netlist, layer, src: Stream, f: folding.Fold) -> Stream:
+    lid = ident(layer.name)
+    k = layer.weight.shape[2]  # square (accel.core.kinds)
+    beats = folding.beats(layer, f)
+    win = folding.windowed(layer)
+    cout, oh, ow = layer.shape
+    feed = src if not win else _window(net, src, f"{lid}_win", k, layer.stride[0],
+                                       layer.pads, oh, ow, par=f.par)
+    out = layer.out
+    out_shift = layer.out_shift
+    # One guard bit over layer.acc_bits, as the verified netlist (cycles, yosys estimate) has it;
+    # at least OUT_SHIFT + 2 bits: accel_requant reads the remainder bits below the shift.
+    acc_w = max(layer.acc_bits + 1, out_shift + 2)
+    wmem, bmem, bbits = weight_rom(layer, f, net.roms)
+    net.mems[f"{lid}_w.mem"], net.mems[f"{lid}_b.mem"] = wmem, bmem
+    lo, hi = arith.code_range(out.bits, out.signed, out.narrow)
+    dst = net.stream(lid, cout, out.bits, out.signed, out.frac, oh, ow)
+    net.inst("accel_mvau", f"u_{lid}",
+             dict(BEATS=beats, IN_C=feed.channels, IN_BITS=src.bits, IN_SIGNED=int(src.signed),
+                  OUT_C=cout, PE=f.pe, SIMD=f.simd, W_BITS=layer.wtype.bits, B_BITS=bbits,
+                  ACC_W=acc_w, ACC_SHIFT=layer.acc_shift, BIAS_SHIFT=layer.bias_shift,
+                  OUT_SHIFT=out_shift,
+                  RELU=int(layer.relu), OUT_BITS=out.bits, LO=lo, HI=hi,
+                  WEIGHT_FILE=f"{lid}_w.mem", BIAS_FILE=f"{lid}_b.mem",
+                  **mul.params(f.mul, src.bits, layer.wtype.bits)),
+             {**_ports("s", feed, pad=win and f.par == 1),
+              **({} if win and f.par == 1 else {"s_pad": "1'b0"}),
+              **_ports("m", dst)})
+    net.layers.append(dict(name=layer.name, kind="conv", stream=lid, pe=f.pe, simd=f.simd,
+                           mul=f.mul, dsps=mul.dsps(f.pe, f.simd, f.mul, src.bits,
+                                                    layer.wtype.bits),
+                           multipliers=f.multipliers, macs=layer.macs,
+                           cycles=folding.layer_cycles(layer, f), acc_bits=acc_w,
+                           window=win, par=f.par))
+    return dst
+
+
+def maxpool(net: Netlist, layer, src: Stream) -> Stream:
+    lid = ident(layer.name)
+    k = layer.kernel[0]  # square (accel.core.kinds)
+    c, oh, ow = layer.shape
+    win = _window(net, src, f"{lid}_win", k, layer.stride[0], layer.pads, oh, ow,
+                  zero_pad=False)
+    dst = net.stream(lid, c, src.bits, src.signed, src.frac, oh, ow)
+    net.inst("accel_maxpool", f"u_{lid}", dict(C=c, BITS=src.bits, SIGNED=int(src.signed),
+                                                BEATS=k * k),
+             {**_ports("s", win, pad=True), **_ports("m", dst)})
+    net.layers.append(dict(name=layer.name, kind="maxpool", stream=lid,
+                           cycles=folding.fixed_cycles(layer)))
+    return dst
+
+
+def concat(net: Netlist, layer, a: Stream, b: Stream) -> Stream:
+    lid = ident(layer.name)
+    sha, shb = layer.in_shifts
+    ob = layer.out.bits  # max(bits + shift): the inputs have one signedness (accel.core.kinds)
+    dst = net.stream(lid, a.channels + b.channels, ob, a.signed, layer.acc_frac, a.height, a.width)
+    net.inst("accel_concat", f"u_{lid}",
+             dict(CA=a.channels, BA=a.bits, SHA=sha, CB=b.channels, BB=b.bits, SHB=shb,
+                  SIGNED=int(a.signed), OB=ob),
+             {**_ports("a", a), **_ports("b", b), **_ports("m", dst)})
+    net.layers.append(dict(name=layer.name, kind="concat", stream=lid,
+                           cycles=folding.fixed_cycles(layer)))
+    return dst
+
+
+def gap(net: Netlist, layer, src: Stream) -> Stream:
+    lid = ident(layer.name)
+    out = layer.out
+    lo, hi = arith.code_range(out.bits, out.signed, out.narrow)
+    dst = net.stream(lid, src.channels, out.bits, out.signed, out.frac, 1, 1)
+    net.inst("accel_gap", f"u_{lid}",
+             dict(C=src.channels, BITS=src.bits, SIGNED=int(src.signed),
+                  NPIX=layer.in_pixels, SH=-layer.out_shift,
+                  OUT_BITS=out.bits, LO=lo, HI=hi),
+             {**_ports("s", src), **_ports("m", dst)})
+    net.layers.append(dict(name=layer.name, kind="gap", stream=lid,
+                           cycles=folding.fixed_cycles(layer)))
+    return dst
+
+
+def fork(net: Netlist, src: Stream, consumers: list, windowed: list[bool]) -> list[Stream]:
+    """Split src to two consumers. A branch that starts without a line buffer gets a FIFO of two
+    rows + slack: the windowed branch swallows about a row before it emits anything, and the join
+    (concat) would otherwise stall the fork for good."""
+    outs = []
+    names = [f"{src.name}_f{i}" for i in range(2)]
+    branch = [net.stream(n, src.channels, src.bits, src.signed, src.frac, src.height, src.width)
+              for n in names]
+    net.inst("accel_fork", f"u_{src.name}_fork", dict(W=src.width_bits),
+             {**_ports("s", src), **_ports("m0", branch[0]), **_ports("m1", branch[1])})
+    for s, win in zip(branch, windowed):
+        if win or not any(windowed):
+            outs.append(s)
+            continue
+        depth = 2 * src.width + 8
+        q = net.stream(f"{s.name}_q", s.channels, s.bits, s.signed, s.frac, s.height, s.width)
+        net.inst("accel_fifo", f"u_{s.name}_q", dict(W=s.width_bits, DEPTH=depth),
+                 {**_ports("s", s), **_ports("m", q)})
+        outs.append(q)
+    return outs
+
+
+def build_netlist(qm: QuantModel, folds: dict,
+                  roms: bool = True) -> tuple[Netlist, Stream, Stream]:
+    kinds.refuse(qm, "rtl")
+    net = Netlist(roms)
+    c, h, w = qm.input_shape
+    it = qm.input_type
+    inp = net.stream("pixels", c, it.bits, it.signed, it.frac, h, w)
+    net.inst("accel_unpack", "u_unpack", dict(C=c, BITS=it.bits, VALUES=c * h * w),
+             {"s_data": "s_axis_tdata", "s_last": "s_axis_tlast", "s_valid": "s_axis_tvalid",
+              "s_ready": "s_axis_tready", **_ports("m", inp)})
+    tensors = {qm.input_name: inp}
+    pending: dict[str, list[Stream]] = {}  # fork outputs not yet consumed, per tensor
+
+    def take(tensor: str, layer) -> Stream:
+        if tensor in pending:
+            return pending[tensor].pop(0)
+        consumers = qm.consumers(tensor)
+        if len(consumers) == 1:
+            return tensors[tensor]
+        windowed = [l.kind != "conv" or folding.windowed(l) for l in consumers]  # two (kinds)
+        pending[tensor] = fork(net, tensors[tensor], consumers, windowed)
+        return pending[tensor].pop(0)
+
+    for layer in qm.layers:
+        srcs = [take(i, layer) for i in layer.inputs]
+        if layer.kind == "conv":
+            out = conv(net, layer, srcs[0], folds[layer.name])
+        elif layer.kind == "maxpool":
+            out = maxpool(net, layer, srcs[0])
+        elif layer.kind == "concat":
+            out = concat(net, layer, *srcs)
+        else:  # gap: accel.core.kinds has refused every kind without an RTL block
+            out = gap(net, layer, srcs[0])
+        tensors[layer.output] = out
+    res = tensors[qm.output]
+    net.inst("accel_pack", "u_pack", dict(C=res.channels, BITS=res.bits, SIGNED=int(res.signed)),
+             {**_ports("s", res), "m_data": "m_axis_tdata", "m_keep": "m_axis_tkeep",
+              "m_last": "m_axis_tlast", "m_valid": "m_axis_tvalid", "m_ready": "m_axis_tready"})
+    return net, inp, res

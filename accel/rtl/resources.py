@@ -1,0 +1,377 @@
+"""The resource model: LUT, FF, DSP48E1 and BRAM36 of every accel/rtl/lib block as a function of
+its parameters, in microseconds instead of yosys' minutes. yosys stays the exact check
+(`accel estimate --yosys`, accel.rtl.estimate); benchmarks/resource_check.py compares the two on
+whole nets.
+
+    instance(module, params) -> {"LUT", "FF", "DSP", "BRAM36"}     one block instance
+    netlist(net)              -> {"total": {...}, "layers": [...]}   a generate.Netlist
+    model(qm, folds)          -> the same for a model and its folds (no ROM text is built)
+    fold_cost(layer, fold), fixed_cost(qm)                           the mapper's two halves
+
+How a block is counted (yosys 0.23 `synth_xilinx -family xc7`, which keeps the hierarchy, so a
+block costs the same alone as inside a net):
+- memories (line buffers, FIFOs, weight and bias ROMs) by memory_libmap's own choice, emulated in
+  `memory()`: the cheapest of block RAM (RAMB18E1/RAMB36E1 by depth x width), LUT RAM
+  (RAM32M/RAM64M, read and write ports only) and soft logic, by the cost numbers of yosys'
+  brams_xc4v.txt / lutrams_xc5v.txt and memory_libmap.cc. BRAM36 and LUT-RAM LUTs are exact.
+- DSP48E1 by the multiplier rule of accel.rtl.mul (exact).
+- LUT (logic) and FF: a sum of physically motivated terms per block (buffer and register bits,
+  counters, adders, comparators, multiplexer inputs, ROM bits in logic), with coefficients
+  least-squares fitted to yosys runs of the blocks alone by benchmarks/resource_fit.py and
+  stored in resources.json beside this file. Run `.venv/bin/python benchmarks/resource_fit.py`
+  after changing a block.
+
+The LUTs of a ROM held in logic depend on its contents: the fit draws weights from a trained
+net's distribution (Laplace-like, most codes small), so nets with unusual weights (untrained,
+heavily pruned) differ most there.
+"""
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+KEYS = ("LUT", "FF", "DSP", "BRAM36")
+COEFFICIENTS = Path(__file__).with_name("resources.json")
+
+
+def clog2(n) -> int:
+    """Verilog's $clog2 (0 for 0 and 1)."""
+    n = int(n)
+    return (n - 1).bit_length() if n > 1 else 0
+
+
+# ---- memories: yosys 0.23 memory_libmap for xc7 --------------------------------------------
+# synth_xilinx -family xc7 maps with brams_xc4v.txt (-D HAS_SIZE_36 -D HAS_CASCADE) and
+# lutrams_xc5v.txt, and -logic-cost-rom 1/64 (a LUT6 holds 64 ROM bits); a RAM bit in logic
+# costs 1. Each candidate costs `cost` per primitive plus 0.5 per extra read-mux input and write
+# decode (FACTOR_MUX / FACTOR_DEMUX); the cheapest wins, soft logic on a tie with its int cost.
+LOGIC_COST = {"rom": 1 / 64, "ram": 1.0}
+# (name, address bits, widths (each halves the depth), cost, BRAM36 per primitive, roms too)
+BRAMS = (("RAMB18", 14, (1, 2, 4, 9, 18, 36), 129, 0.5),
+         ("RAMB36", 15, (1, 2, 4, 9, 18, 36, 72), 257, 1.0),
+         ("RAMB36x2", 16, (1, 2, 4, 9), 513, 2.0))  # the cascade mode: two RAMB36E1
+# LUT RAMs (RAM only: prune_rom), simple dual port: RAM32M = 32 x 6, RAM64M = 64 x 3, 4 LUTs
+# each; cost 8 = 1 per primitive + widthscale 7 per used width.
+LUTRAMS = ((5, 6, 8, 7, 4), (6, 3, 8, 7, 4))  # (address bits, width, cost, widthscale, LUTs)
+
+
+@lru_cache(maxsize=65536)
+def memory(depth: int, width: int, rom: bool) -> dict:
+    """How yosys maps a depth x width memory with one synchronous read port (and, unless rom,
+    one write port): {"style": "logic" | "lutram" | "bram", "BRAM36", "LUT_memory" (LUTs inside
+    LUT RAMs), "mux" (read-mux data inputs outside the primitives), "bits": depth * width}."""
+    depth, width = max(int(depth), 1), max(int(width), 1)
+    best = (int(depth * width * LOGIC_COST["rom" if rom else "ram"]), 0,
+            {"style": "logic", "BRAM36": 0.0, "LUT_memory": 0, "mux": 0})
+    for i, (_, abits, widths, cost, size) in enumerate(BRAMS):
+        for k, w in enumerate(widths):
+            cap = 1 << (abits - k)
+            mult = (depth - 1) // cap + 1
+            repl = mult * -(-width // w)  # each address range its own primitives
+            c = cost * repl + 0.5 * (mult - 1) * width + (0.5 * mult if mult > 1 and not rom
+                                                          else 0)
+            if c < best[0]:
+                best = (c, 1, {"style": "bram", "BRAM36": size * repl, "LUT_memory": 0,
+                               "mux": (mult - 1) * width})
+    if not rom:
+        for abits, w, cost, scale, luts in LUTRAMS:
+            mult = (depth - 1) // (1 << abits) + 1
+            repl = mult * -(-width // w)
+            c = ((cost - scale) * repl + scale * mult * width / w + 0.5 * (mult - 1) * width
+                 + (0.5 * mult if mult > 1 else 0))
+            if c < best[0]:
+                best = (c, 2, {"style": "lutram", "BRAM36": 0.0, "LUT_memory": luts * repl,
+                               "mux": (mult - 1) * width})
+    return dict(best[2], bits=depth * width)
+
+
+# ---- the blocks ---------------------------------------------------------------------------
+# Each returns (memories, DSP48E1, LUT terms, FF terms). Terms are named quantities the fitted
+# coefficients multiply; memories are (depth, width, rom) of every inferred memory.
+
+def _mem_terms(mems: list) -> tuple[dict, dict, float, float]:
+    """LUT and FF terms a block's memories add, with their BRAM36 and LUT-RAM LUTs. mems:
+    (depth, width, rom, name); the name prefixes the terms, so a block's weight and bias ROMs
+    get coefficients of their own."""
+    lut, ff, bram, lutram = {}, {}, 0.0, 0
+
+    def add(d, name, v):
+        d[name] = d.get(name, 0) + v
+
+    for depth, width, rom, name in mems:
+        m = memory(depth, width, rom)
+        bram += m["BRAM36"]
+        lutram += m["LUT_memory"]
+        # the read register: inside a block RAM, flip-flops otherwise
+        add(ff, f"{name}_reg", 0 if m["style"] == "bram" else width)
+        add(lut, "mem_mux", m["mux"])
+        if m["style"] == "logic":
+            if rom:  # a LUT6 per 64 words of a column, F7/F8 muxes up to 256, LUTs beyond
+                add(lut, f"{name}_rom", width * (max(1.0, depth / 64) + max(0.0, depth / 256 - 1)))
+            else:  # flip-flops, a write decode per word and a read mux per bit
+                add(ff, "ram_bits", depth * width)
+                add(lut, "ram_bits", depth * width)
+        elif m["style"] == "lutram":
+            add(lut, "lutram_words", -(-depth // 64))
+    return lut, ff, bram, lutram
+
+
+def _fork(p):
+    w = p["W"]
+    return [], 0, {"one": 1, "bits": w}, {"one": 1, "bits": 2 * w}
+
+
+def _concat(p):
+    bits = p["CA"] * p["BA"] + p["CB"] * p["BB"]
+    return [], 0, {"one": 1, "bits": bits}, {"one": 1, "bits": bits}
+
+
+def _fifo(p):
+    w, d = p["W"] + 1, p["DEPTH"]
+    aw = clog2(d) if d > 1 else 1
+    return [(d, w, False, "mem")], 0, {"one": 1, "ptr": aw}, {"one": 1, "ptr": 3 * aw + 1}
+
+
+def _swu(p):
+    c, bits, k, s, h, w = p["C"], p["BITS"], p["K"], p["S"], p["H"], p["W"]
+    nr = p.get("NR", k + s)
+    par = p.get("PAR", 1)
+    cb = c * bits
+    aw = clog2(nr * w)
+    cw = max(clog2(max(h, w) + 2 * k + 2) + 2, aw + 1)
+    mems = [(nr * w, cb, False, "mem")] if par == 1 else [(w, cb, False, "mem")] * nr
+    zero = cb if p.get("ZERO_PAD", 1) and par == 1 else 0
+    # PAR = K: each lane an AND-OR mux over the NR banks on a one-hot rotation (and the pad
+    # zeroing): a LUT6 takes three (select, data) pairs, each further LUT the chain and two more
+    lane = 1 + -(-max(nr - 3, 0) // 2)
+    lut = {"one": 1, "coord": cw, "addr": aw, "zero": zero,
+           "rot": cb * k * lane if par > 1 else 0}
+    ff = {"one": 1, "coord": cw, "addr": aw, "par": par + nr * (par > 1)}
+    return mems, 0, lut, ff
+
+
+def _maxpool(p):
+    c, bits = p["C"], p["BITS"]
+    bw = clog2(p["BEATS"] + 1)
+    # per channel a BITS-wide comparison (yosys makes it LUT logic, not a carry chain: its cost
+    # is far from linear in BITS, so one coefficient per width) and a 3-way select
+    lut = {"one": 1, "beat": bw, f"ch{bits}": c}
+    return [], 0, lut, {"one": 1, "bits": 2 * c * bits, "beat": bw}
+
+
+def _gap_widths(p):
+    npix, sh = p["NPIX"], p["SH"]
+    sw = p["BITS"] + clog2(npix + 1) + 1
+    lsh = max(sh, 0)
+    den = npix if sh >= 0 else npix << (-sh)
+    nw = sw + lsh
+    db = clog2(den + 1)
+    uw = nw + db + 2
+    return sw, uw, db
+
+
+def _gap(p):
+    c = p["C"]
+    sw, uw, db = _gap_widths(p)
+    ob = p["OUT_BITS"]
+    lut = {"one": 1, "sums": c * sw, "out": c * ob, "div": uw, "den": db}
+    ff = {"one": 1, "sums": c * sw, "out": c * ob, "div": uw, "den": db,
+          "ctr": clog2(p["NPIX"] + 1) + clog2(c)}
+    return [], 0, lut, ff
+
+
+def _pack(p):
+    cb = p["C"] * p["BITS"]
+    cw = clog2(p["C"]) if p["C"] > 1 else 1
+    return [], 0, {"one": 1, "bits": cb, "ctr": cw}, {"one": 1, "bits": cb, "ctr": cw}
+
+
+def _unpack(p):
+    cb = p["C"] * p["BITS"]
+    cw = clog2(p["C"]) if p["C"] > 1 else 1
+    vw = clog2(p["VALUES"] + 1)
+    return [], 0, {"one": 1, "bits": cb, "ctr": cw + vw}, {"one": 1, "bits": 2 * cb,
+                                                          "ctr": cw + vw}
+
+
+def _mvau(p):
+    from accel.rtl import mul
+
+    beats, in_c, in_bits = p["BEATS"], p["IN_C"], p["IN_BITS"]
+    pe, simd, wb, out_c = p["PE"], p["SIMD"], p["W_BITS"], p["OUT_C"]
+    acc_w, out_bits, b_bits = p["ACC_W"], p["OUT_BITS"], p.get("B_BITS", 32)
+    style = {0: "dsp", 1: "pack", 2: "lut"}[p.get("MUL", 0)]
+    n = beats * in_c
+    sf, nf = n // simd, out_c // pe
+    xw = in_bits + 1
+    pw = xw + wb
+    dw = pw + clog2(simd + 1)
+    sfw, nfw, rw = clog2(sf + 1), clog2(nf + 1), max(clog2(nf * sf), 1)
+    # the bias ROM's columns that differ: above the accumulator's width a bias is sign copies
+    bcols = pe * min(b_bits, max(acc_w - p.get("BIAS_SHIFT", 0) + 1, 2))
+    mems = [(nf * sf, pe * simd * wb, True, "w"), (nf, bcols, True, "b")]
+    dsp = mul.dsps(pe, simd, style, in_bits, wb)
+    soft = mul.fabric_products(pe, simd, style, in_bits, wb)  # products in LUTs
+    hard = pe * simd - soft  # products in DSP48E1s
+    adders = pe * max(simd - 1, 0) * dw  # the SIMD sum: DSP post-adders or fabric
+    lut = {"one": 1,
+           "sel": n * in_bits if sf > 1 else 0,  # AND-OR input slice over SF folds
+           "sfdec": sf * -(-sfw // 5) if sf > 1 else 0,
+           "nfdec": nf * -(-nfw // 5) if nf > 1 else 0,
+           "acc": pe * acc_w, "acc_dsp1": pe * acc_w if simd == 1 and hard == pe * simd else 0,
+           "tree_dsp": adders if style == "dsp" and soft == 0 else 0,
+           "tree": adders if style != "dsp" or soft else 0,
+           "rq_out": pe * out_bits,  # requantization: rounding on acc (in "acc"), saturation
+           "soft": soft * xw * wb if style != "lut" else 0,
+           "lut_mul": pe * simd * mul.lut_adder_bits(in_bits, wb) if style == "lut" else 0,
+           "pack": dsp * pw if style == "pack" else 0,
+           "ctr": sfw + nfw + rw}
+    ff = {"one": 1, "cbuf": n * in_bits, "inbuf": n * in_bits * (beats > 1),
+          "x1": simd * in_bits, "x1_pe1": simd * in_bits if pe == 1 and hard else 0,
+          "acc": pe * acc_w, "out": out_c * out_bits, "wq_dsp": hard * wb,
+          "dsp": dsp, "ctr": sfw + 3 * nfw + rw}
+    return mems, dsp, lut, ff
+
+
+BLOCKS = {"accel_fork": _fork, "accel_concat": _concat, "accel_fifo": _fifo,
+          "accel_swu": _swu, "accel_maxpool": _maxpool, "accel_gap": _gap,
+          "accel_pack": _pack, "accel_unpack": _unpack, "accel_mvau": _mvau}
+
+
+def terms(module: str, params: dict) -> dict:
+    """Everything the model knows of one instance before the coefficients: {"LUT": terms,
+    "FF": terms, "DSP", "BRAM36", "LUT_memory"} (the fit's design matrix comes from here)."""
+    mems, dsp, lut, ff = BLOCKS[module](params)
+    mlut, mff, bram, lutram = _mem_terms(mems)
+    return {"LUT": {**lut, **mlut}, "FF": {**ff, **mff}, "DSP": dsp, "BRAM36": bram,
+            "LUT_memory": lutram}
+
+
+@lru_cache(maxsize=1)
+def coefficients() -> dict:
+    return json.loads(COEFFICIENTS.read_text())["blocks"]
+
+
+def _dot(coef: dict, t: dict) -> float:
+    return sum(c * t.get(name, 0) for name, c in coef.items())
+
+
+def instance(module: str, params: dict) -> dict:
+    """LUT, FF, DSP48E1, BRAM36 of one block instance (plus the LUT-RAM share of the LUTs)."""
+    t = terms(module, params)
+    c = coefficients()[module]
+    lut_logic = max(_dot(c["LUT"], t["LUT"]), 0.0)
+    return {"LUT": lut_logic + t["LUT_memory"], "FF": max(_dot(c["FF"], t["FF"]), 0.0),
+            "DSP": t["DSP"], "BRAM36": t["BRAM36"], "LUT_memory": t["LUT_memory"]}
+
+
+# ---- nets ---------------------------------------------------------------------------------
+
+def _add(a: dict, b: dict) -> dict:
+    return {k: a.get(k, 0) + b.get(k, 0) for k in (*KEYS, "LUT_memory")}
+
+
+def netlist(net) -> dict:
+    """The model of a generate.Netlist: the total and each layer's share (its window generator,
+    MVAU or pool, fork and branch FIFO; then io), by accel.rtl.estimate's owner rule."""
+    from accel.rtl.estimate import owner
+
+    streams = [(l["stream"], l["name"]) for l in net.layers]
+    groups = {name: {} for _, name in streams}
+    groups["io"] = {}
+    for module, inst, params in net.instances:
+        g = owner(inst, streams)
+        groups[g] = _add(groups[g], instance(module, params))
+    total = {}
+    for g in groups.values():
+        total = _add(total, g)
+    return {"total": total, "layers": [{"layer": g, **_add({}, r)} for g, r in groups.items()]}
+
+
+def model(qm, folds: dict) -> dict:
+    """The model of the RTL design of qm with folds (accel.rtl.fold), without writing it."""
+    from accel.rtl.netlist import build_netlist
+
+    net, _, _ = build_netlist(qm, folds, roms=False)
+    return netlist(net)
+
+
+# ---- the mapper's view: what a fold costs, and what no fold changes ------------------------
+
+_CONV: dict = {}  # id(layer) -> (layer, {fold: cost})
+
+
+def conv_instances(layer, fold) -> list:
+    """(module, instance, parameters) of what generate.conv builds for a conv and a fold: its
+    accel_mvau and, for a windowed conv, its accel_swu (the window's PAR follows the fold).
+    generate.conv runs once per layer and PAR; PE, SIMD and the multiplier style only change
+    the MVAU's parameters (mul.params), patched in here: the mapper asks for thousands."""
+    from accel.rtl import fold as folding
+    from accel.rtl import mul
+    from accel.rtl import netlist as generate
+
+    key = (id(layer), fold.par)
+    hit = _SHAPES.get(key)
+    if hit is None or hit[0] is not layer:
+        c, h, w = layer.in_shapes[0]
+        t = layer.in_types[0]
+        net = generate.Netlist(roms=False)
+        generate.conv(net, layer, generate.Stream("x", c, t.bits, t.signed, t.frac, h, w),
+                      folding.Fold(1, 1, "dsp", fold.par))
+        hit = _SHAPES[key] = (layer, net.instances)
+    out = []
+    for module, name, params in hit[1]:
+        if module == "accel_mvau":
+            params = {k: v for k, v in params.items() if k not in ("MUL", "LANES")}
+            params.update(PE=fold.pe, SIMD=fold.simd,
+                          **mul.params(fold.mul, params["IN_BITS"], params["W_BITS"]))
+        out.append((module, name, params))
+    return out
+
+
+_SHAPES: dict = {}  # (id(layer), par) -> (layer, instances at Fold(1, 1, "dsp", par))
+
+
+def conv_params(layer, fold) -> dict:
+    """accel_mvau's parameters for a conv and a fold (as generate.conv writes them)."""
+    return next(p for m, _, p in conv_instances(layer, fold) if m == "accel_mvau")
+
+
+def fold_cost(layer, fold) -> list:
+    """[LUT, FF, DSP, BRAM36] of a convolution's fold-dependent part (its accel_mvau and window
+    unit); remembered per layer and fold (the mapper asks again for every board it tries)."""
+    hit = _CONV.get(id(layer))
+    if hit is None or hit[0] is not layer:
+        hit = _CONV[id(layer)] = (layer, {})
+    memo = hit[1]
+    if fold not in memo:
+        total = {}
+        for module, _, params in conv_instances(layer, fold):
+            total = _add(total, instance(module, params))
+        memo[fold] = [total.get(k, 0) for k in KEYS]
+    return list(memo[fold])
+
+
+def fixed_cost(qm) -> list:
+    """[LUT, FF, DSP, BRAM36] of everything no fold changes: pools (and their windows), concats,
+    forks, FIFOs, the global pool and io (every instance but those of the convolutions)."""
+    from accel.rtl import fold as folding
+    from accel.rtl.netlist import build_netlist
+
+    folds = {l.name: folding.Fold(1, 1) for l in qm.layers if l.kind == "conv"}
+    net, _, _ = build_netlist(qm, folds, roms=False)
+    convs = {name for l in qm.layers if l.kind == "conv"
+             for _, name, _ in conv_instances(l, folds[l.name])}
+    total = {}
+    for module, name, params in net.instances:
+        if name not in convs:
+            total = _add(total, instance(module, params))
+    return [total.get(k, 0) for k in KEYS]
+
+
+def describe() -> str:
+    """One line per block: the fit's accuracy as recorded in resources.json."""
+    data = json.loads(COEFFICIENTS.read_text())
+    return "\n".join(f"{m}: {b.get('accuracy', {})}" for m, b in data["blocks"].items())
+
+

@@ -1,0 +1,124 @@
+"""accel.rtl.mapper: the fastest fold that fits a board's budget, the cheapest meeting a target,
+hand-held layers, and refusals with the numbers and a working fix. The mapping logic is checked
+here with simple stand-in costs (so each assertion has a known answer); the resource model it
+uses by default is checked in tests/test_rtl_resources.py."""
+
+import math
+
+import numpy as np
+import pytest
+
+from accel.core import boards
+from accel.core.errors import AccelError
+from accel.core.modelfile import load_model
+from accel.api import DEFAULT_MODEL
+from accel.rtl import fold as folding
+from accel.rtl import mapper, mul
+
+
+@pytest.fixture(scope="module")
+def qm():
+    return load_model(DEFAULT_MODEL)
+
+
+def toy_cost(layer, f):
+    """LUT 30 per multiplier (+ 40 per lane for fabric multipliers), FF 20 per multiplier, DSP
+    by the packing rule, no BRAM."""
+    n = f.pe * f.simd
+    dsp = mul.dsps(f.pe, f.simd, f.mul, layer.in_types[0].bits, layer.wtype.bits)
+    return [30 * n + (40 * n if f.mul == "lut" else 0), 20 * n, dsp, 0]
+
+
+BASE = [2000, 3000, 0, 10]
+
+
+def run(qm, board="zybo", **kw):
+    return mapper.map_model(qm, board, 100.0, cost=toy_cost, base=BASE, **kw)
+
+
+def test_fastest_that_fits_and_no_faster_one_does(qm):
+    m = run(qm)
+    assert m.fits and m.used[2] <= 80
+    table = mapper.Table(qm, toy_cost, {})
+    room = mapper.budget(boards.get("zybo"))
+    faster = [t for t in table.budgets() if t < m.ii_cycles]
+    if faster:  # the next faster budget does not fit under the same search
+        assert not mapper._fit(table, faster[-1], np.array(BASE, float), room)[2]
+    # the report's facts agree with the cycle model
+    byname = {l.name: l for l in qm.layers}
+    for name, f in m.folds.items():
+        assert m.cycles[name] == folding.layer_cycles(byname[name], f)
+    assert m.bottleneck in m.cycles and m.cycles[m.bottleneck] == m.ii_cycles
+    assert m.to_json()["layers"].keys() == m.folds.keys()
+
+
+def test_scarce_dsps_move_layers_to_packed_or_fabric_multipliers(qm):
+    # a board like the zybo with 8 DSPs: the fastest fit needs packed or LUT multipliers
+    m = mapper.map_model(qm, _board(dsp=8), 100.0, cost=toy_cost, base=BASE)
+    assert m.fits and m.used[2] <= 8
+    assert any(f.mul != "dsp" for f in m.folds.values())
+    plenty = run(qm)
+    assert plenty.images_per_s >= m.images_per_s
+
+
+def test_target_is_cheapest_meeting_it(qm):
+    m = run(qm, target_fps=3000)
+    assert m.ii_cycles <= 100e6 / 3000
+    byname = {l.name: l for l in qm.layers}
+    w = 1 / mapper.budget(boards.get("zybo"))
+    for name, f in m.folds.items():  # nothing cheaper meets the target
+        layer = byname[name]
+        meet = [o for o in folding.options(layer) if folding.layer_cycles(layer, o) <= 100e6 / 3000]
+        assert np.dot(toy_cost(layer, f), w) <= min(np.dot(toy_cost(layer, o), w) for o in meet)
+
+
+def test_held_layers_keep_their_fields(qm):
+    conv = next(l for l in qm.layers if l.kind == "conv")
+    held = folding.matching(conv, {"pe": 1, "simd": 1})
+    m = run(qm, fixed={conv.name: held})
+    assert (m.folds[conv.name].pe, m.folds[conv.name].simd) == (1, 1)
+
+
+def test_target_beyond_the_fastest_design_is_refused_with_the_limit(qm):
+    with pytest.raises(AccelError, match=r"fastest design of this model reaches [\d,]+ images/s"):
+        run(qm, target_fps=1e9)
+
+
+def test_target_that_does_not_fit_names_a_target_that_does(qm):
+    tiny = _board(dsp=4, lut=6000)
+    fast = run(qm).images_per_s
+    with pytest.raises(AccelError) as e:
+        mapper.map_model(qm, tiny, 100.0, cost=toy_cost, base=BASE, target_fps=fast)
+    msg = str(e.value)
+    assert "does not fit" in msg and "--target-fps" in msg
+    suggested = int(msg.split("--target-fps ")[2].split()[0])  # the second: the fix
+    assert mapper.map_model(qm, tiny, 100.0, cost=toy_cost, base=BASE,
+                            target_fps=suggested).fits  # the fix works
+
+
+def test_nothing_fits_suggests_a_larger_part_never_the_same_part(qm):
+    small = _board(lut=2100, name="small-z7", part="xc7z010clg400-1")
+    with pytest.raises(AccelError) as e:
+        mapper.map_model(qm, small, 100.0, cost=toy_cost, base=BASE)
+    msg = str(e.value)
+    assert "even the slowest fold does not fit" in msg and "LUT" in msg
+    named = msg.split("--board ")[1:]
+    assert named, msg
+    for chunk in named:
+        b = boards.get(chunk.split()[0])
+        assert b.part != small.part  # never a board with the same part
+        assert run(qm, board=b.name).fits
+
+
+def _board(dsp=80, lut=17600, name="tight", part="xc7z010clg400-1"):
+    base = boards.get("zybo")
+    cap = dict(base.capacity, DSP48E1=dsp, LUT=lut)
+    return boards.Board(name, "test board", part, None, 100.0, cap)
+
+
+def test_budget_applies_the_stated_reserve():
+    b = boards.get("pynq-z2")
+    room = mapper.budget(b)
+    assert math.isclose(room[0], 0.8 * b.capacity["LUT"])
+    assert math.isclose(room[2], b.capacity["DSP48E1"])
+    assert math.isclose(room[3], 0.9 * b.capacity["BRAM36"])
