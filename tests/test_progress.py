@@ -111,10 +111,11 @@ def test_estimate_shows_yosys_progress(exported, tmp_path, capsys, monkeypatch):
     assert re.search(r"/999 steps \[.*\], \w", bars[-1])  # and the pass yosys was in
     learned = json.loads(steps.read_text())[version]
     assert 10 < learned < 999
-    lines = out.splitlines()  # stdout as before: header, four resources, verdict; no progress
-    assert len(lines) == 6 and lines[0].startswith(f"yosys synth_xilinx -family xc7 on {rtl} ")
+    lines = out.splitlines()  # stdout: header, four resources, depth, verdict; no progress
+    assert len(lines) == 7 and lines[0].startswith(f"yosys synth_xilinx -family xc7 on {rtl} ")
     assert all(re.fullmatch(RESOURCE_LINE, l) for l in lines[1:5]), out
-    assert lines[5] == "fits zybo (xc7z010clg400-1)"
+    assert re.match(r"  depth   \d+ LUT levels, CARRY4 chain \d+; ~[\d.]+ MHz", lines[5]), out
+    assert lines[6] == "fits zybo (xc7z010clg400-1)"
 
 
 def test_sim_shows_images_and_cycles(capsys):
