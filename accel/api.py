@@ -20,8 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from accel.core.errors import AccelError
-
-DEFAULT_MODEL = Path(__file__).parent / "default" / "tiny-mnist-int8.onnx"
+from accel.core.modelfile import DEFAULT_MODEL
 
 
 class _Result:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from accel.core import config
 from accel.core.errors import AccelError
+from accel.core.modelfile import DEFAULT_MODEL
 
-DEFAULT_MODEL = Path(__file__).parent / "default" / "tiny-mnist-int8.onnx"
 MODEL_HELP = "model file (default: the embedded tiny-mnist model)"
 
 EXIT_CODES = """exit codes:

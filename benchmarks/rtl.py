@@ -84,9 +84,18 @@ def main() -> None:
         "fold_target_fps": m["fold"]["target_fps"],
         "multipliers": m["estimate"]["multipliers"], "macs_per_image": m["estimate"]["macs_per_image"],
         "runs": runs,
+        "mapping": {k: m["fold"].get("mapping", {}).get(k) for k in
+                    ("board", "images_per_s", "ii_cycles", "bottleneck", "used", "budget")},
+        "fold": [{k: l.get(k) for k in ("name", "pe", "simd", "mul", "par", "dsps", "cycles")}
+                 for l in m["layers"] if l["kind"] == "conv"],
         "layers": [{k: l.get(k) for k in ("name", "kind", "pe", "simd", "estimated_cycles",
                                           "first_out_cycle", "cycles_per_image")}
                    for l in res["layers"]] if res else [],
+        # the resource model's answer next to yosys' (accel.rtl.resources)
+        "resource_model": {k: round(v, 1) for k, v in
+                           m["estimate"].get("resources", {}).get("total", {}).items()},
+        "timing": {k: est.get("timing", {}).get(k) for k in
+                   ("lut_levels", "carry4_chain", "est_fmax_mhz", "critical")},
         "resources": {k: est[k] for k in ("LUT", "LUT_logic", "LUT_memory", "FF", "DSP",
                                           "BRAM36", "CARRY4")},
         "resources_by_layer": est["layers"],

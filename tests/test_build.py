@@ -8,6 +8,7 @@ nothing behind.
 """
 
 import json
+import re
 import os
 import shutil
 import stat
@@ -17,7 +18,8 @@ import numpy as np
 import pytest
 
 from accel.cli import main
-from accel.core import atomic
+from accel.core import atomic, boards
+from accel.core.errors import AccelError
 from accel.flow import stamps
 from accel.flow.build import EXIT_NEEDS_TOOLS
 
@@ -259,6 +261,22 @@ def test_model_that_does_not_fit(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert "does not fit tiny7000" in err and "BRAM36 4 > 3" in err and err.count("\n") == 1
     assert not target.exists()
+    # the fix names a board of another part with room (never one with the same fabric), and works
+    fix = re.search(r"accel build --board ([\w-]+)\)", err)
+    assert fix and boards.get(fix.group(1)).part != "xc7z007sclg400-1", err
+    assert main(["build", "--board", fix.group(1), "--until", "golden", "--out", str(target)]) == 0
+
+
+def test_fit_check_never_proposes_the_same_part():
+    from accel.flow.context import fit_check
+
+    pynq = boards.get("pynq-z2")
+    with pytest.raises(AccelError) as e:  # the largest part here: no board of another part holds it
+        fit_check(pynq, {"DSP48E1": pynq.capacity["DSP48E1"] + 1}, "test")
+    assert "zybo-z7-20" not in str(e.value) and "no board of another part" in str(e.value)
+    with pytest.raises(AccelError) as e:
+        fit_check(boards.get("zybo"), {"BRAM36": 100}, "test")
+    assert re.search(r"--board (pynq-z2|zybo-z7-20)\)", str(e.value))
 
 
 def fake_estimate(rtl_dir, board):

@@ -15,6 +15,9 @@ from accel.core.errors import AccelError
 
 DIR = Path(__file__).parent / "boards"
 RESOURCES = ("LUT", "FF", "BRAM36", "DSP48E1")
+# Share of a board a generated design may take; the rest is for what Vivado adds around it (PS7,
+# AXI DMA, interconnect: ~2-3k LUT, a few BRAM36). Both backends check their estimates against it.
+RESERVE = {"LUT": 0.80, "FF": 0.80, "BRAM36": 0.90, "DSP48E1": 1.00}
 
 
 @dataclass(frozen=True)
@@ -72,3 +75,11 @@ def get(name: str) -> Board:
 
 def all_boards() -> list[Board]:
     return [get(n) for n in names()]
+
+
+def larger(part: str, capacity: dict, short) -> list[Board]:
+    """The boards worth proposing when a design does not fit a board of `part` with `capacity`:
+    another part (a board with the same part has the same fabric, so the same room) with more of
+    every resource in `short` (names as in RESOURCES). The caller checks its design fits each."""
+    return [b for b in all_boards()
+            if b.part != part and all(b.capacity[r] > capacity[r] for r in short)]

@@ -27,6 +27,9 @@ import numpy as np
 from accel.core.errors import AccelError
 from accel.core.ir import Layer, QType, QuantModel
 
+# The embedded default model (tiny-mnist, int8): what every command uses without --model.
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "default" / "tiny-mnist-int8.onnx"
+
 BITS = range(2, 9)  # weights, activations, the input
 BIAS_BITS = range(2, 33)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from accel.core import atomic, boards, process, progress
 from accel.core.errors import AccelError
-from accel.core.modelfile import load_model
+from accel.core.modelfile import DEFAULT_MODEL, load_model
 from accel.flow import options, report, stamps
 from accel.flow.context import Context, VerificationFailed, fit_check
 from accel.flow.stages import golden as golden_stage
@@ -44,7 +44,6 @@ RUN = {"model": model_stage.run, "golden": golden_stage.run, "hls": hls_stage.ru
 # the key of a stage without running it (--from checks the stages before it)
 KEY = {"model": model_stage.key, "golden": golden_stage.key, "hls": hls_stage.key,
        "rtl": rtl_stage.key, "vitis": vitis_stage.key, "vivado": vivado_stage.key}
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "default" / "tiny-mnist-int8.onnx"
 
 
 @dataclass

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from accel.core import atomic
+from accel.core import atomic, boards
 from accel.core.errors import AccelError
 from accel.flow import stamps
 
@@ -100,9 +100,16 @@ def fit_check(board, need: dict, what: str) -> dict:
     for res, amount in need.items():
         cap = board.capacity[res]
         rows[res] = {"need": amount, "capacity": cap, "percent": round(100.0 * amount / cap, 1)}
-    for res, row in rows.items():
-        if row["need"] > row["capacity"]:
-            raise AccelError(f"the model does not fit {board.name} ({board.part}) by the {what}: "
-                             f"{res} {row['need']} > {row['capacity']}; choose a larger board "
-                             "(accel build --board zybo-z7-20) or a smaller / narrower model")
+    short = [res for res, row in rows.items() if row["need"] > row["capacity"]]
+    if short:
+        res = short[0]
+        # only boards of another part that hold every need (a board with the same part has the
+        # same fabric: never a fix)
+        fits = [b.name for b in boards.larger(board.part, board.capacity, short)
+                if all(need[r] <= b.capacity[r] for r in need)]
+        fix = (f"choose a board with more {', '.join(short)} (accel build --board {fits[0]})"
+               if fits else "no board of another part has room for it: use a smaller / narrower "
+               "model")
+        raise AccelError(f"the model does not fit {board.name} ({board.part}) by the {what}: "
+                         f"{res} {rows[res]['need']} > {rows[res]['capacity']}; {fix}")
     return rows

@@ -11,8 +11,8 @@ board's.
 from pathlib import Path
 
 from accel.core import config
+from accel.rtl import fold as folding
 
-FOLD_HINT = "pass a YAML file like fold.yaml (see accel/rtl/fold.py)"
 HLS_HINT = "pass a YAML file like accel/hls/hls.yaml"
 
 
@@ -35,7 +35,7 @@ def fold_spec(fold, target_fps: float | None = None) -> dict:
     """The fold spec {target_fps, clock_mhz, layers} of a fold.yaml path or mapping (None: the
     automatic folding), checked by accel.core.config.FoldSpec, keys left out staying out (the
     folding's defaults), with target_fps over the fold's own."""
-    data, source = _read(fold, "fold file", "fold spec", FOLD_HINT)
+    data, source = folding.read(fold)
     spec = config.fold_spec(data, source).model_dump(exclude_none=True)
     if target_fps is not None:
         spec["target_fps"] = float(target_fps)

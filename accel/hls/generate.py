@@ -14,12 +14,10 @@ import contextlib
 import hashlib
 import io
 import json
-import math
 import os
 import re
 import shutil
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,11 +27,12 @@ from accel.core.errors import AccelError
 from accel.core.ir import Layer, QType, QuantModel
 from accel.core.modelfile import load_model
 from accel.hls import precision as prec
+# the configuration and the plan (load_config, _merge, valid_reuse_factors: re-exported)
+from accel.hls.plan import Planned, _merge, load_config, plan, valid_reuse_factors  # noqa: F401
 
 FORMAT = "accel-hls-1"
 _FLOWS: set = set()  # hls4ml flows registered by this module (_write_hls4ml)
 HERE = Path(__file__).parent
-DEFAULTS = HERE / "hls.yaml"
 TOP = "accel_top"
 CONTROL = {  # accel_top's block-level control, added to the stream packing in accel_hls.json "io"
     "interface": "AXI4-Lite (slave, bundle 'control'): Vitis HLS block-level control",
@@ -44,137 +43,6 @@ CONTROL = {  # accel_top's block-level control, added to the stream packing in a
                   "0x0c": "ISR (bit0 ap_done, bit1 ap_ready; toggle on write)"},
     "usage": "one image per ap_start; set auto_restart (write 0x81) to stream images "
              "back to back"}
-
-
-# ---------------------------------------------------------------------------------------------
-# configuration
-
-def _merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for key, value in over.items():
-        out[key] = _merge(base[key], value) if isinstance(value, dict) and isinstance(
-            base.get(key), dict) else value
-    return out
-
-
-def load_config(path=None, source: str = "HLS config") -> dict:
-    """hls.yaml defaults, overridden key by key by the user's file (or a mapping of the same
-    layout, named `source` in errors), checked as a whole by accel.core.config.HlsConfig (types,
-    ranges, names; one-line AccelError naming the file)."""
-    import yaml
-
-    from accel.core import config
-
-    cfg = yaml.safe_load(DEFAULTS.read_text())
-    if path is None:
-        source = f"HLS defaults {DEFAULTS}"
-    elif isinstance(path, dict):
-        cfg = _merge(cfg, path)
-    else:
-        source = f"--config {path}"
-        user = config.read_yaml(path, "--config", "pass a YAML file like accel/hls/hls.yaml")
-        cfg = _merge(cfg, user) if isinstance(user, dict) else user  # else: refused below
-    config.hls_config(cfg, source)
-    return cfg
-
-
-def boards(cfg: dict | None = None) -> dict:
-    return (cfg or load_config())["boards"]
-
-
-# ---------------------------------------------------------------------------------------------
-# the plan: one entry per model-file layer
-
-@dataclass
-class Planned:
-    layer: Layer
-    hls: str  # hls4ml layer name (a C identifier)
-    strategy: str = ""
-    reuse_factor: int = 0
-    precision: dict = field(default_factory=dict)
-
-    # hls4ml's dense view of a conv: n_in x n_out products per output pixel
-    @property
-    def mult_in(self) -> int:
-        return self.layer.fan_in
-
-    @property
-    def mult_out(self) -> int:
-        return int(self.layer.shape[0])
-
-
-def _ident(name: str, taken: set) -> str:
-    base = re.sub(r"\W", "_", name)
-    base = base if base[0].isalpha() else "l_" + base
-    out, n = base, 1
-    while out in taken:
-        n += 1
-        out = f"{base}_{n}"
-    taken.add(out)
-    return out
-
-
-def valid_reuse_factors(n_in: int, n_out: int) -> list[int]:
-    """The ReuseFactors hls4ml accepts for an n_in x n_out product (its own validator)."""
-    from hls4ml.backends import get_backend
-
-    backend = get_backend("Vitis")
-    return [rf for rf in range(1, n_in * n_out + 1) if backend._validate_reuse_factor(n_in, n_out, rf)]
-
-
-def _layer_cfg(cfg: dict, name: str) -> dict:
-    out = dict(cfg["defaults"])
-    out.update((cfg.get("layers") or {}).get(name) or {})
-    return out
-
-
-def plan(qm: QuantModel, cfg: dict, board: str) -> list[Planned]:
-    if board not in cfg["boards"]:
-        raise AccelError(f"unknown board '{board}': choose from {', '.join(cfg['boards'])}")
-    names = {l.name for l in qm.layers}
-    for name in cfg.get("layers") or {}:
-        if name not in names:
-            raise AccelError(f"--config: layer '{name}' is not in the model (see `accel info`)")
-    taken = {"accel_input"}
-    out = [Planned(layer, _ident(layer.name, taken)) for layer in qm.layers]
-    _choose_reuse(out, cfg, board)
-    return out
-
-
-def _choose_reuse(planned: list[Planned], cfg: dict, board: str) -> None:
-    """ReuseFactor per conv (see hls.yaml): explicit values are kept (rounded to a valid one);
-    'auto' spreads the board's multipliers so every conv takes about the same cycles per image."""
-    budget = int(cfg["boards"][board]["multipliers"])
-    convs = [p for p in planned if p.layer.kind == "conv"]
-    auto = []
-    for p in convs:
-        lc = _layer_cfg(cfg, p.layer.name)
-        strategy = str(lc.get("strategy", "Resource"))
-        if strategy.lower() not in ("resource", "latency"):
-            raise AccelError(f"layer {p.layer.name}: strategy '{strategy}' is not Resource or Latency")
-        p.strategy = "Resource" if strategy.lower() == "resource" else "Latency"
-        rf = lc.get("reuse_factor", "auto")
-        if rf == "auto":
-            auto.append(p)
-        elif isinstance(rf, int) and not isinstance(rf, bool) and rf >= 1:
-            p.reuse_factor = _round_rf(p, rf)
-        else:
-            raise AccelError(f"layer {p.layer.name}: reuse_factor must be an integer >= 1 or auto")
-    if not auto:
-        return
-    fixed = sum(p.mult_in * p.mult_out / p.reuse_factor for p in convs if p not in auto)
-    left = max(budget - fixed, len(auto))
-    # cycles per image of a conv ~ output pixels x ReuseFactor; equal cycles T for all layers with
-    # sum(mults) = sum(n_in * n_out / RF) = left  =>  T = sum(MACs) / left.
-    target = sum(p.layer.macs for p in auto) / left
-    for p in auto:
-        p.reuse_factor = _round_rf(p, max(1, math.ceil(target / p.layer.out_pixels)))
-
-
-def _round_rf(p: Planned, want: int) -> int:
-    """Smallest valid ReuseFactor >= want (the largest valid one if none is)."""
-    valid = valid_reuse_factors(p.mult_in, p.mult_out)
-    return next((rf for rf in valid if rf >= want), valid[-1])
 
 
 def _pool_attrs(layer: Layer) -> dict:
@@ -367,16 +235,35 @@ def _write_hls4ml(model) -> None:
         yaml.dump(dict(model.config.config, OutputDir="."), f)
 
 
-def size_fifos(model, policy: str) -> int:
-    """Stream FIFO depths. hls4ml gives every stream a whole tensor of depth; only streams inside
-    a fork-join (a squeeze's two expand branches up to their concat, a bypass up to its add) need
-    that: there one branch must buffer while the other fills its line buffer. On the linear parts
-    a blocked writer only waits for its reader (no cycle of waits, no deadlock), so depth 2 is
-    enough. Policy 'whole_tensor' keeps hls4ml's depths. Returns the number of streams resized."""
-    if policy == "whole_tensor":
-        return 0
-    if policy != "reconvergent":
+FIFO_POLICIES = ("reconvergent", "whole_tensor")
+
+
+def _streams(model) -> list:
+    """(layer name, output name, variable) of every stream between two layers (the top's ports
+    are not FIFOs of the network)."""
+    ends = {v.name for v in model.get_input_variables() + model.get_output_variables()}
+    out = []
+    for l in model.get_layers():
+        for o in l.outputs:
+            var = l.get_output_variable(o)
+            pragma = getattr(var, "pragma", None)
+            if var.name not in ends and isinstance(pragma, tuple) and pragma[0] == "stream":
+                out.append((l.name, o, var))
+    return out
+
+
+def fifo_depths(model, policy: str) -> dict:
+    """{(layer, output): depth} of the stream FIFOs under `policy`, from hls4ml's depths (call it
+    before size_fifos changes them). hls4ml gives every stream a whole tensor of depth; only
+    streams inside a fork-join (a squeeze's two expand branches up to their concat, a bypass up
+    to its add) need that: there one branch must buffer while the other fills its line buffer. On
+    the linear parts a blocked writer only waits for its reader (no cycle of waits, no deadlock),
+    so depth 2 is enough ('reconvergent'). Policy 'whole_tensor' keeps hls4ml's depths."""
+    if policy not in FIFO_POLICIES:
         raise AccelError(f"fifo_depth '{policy}' is not reconvergent or whole_tensor")
+    streams = _streams(model)
+    if policy == "whole_tensor":
+        return {(l, o): int(var.pragma[1]) for l, o, var in streams}
     layers = list(model.get_layers())
     consumers = {o: [c.name for c in layers if o in c.inputs] for l in layers for o in l.outputs}
     succ = {l.name: [c for o in l.outputs for c in consumers[o]] for l in layers}
@@ -406,16 +293,23 @@ def size_fifos(model, policy: str) -> int:
             for o in l.outputs:
                 if any(j in down[c] for c in consumers[o] for j in joins):
                     keep.add((l.name, o))
-    ends = {v.name for v in model.get_input_variables() + model.get_output_variables()}
+    return {(l, o): int(var.pragma[1]) if (l, o) in keep else 2 for l, o, var in streams}
+
+
+def fifo_shapes(model, depths: dict) -> list[tuple[int, int]]:
+    """[(width bits, depth)] of the stream FIFOs: a stream word is one pixel, all channels."""
+    return [(var.type.precision.width * var.shape[-1], depths[(l, o)])
+            for l, o, var in _streams(model)]
+
+
+def size_fifos(model, policy: str) -> int:
+    """Set the stream FIFO depths of `policy` (fifo_depths). Returns the number of streams
+    resized."""
+    depths = fifo_depths(model, policy)
     resized = 0
-    for l in layers:
-        for o in l.outputs:
-            var = l.get_output_variable(o)
-            pragma = getattr(var, "pragma", None)
-            if (l.name, o) in keep or var.name in ends or not (
-                    isinstance(pragma, tuple) and pragma[0] == "stream"):
-                continue
-            var.pragma = ("stream", 2)
+    for l, o, var in _streams(model):
+        if depths[(l, o)] != int(var.pragma[1]):
+            var.pragma = ("stream", depths[(l, o)])
             resized += 1
     return resized
 
@@ -443,7 +337,9 @@ def write(model, out_dir, board: str = "zybo", config=None, testbench=None,
     project metadata (accel_hls.json). testbench: the golden vectors for tb_data/, (images uint8
     (N, C, H, W), expected output codes (N, outputs) in the model's order, where they come from);
     the caller makes them (this backend loads no dataset and runs no golden model). Without it
-    tb_data/ is empty and only the C-sim library (accel.hls.csim) checks the project."""
+    tb_data/ is empty and only the C-sim library (accel.hls.csim) checks the project. A design
+    whose DSP48E1 / BRAM36 estimate exceeds the board is refused before anything is written
+    (accel.hls.fit: AccelError with the numbers and a fix that fits)."""
     from accel.hls import report
 
     qm = model if isinstance(model, QuantModel) else load_model(model)
@@ -477,11 +373,17 @@ def _write(qm, planned, cfg, board, part, stage: Path, tb) -> dict:
 
     from accel.hls import report
 
+    from accel.hls import fit
+
     log = io.StringIO()
     model = _hls4ml_model(qm, planned, cfg, part, stage, log)
     _check_types(model, planned)
-    size_fifos(model, cfg.get("fifo_depth", "reconvergent"))
-    fifo = report.fifos(model)
+    # the FIFO estimate of each policy (a fix may change it), from hls4ml's depths
+    fifos = {pol: report.fifos(fifo_shapes(model, fifo_depths(model, pol)))
+             for pol in FIFO_POLICIES}
+    policy = cfg.get("fifo_depth", "reconvergent")
+    size_fifos(model, policy)
+    resources = fit.check(qm, planned, cfg, board, fifos)  # before anything is written
     with contextlib.redirect_stdout(log):
         _write_hls4ml(model)
     project = cfg["project_name"]
@@ -535,7 +437,8 @@ def _write(qm, planned, cfg, board, part, stage: Path, tb) -> dict:
         "config": cfg,
     }
     meta["estimate"] = report.totals(meta["layers"], cfg["clock_period_ns"])
-    meta["estimate"]["fifos"] = fifo
+    meta["estimate"].update(resources=resources, room=report.room(cfg["boards"][board]),
+                            weights=report.weights(planned), fifos=fifos[policy])
     (stage / "accel_hls.json").write_text(json.dumps(meta, indent=1, default=int) + "\n")
     (stage / "README.md").write_text(_render("README.md", dict(values, BOARD=board)))
     return meta

@@ -124,8 +124,9 @@ def read(spec) -> tuple[dict | None, str]:
     from accel.core import config
 
     if spec is None or isinstance(spec, dict):
-        return spec, "fold spec"
-    return (config.read_yaml(spec, "fold file", "pass a YAML file (see accel/rtl/fold.py)"),
+        return spec, "fold spec (inline)"
+    return (config.read_yaml(spec, "fold file", "pass a YAML file like fold.yaml (see "
+                                                "accel/rtl/fold.py)"),
             f"fold file {spec}")
 
 

@@ -26,7 +26,8 @@ from accel.rtl import fold as folding
 
 RESOURCES = ("LUT", "FF", "DSP", "BRAM36")
 # Share of the board the accelerator may take; the rest is for the PS7/DMA/interconnect.
-RESERVE = {"LUT": 0.80, "FF": 0.80, "DSP": 1.00, "BRAM36": 0.90}
+RESERVE = {"LUT": boards.RESERVE["LUT"], "FF": boards.RESERVE["FF"],
+           "DSP": boards.RESERVE["DSP48E1"], "BRAM36": boards.RESERVE["BRAM36"]}
 ROUNDS = 12  # re-weighting rounds per cycle budget
 
 
@@ -227,11 +228,9 @@ def _bigger(qm, board, clock, used, room, cost, base, reserve) -> str:
     """The fix when nothing fits: boards of another part with more of every resource that ran
     out, on which the mapper does find a design (never a board with the same part)."""
     over = used > room + 1e-9
-    cap = capacity(board)
+    short = [r for r, o in zip(("LUT", "FF", "DSP48E1", "BRAM36"), over) if o]
     fits = []
-    for b in boards.all_boards():
-        if b.part == board.part or not np.all(capacity(b)[over] > cap[over]):
-            continue
+    for b in boards.larger(board.part, board.capacity, short):
         try:
             map_model(qm, b, clock, cost=cost, base=base, reserve=reserve)
             fits.append(b.name)
