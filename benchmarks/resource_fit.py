@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from accel.core import process  # noqa: E402
 from accel.core.cache import cache_root, key  # noqa: E402
-from accel.rtl import estimate, generate, mul, resources  # noqa: E402
+from accel.rtl import estimate, mul, netlist, resources  # noqa: E402
 
 LIB = ROOT / "accel" / "rtl" / "lib"
 CACHE = cache_root() / "rtl" / "resource_fit"
@@ -229,7 +229,7 @@ def hex_lines(words, bits: int) -> str:
 
 
 def pack_rows(codes: np.ndarray, bits: int) -> list:
-    """Rows of codes -> little-endian packed words (generate._pack's layout)."""
+    """Rows of codes -> little-endian packed words (netlist._pack's layout)."""
     mask = (1 << bits) - 1
     out = []
     for row in codes:
@@ -329,7 +329,7 @@ def wrapper(items: list, files: dict) -> str:
             conns.append(f".{name}(p{i}_{name})")
         for pname, text in files.get(i, {}).items():
             params[pname] = text
-        body.append(f"    {module} #({generate._params(params)}) u{i} ({', '.join(conns)});")
+        body.append(f"    {module} #({netlist._params(params)}) u{i} ({', '.join(conns)});")
     return ("module fit_top (\n    " + ",\n    ".join(decl) + "\n);\n" + "\n".join(body) +
             "\nendmodule\n")
 
@@ -537,12 +537,32 @@ def yosys_version() -> str:
     return out.strip()
 
 
+def net_runs(rtl_dirs: list, module: str) -> list:
+    """(module, params, cells) of every `module` instance of whole nets already synthesized by
+    `accel estimate --yosys` (each folder: rtl/accel_top.v, yosys.log, yosys_instances.il): the
+    hierarchy is kept, so each instance's cells are its own, with a trained net's ROMs."""
+    out = []
+    for d in map(Path, rtl_dirs):
+        modules = estimate.parse_modules((d / "yosys.log").read_text())
+        instances = estimate.parse_instances((d / estimate.INSTANCES).read_text())
+        top = (d / "rtl" / "accel_top.v").read_text()
+        for m in re.finditer(rf"^\s*{module} #\((.*)\) (u_\w+) \($", top, flags=re.M):
+            params = {k: (v.strip('"') if v.startswith('"') else int(v))
+                      for k, v in re.findall(r"\.(\w+)\(([^()]*)\)", m.group(1))}
+            cells = estimate.module_cells(modules, instances[m.group(2)])
+            out.append((module, params, cells))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--jobs", type=int, default=2, help="yosys runs in parallel")
     ap.add_argument("--only", nargs="*", help="refit only these blocks (the others are kept)")
     ap.add_argument("--quick", action="store_true", help="a smaller MVAU/SWU sweep")
     ap.add_argument("--no-probes", action="store_true", help="skip the memory probes")
+    ap.add_argument("--nets", nargs="*", default=[], metavar="RTL_DIR",
+                    help="also fit to the blocks of whole nets synthesized by `accel estimate "
+                    "--yosys --rtl RTL_DIR` (their yosys.log is read)")
     args = ap.parse_args()
     t0 = time.time()
     items = sweep(args.quick)
@@ -564,7 +584,7 @@ def main() -> None:
                   flush=True)
             write(blocks, memcheck, time.time() - t0)
         data = [d for d in run_all([it for it in items if it[0] == module], args.jobs, module)
-                if d[2] is not None]
+                if d[2] is not None] + net_runs(args.nets, module)
         blocks[module] = fit_block(module, data)
         acc = blocks[module]["accuracy"]
         print(f"{module}: {len(data)} runs; LUT cv {acc['LUT']['cross_validated']}"

@@ -25,6 +25,7 @@ from accel.training.quantizers import QuantOps, QuantSpec
 # machine (or estimated, "~"); only their order matters.
 SLOW_FIRST = [
     "test_rtl_network.py",      # ~5: Verilator builds (DMA model, cocotbext top), 200 MNIST images
+    "test_rtl_sim.py",          # ~2: Verilator builds (cocotb DMA model; the native one shared)
     "test_hls.py",              # ~4: g++ C-sims of four projects, 1,000 MNIST images via hls4ml
     "test_rtl_blocks.py",       # ~4: cocotb block testbenches on Icarus and Verilator
     "test_api.py",              # 4.3: the README example as a notebook (C, Verilator, hls4ml)

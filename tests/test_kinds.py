@@ -34,16 +34,18 @@ def bypass_model() -> QuantModel:
     return model(conv("c1", "x", 2, 4), conv("c2", "c1", 4, 4, 3, pads=(1, 1, 1, 1)), add, gap)
 
 
-def test_add_is_refused_by_rtl_only():
+def test_add_is_supported_everywhere_within_the_rtl_shift_range():
     qm = bypass_model()
     table = kinds.support(qm)
-    assert table["golden"] == table["c"] == table["hls"] == []
-    assert table["rtl"] == ["layer add (add): bypass (add) layers are not in the RTL library yet; "
-                            "use the HLS backend (accel hls) for bypass SqueezeNets"]
-    with pytest.raises(AccelError, match="RTL backend cannot build m.onnx: layer add .*HLS"):
-        kinds.refuse(qm, "rtl")
-    kinds.refuse(qm, "c")  # no error
+    assert table["golden"] == table["c"] == table["hls"] == table["rtl"] == []
+    kinds.refuse(qm, "rtl")  # no error
     assert golden.run(qm, np.zeros((1, 2, 6, 6), np.uint8)).shape == (1, 4)
+    # accel_requant's shifts: -16..30 (acc_frac 5 to out_frac -26 is a shift of 31)
+    qm.layers[2].out = QType(8, False, -26)
+    assert kinds.support(qm)["rtl"] == ["layer add (add): requantize shift 31 is outside what "
+                                        "the RTL supports (-16..30)"]
+    with pytest.raises(AccelError, match="RTL backend cannot build m.onnx: layer add"):
+        kinds.refuse(qm, "rtl")
 
 
 def test_rtl_limits():
@@ -79,8 +81,8 @@ def test_info_prints_support(capsys, exported):
     _, path = exported(bypass="simple")
     assert main(["info", "--model", str(path)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert "backends: golden yes, c yes, hls yes, rtl no" in out
-    assert any(line.startswith("  rtl: layer ") and "bypass (add)" in line for line in out)
+    assert "backends: golden yes, c yes, hls yes, rtl yes" in out
+    assert not any(line.startswith("  rtl: layer ") for line in out)
 
 
 def test_the_shipped_models_are_supported_everywhere():

@@ -118,9 +118,10 @@ def test_estimate_shows_yosys_progress(exported, tmp_path, capsys, monkeypatch):
     assert lines[6] == "fits zybo (xc7z010clg400-1)"
 
 
-def test_sim_shows_images_and_cycles(capsys):
+def test_sim_shows_images_and_cycles(fast, capsys):
     """`accel sim --images 2` (Verilator, its build cached in $ACCEL_CACHE): images done and the
-    cycle from the testbench's progress file; --quiet: nothing on stderr."""
+    cycle from the testbench's progress file; --quiet: nothing on stderr. (fast: the native run
+    of 2 images ends within progress.DELAY.)"""
     from accel.rtl import sim
 
     try:

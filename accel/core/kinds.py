@@ -7,7 +7,9 @@ which backends support it, with the reason where one does not.
     support(qm) -> {backend: [reasons]}   an empty list: the backend builds the model
     refuse(qm, backend)                   AccelError with the reasons (every backend calls it first)
 
-The golden functions use only accel.core.arith for rounding, saturation, alignment and averaging.
+The golden functions use only accel.core.arith for rounding, saturation, alignment and averaging,
+except the conv's fast path: float BLAS and np.rint where every value is provably an exact float
+(proof above _row_bounds); kinds.FLOAT_CONV = False runs the int64 reference instead.
 """
 
 from dataclasses import dataclass, field
@@ -33,37 +35,159 @@ def conv_acc(x, weight, bias, stride=(1, 1), pads=(0, 0, 0, 0), bias_shift: int 
              acc_shift: int = 0) -> np.ndarray:
     """Integer convolution: sum(x * w) << acc_shift + bias << bias_shift (zero padding)."""
     x, weight = arith.as_int(x), arith.as_int(weight)
-    top, left, bottom, right = pads
-    xp = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
-    kh, kw = weight.shape[2:]
-    win = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::stride[0], ::stride[1]]
-    acc = np.einsum("nchwij,ocij->nohw", win, weight, optimize=True)
+    rows = _row_bounds(x, weight) if FLOAT_CONV else None
+    dtype = None if rows is None else _exact_float(max(rows))
+    if dtype is None:
+        acc = _conv_int(x, weight, stride, pads)
+    else:
+        acc = _conv_float(x, weight, stride, pads, dtype).astype(np.int64, order="C")
     acc = acc << acc_shift
     if bias is not None:
         acc = acc + (arith.as_int(bias) << bias_shift)[None, :, None, None]
     return acc
 
 
+# False: every conv takes the int64 reference path (the tests compare the two paths).
+FLOAT_CONV = True
+
+
+def _conv_int(x, weight, stride, pads) -> np.ndarray:
+    """The reference sum of products: an int64 einsum over the windows of the padded input."""
+    top, left, bottom, right = pads
+    xp = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
+    kh, kw = weight.shape[2:]
+    win = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::stride[0], ::stride[1]]
+    return np.einsum("nchwij,ocij->nohw", win, weight, optimize=True)
+
+
+# Why the float paths are exact. For output channel o, every product x_k * w_k and every partial
+# sum of any subset of them, in any order (gemm's blocking, FMA, threads), is an integer of
+# magnitude <= sum_k |x_k| |w_k| <= max|x| * sum|w_o| (padding adds zeros): _row_bounds. A float
+# with a p-bit significand holds every integer of magnitude < 2^p (and every such integer times a
+# power of two) exactly, so when the bound is < 2^p each conversion, product and addition has an
+# exact, representable result and nothing is ever rounded (float32: p = 24, float64: p = 53).
+# gemm only multiplies and adds (no Strassen or Winograd transforms). The bounds are Python ints.
+
+def _row_bounds(x, weight) -> list[int] | None:
+    """Per output channel: max(max|x|, 1) * max(sum|w_o|, 1), a bound on every partial sum and on
+    every single code (so each converts exactly); None when it cannot be computed in int64."""
+    if x.size == 0 or weight.size == 0:
+        return None
+    xmax = max(-int(x.min()), int(x.max()))
+    wmax = max(-int(weight.min()), int(weight.max()))
+    if weight[0].size * wmax >= 1 << 63:  # the int64 row sums could overflow
+        return None
+    wsum = np.abs(weight).reshape(len(weight), -1).sum(axis=1)
+    return [max(xmax, 1) * max(int(s), 1) for s in wsum]
+
+
+def _exact_float(bound: int):
+    """The narrowest float dtype holding every integer of magnitude <= bound exactly, else None."""
+    for dtype, bits in ((np.float32, 24), (np.float64, 53)):
+        if bound < 1 << bits:
+            return dtype
+    return None
+
+
+def _conv_float(x, weight, stride, pads, dtype, scale: float = 1.0, bias=None) -> np.ndarray:
+    """_conv_int's sums times `scale` (a power of two, folded into the weights) by BLAS gemm in
+    `dtype`, exact when the caller checked the bound: one (O, C*kh*kw) @ (C*kh*kw, N*OH*OW) on
+    the im2col matrix of the windows of all images (one large gemm: BLAS threads split it
+    well). A bias (floats, already scaled) is one more weight column, times a row of ones.
+    Returns an (N, O, OH, OW) view of the (O, N, OH, OW) result."""
+    n, c, h, w = x.shape
+    o, _, kh, kw = weight.shape
+    top, left, bottom, right = pads
+    wf = weight.reshape(o, -1).astype(dtype)
+    if scale != 1.0:
+        wf *= dtype(scale)
+    extra = bias is not None
+    if extra:
+        wf = np.concatenate([wf, bias.astype(dtype)[:, None]], axis=1)
+    if kh == kw == 1 and tuple(stride) == (1, 1) and not any(pads):
+        oh, ow = h, w
+        cols = np.empty((c + extra, n, h * w), dtype)
+        cols[:c] = x.reshape(n, c, h * w).transpose(1, 0, 2)  # converts
+    else:
+        xf = np.zeros((n, c, h + top + bottom, w + left + right), dtype)
+        xf[:, :, top:top + h, left:left + w] = x  # converts and pads in one pass
+        win = sliding_window_view(xf, (kh, kw), axis=(2, 3))[:, :, ::stride[0], ::stride[1]]
+        oh, ow = win.shape[2:4]
+        cols = np.empty((c * kh * kw + extra, n, oh * ow), dtype)
+        # rows in the order of the weight's flattened (C, kh, kw)
+        cols[:c * kh * kw].reshape(c, kh, kw, n, oh, ow)[...] = win.transpose(1, 4, 5, 0, 2, 3)
+    if extra:
+        cols[-1] = 1
+    z = wf @ cols.reshape(len(cols), n * oh * ow)
+    return z.reshape(o, n, oh, ow).transpose(1, 0, 2, 3)
+
+
+def _conv_requant_float(layer: Layer, x) -> np.ndarray | None:
+    """_conv_golden in floats, None unless provably exact. acc = sum << a + b << bs is requantized
+    by s = layer.out_shift: y = round_half_even(acc * 2^-s). In floats, z = sum * 2^(a-s) +
+    b * 2^(bs-s) = acc * 2^-s: every term and partial result is an integer of magnitude <= the
+    accumulator bound (< 2^p, checked) times a power of two, so exact (see above). Saturation
+    (and relu) clip to integers lo..hi, which commutes with rounding; np.rint rounds half to even
+    exactly (IEEE default mode) and its integer results convert to int64 exactly."""
+    weight = arith.as_int(layer.weight)
+    rows = _row_bounds(x, weight)
+    s, a, bs = layer.out_shift, layer.acc_shift, layer.bias_shift
+    if rows is None or not -64 <= s <= 64:  # far from float underflow/overflow
+        return None
+    bias = np.zeros(len(weight), np.int64) if layer.bias is None else arith.as_int(layer.bias)
+    bound = max((r << a) + (abs(int(b)) << bs) for r, b in zip(rows, bias)) << max(-s, 0)
+    dtype = _exact_float(bound)
+    if dtype is None:
+        return None
+    z = _conv_float(x, weight, layer.stride, layer.pads, dtype, 2.0 ** (a - s),
+                    bias.astype(np.float64) * 2.0 ** (bs - s) if layer.bias is not None else None)
+    out = layer.out
+    lo, hi = arith.code_range(out.bits, out.signed, out.narrow)
+    lo = max(lo, 0) if layer.relu else lo  # relu then saturate is one clip (0 <= hi)
+    edge = 2.0 ** (np.finfo(dtype).nmant + 1)  # |z| < 2^p: limits beyond it never bind, and
+    np.clip(z, max(lo, -edge), min(hi, edge), out=z)  # these are exact floats
+    return np.rint(z, out=np.empty(z.shape, np.int64), casting="unsafe")
+
+
 def maxpool(x, kernel, stride, pads=(0, 0, 0, 0), ceil_mode=False) -> np.ndarray:
-    """Max over each window; positions outside the input never win (padded with the minimum)."""
+    """Max over each window; positions outside the input never win (as if padded with the
+    minimum: a window of padding only gives the int64 minimum)."""
     x = arith.as_int(x)
     n, c, h, w = x.shape
     top, left, bottom, right = pads
     oh = pool_out_size(h, kernel[0], stride[0], top, bottom, ceil_mode)
     ow = pool_out_size(w, kernel[1], stride[1], left, right, ceil_mode)
-    need_h = (oh - 1) * stride[0] + kernel[0] - h - top
-    need_w = (ow - 1) * stride[1] + kernel[1] - w - left
-    lowest = np.iinfo(np.int64).min
-    xp = np.pad(x, ((0, 0), (0, 0), (top, max(need_h, 0)), (left, max(need_w, 0))),
-                constant_values=lowest)
-    win = sliding_window_view(xp, tuple(kernel), axis=(2, 3))[:, :, ::stride[0], ::stride[1]]
-    return win[:, :, :oh, :ow].max(axis=(4, 5))
+    # The max over a window is the max over its rows of the max along them (max is exact).
+    rows = _window_max(x, kernel[0], stride[0], top, oh, 2)
+    return _window_max(rows, kernel[1], stride[1], left, ow, 3)
+
+
+def _window_max(x, k: int, s: int, pad: int, n: int, axis: int) -> np.ndarray:
+    """out[.., j, ..] = max(x[.., j*s + i - pad, ..] for i < k, inside x) along axis, j < n."""
+    at = (slice(None),) * axis
+    full, part = [], []  # per window offset i: the positions j*s + i - pad inside x
+    for i in range(k):
+        j0, j1 = max(0, -((i - pad) // s)), min(n, (x.shape[axis] - 1 - i + pad) // s + 1)
+        if j0 < j1:
+            start = j0 * s + i - pad
+            src = x[at + (slice(start, start + (j1 - j0 - 1) * s + 1, s),)]
+            (full if (j0, j1) == (0, n) else part).append((at + (slice(j0, j1),), src))
+    if len(full) >= 2:
+        out = np.maximum(full.pop()[1], full.pop()[1])
+    elif full:
+        out = full.pop()[1].copy()
+    else:
+        out = np.full(x.shape[:axis] + (n,) + x.shape[axis + 1:], np.iinfo(np.int64).min)
+    for js, src in full + part:
+        np.maximum(out[js], src, out=out[js])
+    return out
 
 
 def concat(xs, types: list[QType]) -> np.ndarray:
     """Channel concat; inputs with different scales are aligned to the finest one exactly."""
     frac = max(t.frac for t in types)
-    return np.concatenate([arith.align(x, t.frac, frac) for x, t in zip(xs, types)], axis=1)
+    return np.concatenate([arith.as_int(x) if t.frac == frac else arith.align(x, t.frac, frac)
+                           for x, t in zip(xs, types)], axis=1)
 
 
 def global_avgpool(x, in_type: QType, out: QType) -> np.ndarray:
@@ -80,6 +204,10 @@ def add(a, b, ta: QType, tb: QType, out: QType, relu: bool = False) -> np.ndarra
 
 
 def _conv_golden(layer: Layer, xs) -> np.ndarray:
+    x = arith.as_int(xs[0])
+    y = _conv_requant_float(layer, x) if FLOAT_CONV else None
+    if y is not None:
+        return y
     acc = conv_acc(xs[0], layer.weight, layer.bias, layer.stride, layer.pads, layer.bias_shift,
                    layer.acc_shift)
     out = layer.out
@@ -135,11 +263,15 @@ def _square(layer: Layer) -> list[str]:
     return []
 
 
-def _rtl_conv(layer: Layer) -> list[str]:
+def _rtl_requant(layer: Layer) -> list[str]:
+    """accel_requant's shift range (conv and add)."""
     s = layer.out_shift
-    bad = [] if 0 <= s <= 30 or -16 <= s < 0 else [
+    return [] if 0 <= s <= 30 or -16 <= s < 0 else [
         f"requantize shift {s} is outside what the RTL supports (-16..30)"]
-    return _square(layer) + bad
+
+
+def _rtl_conv(layer: Layer) -> list[str]:
+    return _square(layer) + _rtl_requant(layer)
 
 
 def _rtl_concat(layer: Layer) -> list[str]:
@@ -207,8 +339,7 @@ KINDS = {k.name: k for k in (
     Kind("add", _add_shape,
          lambda l, xs: add(xs[0], xs[1], l.in_types[0], l.in_types[1], l.out, l.relu),
          {"c": _c_requant, "hls": _hls_rounding_target,
-          "rtl": _never("bypass (add) layers are not in the RTL library yet; use the HLS backend "
-                        "(accel hls) for bypass SqueezeNets")}),
+          "rtl": _rtl_requant}),
 )}
 
 

@@ -197,6 +197,26 @@ def concat(net: Netlist, layer, a: Stream, b: Stream) -> Stream:
     return dst
 
 
+def add(net: Netlist, layer, a: Stream, b: Stream) -> Stream:
+    """accel_add: both inputs aligned to acc_frac by exact left shifts, summed in ACC_W bits
+    (layer.acc_bits holds the exact sum; one guard bit as conv; >= OUT_SHIFT + 2 for
+    accel_requant's remainder), requantized like a convolution."""
+    lid = ident(layer.name)
+    sha, shb = layer.in_shifts
+    out = layer.out
+    lo, hi = arith.code_range(out.bits, out.signed, out.narrow)
+    acc_w = max(layer.acc_bits + 1, layer.out_shift + 2)
+    dst = net.stream(lid, a.channels, out.bits, out.signed, out.frac, a.height, a.width)
+    net.inst("accel_add", f"u_{lid}",
+             dict(C=a.channels, BA=a.bits, SA=int(a.signed), SHA=sha, BB=b.bits,
+                  SB=int(b.signed), SHB=shb, ACC_W=acc_w, SHIFT=layer.out_shift,
+                  RELU=int(layer.relu), OUT_BITS=out.bits, LO=lo, HI=hi),
+             {**_ports("a", a), **_ports("b", b), **_ports("m", dst)})
+    net.layers.append(dict(name=layer.name, kind="add", stream=lid, acc_bits=acc_w,
+                           cycles=folding.fixed_cycles(layer)))
+    return dst
+
+
 def gap(net: Netlist, layer, src: Stream) -> Stream:
     lid = ident(layer.name)
     out = layer.out
@@ -212,21 +232,92 @@ def gap(net: Netlist, layer, src: Stream) -> Stream:
     return dst
 
 
-def fork(net: Netlist, src: Stream, consumers: list, windowed: list[bool]) -> list[Stream]:
-    """Split src to two consumers. A branch that starts without a line buffer gets a FIFO of two
-    rows + slack: the windowed branch swallows about a row before it emits anything, and the join
-    (concat) would otherwise stall the fork for good."""
+# Bypass FIFO sizing. A fork pushes a pixel only when both branches take it. When the branches
+# meet again at an add, the add takes pixel j of both at once, but the long branch (the fire:
+# squeeze, expand3x3's window, concat) emits its pixel j only after it has taken pixel j + LEAD,
+# LEAD = the sum over its windowed layers of (K-1-PT) * W + (K-1-PL) input pixels (the window's
+# lower-right corner; stride 1 and the size kept, as every layer between a bypass's ends). Until
+# then the short branch (the bypass, straight or through a 1x1 conv) holds pixels j .. j + LEAD:
+# its FIFO takes LEAD + 1 pixels (the LEADs' difference + 1 in general), deadlock-free without
+# counting any other register (the fork's and the FIFO's output registers hold two more: DEPTH =
+# LEAD - 1 is the exact bound, and LEAD - 2 deadlocks, tests/test_rtl_add.py), plus BYPASS_SLACK
+# per block on the long branch: the pixels those blocks hold in their registers while the
+# pipeline runs at full rate. Where a branch changes the image size (none in the zoo) the other
+# gets a whole image, the most any branch needs before its first output.
+BYPASS_SLACK = 4
+
+
+def _reaches(qm: QuantModel, layer, join) -> bool:
+    """Does join take layer's output (directly or through other layers)? (layer is join: yes)"""
+    todo, seen = [layer], set()
+    while todo:
+        cur = todo.pop()
+        if cur is join:
+            return True
+        if id(cur) not in seen:
+            seen.add(id(cur))
+            todo += qm.consumers(cur.output)
+    return False
+
+
+def _join(qm: QuantModel, consumers: list):
+    """The first layer (in network order) that both consumers feed, or None."""
+    return next((l for l in qm.layers if all(_reaches(qm, c, l) for c in consumers)), None)
+
+
+def _lead(qm: QuantModel, layer, join) -> tuple[int, int] | None:
+    """(LEAD, blocks) of the longest path from layer's input to join's: input pixels it takes in
+    beyond pixel j before join sees pixel j, and the blocks on it (layers and forks); (0, 0) for
+    join itself; None when a layer on it changes the image size."""
+    if layer is join:
+        return 0, 0
+    _, h, w = layer.in_shapes[0]
+    if tuple(layer.shape[1:]) != (h, w):
+        return None
+    k, (pt, pl) = 1, (0, 0)
+    if layer.kind in ("conv", "maxpool"):
+        k, (pt, pl) = layer.kernel[0] if layer.kind == "maxpool" else layer.weight.shape[2], \
+            layer.pads[:2]
+    own = max(k - 1 - pt, 0) * w + max(k - 1 - pl, 0)
+    nexts = [c for c in qm.consumers(layer.output) if _reaches(qm, c, join)]
+    rest = [_lead(qm, c, join) for c in nexts]
+    if any(r is None for r in rest):
+        return None
+    lead, blocks = max(rest)
+    # blocks: the layer's (a window unit too when K > 1) and a fork after it
+    return own + lead, 1 + (k > 1) + (len(qm.consumers(layer.output)) > 1) + blocks
+
+
+def bypass_depths(qm: QuantModel, consumers: list, join, src: Stream) -> list[int]:
+    """FIFO depth per branch of a fork whose two branches meet at the add join: the short branch
+    gets the rule above, the long one none."""
+    leads = [_lead(qm, c, join) for c in consumers]
+    if None in leads:
+        full = src.height * src.width + BYPASS_SLACK
+        return [full if leads[i] is not None or leads[1 - i] is None else 0 for i in range(2)]
+    long = max(range(2), key=lambda i: leads[i])
+    depth = leads[long][0] - leads[1 - long][0] + 1 + BYPASS_SLACK * leads[long][1]
+    return [0 if i == long else depth for i in range(2)]
+
+
+def fork(net: Netlist, src: Stream, consumers: list, windowed: list[bool],
+         depths: list[int] | None = None) -> list[Stream]:
+    """Split src to two consumers. depths: a FIFO depth per branch (0: none), for branches that
+    meet at an add (bypass_depths). Otherwise a branch that starts without a line buffer gets a
+    FIFO of two rows + slack: the windowed branch swallows about a row before it emits anything,
+    and the join (concat) would otherwise stall the fork for good."""
     outs = []
     names = [f"{src.name}_f{i}" for i in range(2)]
     branch = [net.stream(n, src.channels, src.bits, src.signed, src.frac, src.height, src.width)
               for n in names]
     net.inst("accel_fork", f"u_{src.name}_fork", dict(W=src.width_bits),
              {**_ports("s", src), **_ports("m0", branch[0]), **_ports("m1", branch[1])})
-    for s, win in zip(branch, windowed):
-        if win or not any(windowed):
+    if depths is None:
+        depths = [0 if win or not any(windowed) else 2 * src.width + 8 for win in windowed]
+    for s, depth in zip(branch, depths):
+        if not depth:
             outs.append(s)
             continue
-        depth = 2 * src.width + 8
         q = net.stream(f"{s.name}_q", s.channels, s.bits, s.signed, s.frac, s.height, s.width)
         net.inst("accel_fifo", f"u_{s.name}_q", dict(W=s.width_bits, DEPTH=depth),
                  {**_ports("s", s), **_ports("m", q)})
@@ -254,7 +345,10 @@ def build_netlist(qm: QuantModel, folds: dict,
         if len(consumers) == 1:
             return tensors[tensor]
         windowed = [l.kind != "conv" or folding.windowed(l) for l in consumers]  # two (kinds)
-        pending[tensor] = fork(net, tensors[tensor], consumers, windowed)
+        join = _join(qm, consumers)
+        depths = (bypass_depths(qm, consumers, join, tensors[tensor])
+                  if join is not None and join.kind == "add" else None)
+        pending[tensor] = fork(net, tensors[tensor], consumers, windowed, depths)
         return pending[tensor].pop(0)
 
     for layer in qm.layers:
@@ -265,6 +359,8 @@ def build_netlist(qm: QuantModel, folds: dict,
             out = maxpool(net, layer, srcs[0])
         elif layer.kind == "concat":
             out = concat(net, layer, *srcs)
+        elif layer.kind == "add":
+            out = add(net, layer, *srcs)
         else:  # gap: accel.core.kinds has refused every kind without an RTL block
             out = gap(net, layer, srcs[0])
         tensors[layer.output] = out

@@ -126,6 +126,13 @@ def _concat(p):
     return [], 0, {"one": 1, "bits": bits}, {"one": 1, "bits": bits}
 
 
+def _elementwise_add(p):
+    """accel_add: per channel an ACC_W-bit adder of the aligned inputs and accel_requant on it
+    (rounding increment, ReLU and saturation compares on ACC_W bits, the OUT_BITS result mux)."""
+    c, acc_w, ob = p["C"], p["ACC_W"], p["OUT_BITS"]
+    return [], 0, {"one": 1, "acc": c * acc_w, "out": c * ob}, {"one": 1, "out": c * ob}
+
+
 def _fifo(p):
     w, d = p["W"] + 1, p["DEPTH"]
     aw = clog2(d) if d > 1 else 1
@@ -233,7 +240,8 @@ def _mvau(p):
     return mems, dsp, lut, ff
 
 
-BLOCKS = {"accel_fork": _fork, "accel_concat": _concat, "accel_fifo": _fifo,
+BLOCKS = {"accel_fork": _fork, "accel_concat": _concat, "accel_add": _elementwise_add,
+          "accel_fifo": _fifo,
           "accel_swu": _swu, "accel_maxpool": _maxpool, "accel_gap": _gap,
           "accel_pack": _pack, "accel_unpack": _unpack, "accel_mvau": _mvau}
 

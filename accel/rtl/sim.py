@@ -1,6 +1,7 @@
-"""Simulate a generated RTL accelerator on images through cocotb's runner (Icarus or Verilator):
-the outputs, the cycle figures (latency from first input word to last output word, initiation
-interval between images, images/s at the clock), per-layer stream timing, and waveforms on request.
+"""Simulate a generated RTL accelerator on images (Icarus or Verilator): the outputs, the cycle
+figures (latency from first input word to last output word, initiation interval between images,
+images/s at the clock), per-layer stream timing, and waveforms on request. Verilator with the HDL
+DMA model runs as a native binary (accel.rtl.verilate); everything else through cocotb's runner.
 
 The compiled simulator is cached by the content of the Verilog and ROM files (under $ACCEL_CACHE or
 ~/.cache/accel/rtl), so a second run with the same design starts at once.
@@ -12,6 +13,7 @@ import os
 import shutil
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,7 @@ import numpy as np
 from accel.core import cache, process, progress, stream
 from accel.core.cache import cache_root
 from accel.core.errors import AccelError
+from accel.rtl import verilate
 
 SIMULATORS = ("icarus", "verilator")
 TB_DIR = Path(__file__).parent / "tb"
@@ -86,10 +89,16 @@ def toolchain_id(simulator: str) -> str:
     return "\0".join(parts)
 
 
-def _design_key(rtl_dir: Path, manifest: dict, simulator: str) -> str:
+# The testbench files each build compiles or runs: an edit to one kind's files keeps the other's
+# compiled model (a Verilator build of the default design costs minutes).
+COCOTB_TB = ("tb/accel_tb_dma.v", "tb/network.py")
+NATIVE_TB = ("tb/accel_tb_dma.v", "tb/accel_tb_main.v", "tb/accel_tb_main.cpp")
+
+
+def _design_key(rtl_dir: Path, manifest: dict, simulator: str, tb=COCOTB_TB) -> str:
     return cache.key(toolchain_id(simulator),
                      cache.tree_hash(rtl_dir, *manifest["files"], *manifest["mem_files"]),
-                     cache.tree_hash(TB_DIR.parent, TB_DIR.name))[:24]
+                     cache.tree_hash(TB_DIR.parent, *tb))[:24]
 
 
 DRIVERS = ("hdl", "cocotbext")
@@ -122,9 +131,80 @@ def _read_mem(path: Path, signed: bool) -> np.ndarray:
     return np.where(v >= 1 << 31, v - (1 << 32), v) if signed else v
 
 
+def _stage_sources(rtl_dir: Path, files, dest: Path):
+    """Copy the design's sources into dest unless already there (same key: same content); an
+    existing copy keeps its timestamp."""
+    for rel in files:
+        target = dest / rel
+        if not target.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.tmp")
+            shutil.copyfile(rtl_dir / rel, tmp)
+            tmp.replace(target)
+
+
+@contextmanager
+def _cocotb_env(rtl_dir: Path, simulator: str, build_dir: Path, env: dict):
+    """The tool PATH in os.environ and tb/ on sys.path while cocotb's runner works; a failed
+    build or simulator command as an AccelError."""
+    sys.path.insert(0, str(TB_DIR))
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    except RuntimeError as e:  # a build or simulator command failed
+        raise AccelError(f"{simulator} failed on {rtl_dir} ({e}): see {build_dir}/build.log")
+    finally:
+        sys.path.remove(str(TB_DIR))
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _cocotb_build(rtl_dir, simulator, top, build_dir, sources, params, env, waves):
+    from cocotb_tools.runner import get_runner
+
+    runner = process.adopt(get_runner(simulator))  # its make and simulator: killed with us
+    if top == "accel_tb_dma":
+        sources = sources + [TB_DIR / "accel_tb_dma.v"]
+    build_args = list(verilate.WAIVERS) if simulator == "verilator" else []
+    with _cocotb_env(rtl_dir, simulator, build_dir, env):
+        runner.build(sources=sources, hdl_toplevel=top, build_dir=build_dir,
+                     defines={"ACCEL_PROFILE": 1}, parameters=params, waves=waves,
+                     build_args=build_args, timescale=("1ns", "1ps"), always=False,
+                     log_file=build_dir / "build.log")
+    return runner
+
+
+def _cocotb_test(runner, rtl_dir, simulator, top, build_dir, env, plusargs, tmp: Path, cfg: dict,
+                 words, waves, seed, driver) -> dict | None:
+    """tb/network.py's test on the built model; its result dict (None: it wrote none)."""
+    np.save(tmp / "input.npy", words)
+    (tmp / "config.json").write_text(json.dumps(cfg))
+    try:
+        with _cocotb_env(rtl_dir, simulator, build_dir, env):
+            runner.test(test_module="network", hdl_toplevel=top, build_dir=build_dir,
+                        testcase="dma_model" if driver == "hdl" else "run_images",
+                        plusargs=plusargs, test_dir=tmp, waves=waves, seed=seed,
+                        log_file=tmp / "sim.log",
+                        extra_env={"ACCEL_SIM_CONFIG": str(tmp / "config.json"), **env})
+    except SystemExit as e:  # the test failed: its result file says why, if it wrote one
+        if not (tmp / "result.json").is_file():
+            log = rtl_dir / "sim.log"
+            shutil.copy(tmp / "sim.log", log)
+            raise AccelError(f"{simulator} simulation of {rtl_dir} failed (exit {e.code}): "
+                             f"see {log}")
+    if not (tmp / "result.json").is_file():
+        return None
+    return json.loads((tmp / "result.json").read_text())
+
+
 def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float = 0.0,
              backpressure: float = 0.0, seed: int = 0, waves: bool = False,
-             timeout_cycles: int | None = None, driver: str = "hdl", words=None) -> dict:
+             timeout_cycles: int | None = None, driver: str = "hdl", words=None,
+             native: bool = True) -> dict:
     """Run images (uint8 N, C, H, W) through the RTL in rtl_dir. Returns outputs (N, words) as
     int64 codes in the order they are streamed (accel.core.stream.outputs_nchw gives the model's
     order), per-image latency, the initiation interval, images/s and per-stream timing.
@@ -132,13 +212,13 @@ def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float 
     driver "hdl": the HDL DMA model (tb/accel_tb_dma.v) feeds the top, fast for many images;
     "cocotbext": cocotbext-axi's AxiStreamSource/Sink in Python, every clock. valid_gaps and
     backpressure are probabilities (0..1) of a gap / of READY low per cycle. words: already
-    packed DMA words (N, words per image) instead of images (what a DMA buffer holds)."""
+    packed DMA words (N, words per image) instead of images (what a DMA buffer holds).
+    native: Verilator with driver "hdl" runs as a native binary (accel.rtl.verilate); False
+    takes the cocotb build instead (the same figures, ~28x slower: tests/test_rtl_sim.py)."""
     if driver not in DRIVERS:
         raise AccelError(f"unknown driver '{driver}': use one of {', '.join(DRIVERS)}")
     if not (0 <= valid_gaps < 1 and 0 <= backpressure < 1):
         raise AccelError("valid_gaps and backpressure are probabilities in [0, 1)")
-    from cocotb_tools.runner import get_runner
-
     rtl_dir = Path(rtl_dir)
     manifest = load_manifest(rtl_dir)
     check_simulator(simulator)
@@ -159,70 +239,59 @@ def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float 
     if timeout_cycles is None:  # generous: the estimate's slowest layer per image, x4, + fill
         per = manifest["estimate"]["slowest_layer_cycles"]
         timeout_cycles = int(4 * per * (n + 4) / (1 - backpressure) / (1 - valid_gaps))
+    # Verilator with the HDL DMA model runs natively (accel.rtl.verilate: no cocotb, no VPI,
+    # ~28x the cocotb run by CPU time: benchmarks/results/sim_speed.json); waveforms keep the
+    # cocotb build (its --trace and dump file).
+    native = native and simulator == "verilator" and driver == "hdl" and not waves
     key = _design_key(rtl_dir, manifest, simulator)
-    build_dir = cache_root() / "rtl" / f"{key}-{simulator}-{driver}{'-waves' if waves else ''}"
+    if native:  # its testbench files and build options are part of what is built
+        key = cache.key(_design_key(rtl_dir, manifest, simulator, NATIVE_TB), verilate.FLAGS)[:24]
+    flavour = "native" if native else driver
+    build_dir = cache_root() / "rtl" / f"{key}-{simulator}-{flavour}{'-waves' if waves else ''}"
     top = manifest["top"] if driver == "cocotbext" else "accel_tb_dma"
-    sources = [rtl_dir / f for f in manifest["files"]]
+    # The sources are copied into the content-keyed build folder once: the simulator then sees
+    # the same paths and timestamps for the same design wherever its folder is, so Verilator's
+    # skip-identical check and make keep the compiled model (a rebuild costs ~1 min).
+    sources = [build_dir / "src" / f for f in manifest["files"]]
     params = {}
     if driver == "hdl":
-        sources.append(TB_DIR / "accel_tb_dma.v")
         params = {"WORDS": io["input"]["words"], "OUT_WORDS": io["output"]["words"],
                   "MAX_IMAGES": limit}
     streams = [l["stream"] for l in manifest["layers"]]
     env = tool_env(simulator)
-    runner = process.adopt(get_runner(simulator))  # its make and simulator: killed with us
+    plusargs = [f"+images={n}", f"+gap={round(valid_gaps * 100)}",
+                f"+bp={round(backpressure * 100)}", f"+seed={seed + 1}"]
     with tempfile.TemporaryDirectory(prefix="accel-sim-") as tmp:
         tmp = Path(tmp)
         for rel in manifest["mem_files"]:  # $readmemh opens bare names in the run directory
             shutil.copy(rtl_dir / rel, tmp / Path(rel).name)
-        np.save(tmp / "input.npy", words)
         (tmp / "tb_in.mem").write_text("".join(f"{int(v):08x}\n" for v in words.reshape(-1)))
-        cfg = {"input": str(tmp / "input.npy"), "output": str(tmp / "result.json"),
-               "out_words": io["output"]["words"], "out_signed": io["output"]["signed"],
-               "valid_gaps": valid_gaps, "backpressure": backpressure, "seed": seed,
-               "timeout_cycles": timeout_cycles, "streams": streams,
-               "progress": str(tmp / PROGRESS)}
-        (tmp / "config.json").write_text(json.dumps(cfg))
-        build_args = (["-Wno-fatal", "-Wno-WIDTH", "-Wno-UNUSED", "-Wno-UNOPTFLAT"]
-                      if simulator == "verilator" else [])
-        sys.path.insert(0, str(TB_DIR))
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
-            build_dir.mkdir(parents=True, exist_ok=True)
-            with progress.task(f"{simulator} compile"), \
-                    open(build_dir.parent / f"{build_dir.name}.lock", "w") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)  # parallel runs (pytest -n) share the cache
-                runner.build(sources=sources, hdl_toplevel=top, build_dir=build_dir,
-                             defines={"ACCEL_PROFILE": 1}, parameters=params, waves=waves,
-                             build_args=build_args, timescale=("1ns", "1ps"), always=False,
-                             log_file=build_dir / "build.log")
-            with progress.task(f"{simulator} simulation", total=n, unit="images",
-                               poll=_watch(tmp / PROGRESS)):
-                runner.test(test_module="network", hdl_toplevel=top, build_dir=build_dir,
-                            testcase="dma_model" if driver == "hdl" else "run_images",
-                            plusargs=[f"+images={n}", f"+gap={round(valid_gaps * 100)}",
-                                      f"+bp={round(backpressure * 100)}", f"+seed={seed + 1}"],
-                            test_dir=tmp, waves=waves, seed=seed, log_file=tmp / "sim.log",
-                            extra_env={"ACCEL_SIM_CONFIG": str(tmp / "config.json"), **env})
-        except RuntimeError as e:  # a build or simulator command failed
-            raise AccelError(f"{simulator} failed on {rtl_dir} ({e}): see {build_dir}/build.log")
-        except SystemExit as e:
-            if not (tmp / "result.json").is_file():
-                log = rtl_dir / "sim.log"
-                shutil.copy(tmp / "sim.log", log)
-                raise AccelError(f"{simulator} simulation of {rtl_dir} failed (exit {e.code}): "
-                                 f"see {log}")
-        finally:
-            sys.path.remove(str(TB_DIR))
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-        if not (tmp / "result.json").is_file():
-            raise AccelError(f"{simulator} simulation of {rtl_dir} wrote no results")
-        res = json.loads((tmp / "result.json").read_text())
+        build_dir.mkdir(parents=True, exist_ok=True)
+        with progress.task(f"{simulator} compile"), \
+                open(build_dir.parent / f"{build_dir.name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # parallel runs (pytest -n) share the cache
+            _stage_sources(rtl_dir, manifest["files"], build_dir / "src")
+            if native:
+                binary = verilate.build(build_dir, sources, params, streams, env)
+            else:
+                runner = _cocotb_build(rtl_dir, simulator, top, build_dir, sources, params, env,
+                                       waves)
+        with progress.task(f"{simulator} simulation", total=n, unit="images",
+                           poll=_watch(tmp / PROGRESS)):
+            if native:
+                res = verilate.run(binary, tmp, plusargs, timeout_cycles)
+            else:
+                cfg = {"input": str(tmp / "input.npy"), "output": str(tmp / "result.json"),
+                       "out_words": io["output"]["words"], "out_signed": io["output"]["signed"],
+                       "valid_gaps": valid_gaps, "backpressure": backpressure, "seed": seed,
+                       "timeout_cycles": timeout_cycles, "streams": streams,
+                       "progress": str(tmp / PROGRESS)}
+                res = _cocotb_test(runner, rtl_dir, simulator, top, build_dir, env, plusargs,
+                                   tmp, cfg, words, waves, seed, driver)
+        if res is None:
+            log = rtl_dir / "sim.log"
+            shutil.copy(tmp / "sim.log", log)
+            raise AccelError(f"{simulator} simulation of {rtl_dir} wrote no results: see {log}")
         if driver == "hdl" and res["error"] is None:
             signed = io["output"]["signed"]
             res["outputs"] = _read_mem(tmp / "tb_out.mem", signed).reshape(n, -1).tolist()
