@@ -316,10 +316,6 @@ def _c_gap(layer: Layer) -> list[str]:
     return []
 
 
-def _never(reason: str) -> Callable[[Layer], list[str]]:
-    return lambda layer: [reason]
-
-
 @dataclass(frozen=True)
 class Kind:
     name: str
