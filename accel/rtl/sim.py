@@ -243,9 +243,10 @@ def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float 
     # ~28x the cocotb run by CPU time: benchmarks/results/sim_speed.json); waveforms keep the
     # cocotb build (its --trace and dump file).
     native = native and simulator == "verilator" and driver == "hdl" and not waves
-    key = _design_key(rtl_dir, manifest, simulator)
     if native:  # its testbench files and build options are part of what is built
         key = cache.key(_design_key(rtl_dir, manifest, simulator, NATIVE_TB), verilate.FLAGS)[:24]
+    else:
+        key = _design_key(rtl_dir, manifest, simulator)
     flavour = "native" if native else driver
     build_dir = cache_root() / "rtl" / f"{key}-{simulator}-{flavour}{'-waves' if waves else ''}"
     top = manifest["top"] if driver == "cocotbext" else "accel_tb_dma"

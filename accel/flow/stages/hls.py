@@ -7,7 +7,7 @@ import json
 from accel.core import atomic, cache
 from accel.flow import stamps
 from accel.flow.context import VerificationFailed, fit_check
-from accel.hls import csim, generate
+from accel.hls import csim, generate, report
 from accel.verify import compare
 
 
@@ -29,8 +29,7 @@ def config(board, user: dict | None = None, source: str = "HLS config") -> dict:
 def early_fit(ctx) -> dict:
     """The conv multipliers of the HLS plan against the board, before any stage runs."""
     planned = generate.plan(ctx.qm, ctx.hls_config, ctx.board.name)
-    mults = sum(p.mult_in * p.mult_out // p.reuse_factor for p in planned
-                if p.layer.kind == "conv")
+    mults = sum(report.multipliers(p) for p in planned if p.layer.kind == "conv")
     return fit_check(ctx.board, {"DSP48E1": mults}, "HLS multiplier estimate")
 
 
