@@ -386,7 +386,19 @@ def test_fold_change_reruns_rtl_not_golden(tmp_path, capsys, monkeypatch, export
     assert slow["target_fps"] == 500 and slow["clock_mhz"] == 100
     assert set(slow["layers"]) == {l.name for l in load_model(model).layers if l.kind == "conv"}
     first = all_stamps(root)
-    assert "(rtl/fold.json)" in (root / "report.md").read_text()
+    report = (root / "report.md").read_text()
+    assert "(rtl/fold.json)" in report
+    # the report's fold table: every conv's fold as chosen, the slowest layer marked once
+    rows = [r for r in report.splitlines() if r.startswith("| ") and " | conv | " in r]
+    assert len(rows) == len(slow["layers"])
+    for name, f in slow["layers"].items():
+        row = next(r for r in rows if r.startswith(f"| {name} ") or r.startswith(f"| **{name} "))
+        assert f" | {f['pe']} | {f['simd']} | {f['mul']} | " in row
+    marked = [r for r in report.splitlines() if "(bottleneck)**" in r]
+    cycles = {r.split(" | ")[0]: int(r.split(" | ")[-1].strip(" |").replace(",", ""))
+              for r in report.splitlines() if r.startswith("| ") and r.endswith(" |")
+              and r.split(" | ")[-1].strip(" |").replace(",", "").isdigit()}
+    assert len(marked) == 1 and cycles[marked[0].split(" | ")[0]] == max(cycles.values())
 
     monkeypatch.setattr("accel.golden.run", lambda *a, **k: pytest.fail("golden ran again"))
     capsys.readouterr()

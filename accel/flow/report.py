@@ -203,6 +203,20 @@ def _resources(plt, state: dict, board, path: Path) -> None:
     _save(fig, path)
 
 
+def fold_lines(layers: list) -> list[str]:
+    """The RTL fold per layer as a table, the bottleneck (slowest) layer in bold."""
+    if not layers:
+        return []
+    out = ["", "| layer | kind | PE | SIMD | multipliers | DSP48E1 | cycles/image |",
+           "|---|---|---|---|---|---|---|"]
+    for l in layers:
+        name = f"**{l['name']} (bottleneck)**" if l.get("bottleneck") else l["name"]
+        cells = [l.get(k) for k in ("kind", "pe", "simd", "mul", "dsps")]
+        out.append(f"| {name} | " + " | ".join("" if c is None else str(c) for c in cells)
+                   + f" | {l['cycles']:,} |")
+    return out + [""]
+
+
 def markdown(root: Path, state: dict, summary: dict, board, pngs: list[str]) -> str:
     st = state["stages"]
     lines = [f"# accel build: {board.name}", "",
@@ -239,6 +253,7 @@ def markdown(root: Path, state: dict, summary: dict, board, pngs: list[str]) -> 
         target = f"target {spec['target_fps']:g} images/s, " if "target_fps" in spec else ""
         lines.append(f"RTL fold ({target}{board.clock_mhz:g} MHz): [rtl/{st['rtl']['fold']}]"
                      f"(rtl/{st['rtl']['fold']}); give it back with --fold to keep it.")
+        lines += fold_lines(st["rtl"].get("layers") or [])
     rv = (st.get("rtl") or {}).get("verify") or {}
     if rv.get("ii_cycles") or rv.get("latency_cycles"):
         lines.append(f"RTL simulation: latency {rv.get('latency_cycles')} cycles, image interval "

@@ -22,6 +22,14 @@ def key(ctx) -> str:
                      cache.module_hash(__name__))
 
 
+def fold_table(manifest: dict) -> list:
+    """Per layer: the fold, DSP48E1s and cycles per image the generator planned; the slowest
+    layer (the design's image interval) marked, for the build report."""
+    slowest = manifest["estimate"]["bottleneck"]
+    return [{**{k: l.get(k) for k in ("name", "kind", "pe", "simd", "mul", "dsps", "cycles")},
+             "bottleneck": l["name"] == slowest} for l in manifest["layers"]]
+
+
 def chosen_fold(manifest: dict) -> dict:
     """The fold the generator chose, in fold.yaml's layout (every conv's own keys)."""
     settings = {k: v for k, v in manifest["fold"].items()
@@ -63,6 +71,7 @@ def run(ctx) -> dict:
                                      f"{r.output_mismatches} output mismatches on {len(x)} images")
         info = {"stage": "rtl", "key": stage_key, "status": "done", "verify": result,
                 "estimate": est, "fit": fit, "fold_spec": ctx.fold, "fold": FOLD_FILE,
+                "layers": fold_table(manifest),
                 "note": f"{need['DSP48E1']} multipliers; simulation vs golden: 0 mismatches "
                         f"({len(x)} images)"}
         stamps.commit(tmp, ctx.root / "rtl", info)
