@@ -253,7 +253,8 @@ def cmd_rtl(args) -> int:
           f"-> {r.images_per_s:.0f} images/s at {r.clock_mhz:g} MHz (estimate; "
           f"`accel sim` measures), MAC utilization {r.mac_utilization:.1%}")
     m = r.manifest["fold"]["mapping"]
-    print(f"resource model on the {m['board']} (budget = capacity minus the reserve; "
+    print(f"resource model on the {m['board']} (budget = capacity minus the reserve, less the "
+          f"model's error margin; "
           f"`accel estimate --yosys` synthesizes): " + ", ".join(
               f"{k} {m['used'][k]:,.0f} of {m['budget'][k]:,.0f}" for k in m["used"]))
     print(f"wrote {args.out}: rtl/ (Verilog-2001 + ROM .mem files), accel_rtl.json")

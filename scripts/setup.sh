@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(python3-venv dataset-fashion-mnist gcc make gcc-arm-linux-gnueabihf qemu-user g++ tcl iverilog yosys)
+APT_PACKAGES=(python3-venv dataset-fashion-mnist gcc make gcc-arm-linux-gnueabihf qemu-user g++ tcl iverilog yosys ccache)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

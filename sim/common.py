@@ -28,6 +28,37 @@ sys.set_int_max_str_digits(0)
 PERIOD_NS = 10
 
 
+# Set when the block is one of several in a shared top (tests/test_rtl_blocks.py: one Verilator
+# build for many blocks): the prefix of this block's ports there.
+PORTS_ENV = "ACCEL_BLOCK_PORTS"
+
+
+class BlockPorts:
+    """One block's ports in a top holding several blocks: the top's <prefix><port> seen as
+    <port>; clk and rst_n are the top's own, shared by all blocks."""
+
+    SHARED = ("clk", "rst_n")
+
+    def __init__(self, dut, prefix):
+        self._dut, self._prefix = dut, prefix
+        self._name, self._log = dut._name, dut._log
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._dut, name if name in self.SHARED else self._prefix + name)
+
+    def __dir__(self):
+        n = len(self._prefix)
+        return [*self.SHARED, *(a[n:] for a in dir(self._dut) if a.startswith(self._prefix))]
+
+
+def block(dut):
+    """The block under test: the toplevel itself, or its ports in a shared top."""
+    prefix = os.environ.get(PORTS_ENV)
+    return BlockPorts(dut, prefix) if prefix else dut
+
+
 def load_config() -> dict:
     with open(os.environ[CONFIG_ENV]) as f:
         return json.load(f)

@@ -4,14 +4,16 @@ TLAST through unchanged and in order."""
 
 import cocotb
 
-from common import run_config
+from common import block, run_config
 
 
 @cocotb.test()
 async def fork(dut):
+    dut = block(dut)  # (its ports in a shared top: tests/test_rtl_blocks.py)
     await run_config(dut)
 
 
 @cocotb.test()
 async def fifo(dut):
+    dut = block(dut)  # (its ports in a shared top: tests/test_rtl_blocks.py)
     await run_config(dut)

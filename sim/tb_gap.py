@@ -3,9 +3,10 @@ NPIX codes, round half to even of sum * 2^SH / NPIX by long division, saturation
 
 import cocotb
 
-from common import run_config
+from common import block, run_config
 
 
 @cocotb.test()
 async def gap(dut):
+    dut = block(dut)  # (its ports in a shared top: tests/test_rtl_blocks.py)
     await run_config(dut)

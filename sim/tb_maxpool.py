@@ -3,9 +3,10 @@ pool layer): kinds.maxpool, ceil mode, padded positions never win, signed and un
 
 import cocotb
 
-from common import run_config
+from common import block, run_config
 
 
 @cocotb.test()
 async def maxpool(dut):
+    dut = block(dut)  # (its ports in a shared top: tests/test_rtl_blocks.py)
     await run_config(dut)

@@ -6,9 +6,10 @@ run directory."""
 
 import cocotb
 
-from common import run_config
+from common import block, run_config
 
 
 @cocotb.test()
 async def mvau(dut):
+    dut = block(dut)  # (its ports in a shared top: tests/test_rtl_blocks.py)
     await run_config(dut)

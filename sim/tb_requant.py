@@ -4,11 +4,12 @@ ReLU, saturation, against arith.requantize on tie, near-tie, saturation and rand
 import cocotb
 from cocotb.triggers import Timer
 
-from common import Report, load_config
+from common import Report, block, load_config
 
 
 @cocotb.test()
 async def requant(dut):
+    dut = block(dut)  # (its ports in a shared top: tests/test_rtl_blocks.py)
     cfg = load_config()
     in_w, out_w = cfg["in_w"], cfg["out_w"]
     report = Report(cfg)

@@ -13,7 +13,7 @@ from pathlib import Path
 import cocotb
 from cocotb.triggers import RisingEdge
 
-from common import load_config, run_config
+from common import block, load_config, run_config
 
 
 async def count_beats(dut, record: dict):
@@ -32,6 +32,7 @@ async def count_beats(dut, record: dict):
 
 @cocotb.test()
 async def swu(dut):
+    dut = block(dut)  # (its ports in a shared top: tests/test_rtl_blocks.py)
     cfg = load_config()
     record = {"beats": [], "last_cycle": []}
     cocotb.start_soon(count_beats(dut, record))

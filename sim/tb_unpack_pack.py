@@ -5,11 +5,12 @@ TLAST on the image's last word)."""
 import cocotb
 from cocotb.triggers import RisingEdge
 
-from common import run_config
+from common import block, run_config
 
 
 @cocotb.test()
 async def unpack(dut):
+    dut = block(dut)  # (its ports in a shared top: tests/test_rtl_blocks.py)
     await run_config(dut)
 
 
@@ -24,6 +25,7 @@ async def _keep_monitor(dut, bad: list):
 
 @cocotb.test()
 async def pack(dut):
+    dut = block(dut)  # (its ports in a shared top: tests/test_rtl_blocks.py)
     bad = []
     cocotb.start_soon(_keep_monitor(dut, bad))
     await run_config(dut)

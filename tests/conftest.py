@@ -24,21 +24,23 @@ from accel.training.quantizers import QuantOps, QuantSpec
 # small files fill in at the end. The numbers: CPU minutes on a cold cache as measured on a loaded
 # machine (or estimated, "~"); only their order matters.
 SLOW_FIRST = [
-    "test_rtl_network.py",      # ~5: Verilator builds (DMA model, cocotbext top), 200 MNIST images
-    "test_rtl_sim.py",          # ~2: Verilator builds (cocotb DMA model; the native one shared)
-    "test_hls.py",              # ~4: g++ C-sims of four projects, 1,000 MNIST images via hls4ml
-    "test_rtl_blocks.py",       # ~4: cocotb block testbenches on Icarus and Verilator
-    "test_api.py",              # 4.3: the README example as a notebook (C, Verilator, hls4ml)
+    "test_rtl_network.py",      # 2.0: the default design's native Verilator build (first: the
+                                # files after it that simulate that design find it built),
+                                # 200 MNIST images
+    "test_hls.py",              # 3.8: g++ C-sims of four projects, 200 MNIST images via hls4ml
     "test_train.py",            # 4.2: four short trainings (torch on both cores)
+    "test_api.py",              # 4.3: the README example as a notebook (C, Verilator, hls4ml)
+    "test_rtl_sim.py",          # 2.8: three Verilator builds of a small net (cocotb, native)
+    "test_rtl_icarus.py",       # 2.4: small nets on Icarus
+    "test_rtl_blocks.py",       # 2.1: cocotb block testbenches on Icarus, one Verilator build
+    "test_rtl_estimate.py",     # 2: yosys on a small net
     "test_overlay_package.py",  # ~2: a fresh venv, the notebook on the simulated device
+    "test_build_resume.py",     # ~2: five builds of a small net, two C-sim compiles
+    "test_build.py",            # ~2: the rtl backend on Icarus (2 MNIST images, the default design)
     "test_compress_pipeline.py",
-    "test_rtl_icarus.py",       # 2.3 (tiny-mnist) + small nets: Icarus
     "test_qonnx_interop.py",    # 2: qonnx's channels-last conversion (kept: once per content)
-    "test_progress.py",         # ~1.5: yosys on a small net, two Verilator runs
+    "test_progress.py",         # 1.2: the default design's native Verilator build (shared)
     "test_driver.py",
-    "test_rtl_estimate.py",
-    "test_build.py",
-    "test_build_resume.py",
     "test_fuzz.py",
 ]
 

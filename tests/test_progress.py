@@ -1,12 +1,9 @@
 """Progress on stderr for the long steps (accel.core.progress): the helper itself, then `accel
-estimate` (yosys on a tiny net) and `accel sim` (Verilator, the default model) with their stderr
-captured: progress is there, stdout keeps its format, --quiet / ACCEL_PROGRESS=0 turn it off, and
-an error after a bar is still one `accel: error:` line of its own."""
+sim` (Verilator, the default model; `accel estimate --yosys` in test_rtl_estimate.py) with their
+stderr captured: progress is there, stdout keeps its format, --quiet / ACCEL_PROGRESS=0 turn it
+off, and an error after a bar is still one `accel: error:` line of its own."""
 
-import json
 import re
-import shutil
-import subprocess
 import time
 
 import pytest
@@ -84,38 +81,8 @@ def test_error_after_a_bar_is_one_line_of_its_own(fast, capsys, monkeypatch):
 # ---------------------------------------------------------------------------------------------
 # the real tools
 
-RESOURCE_LINE = r"  (LUT|FF|DSP|BRAM36) +[\d.]+ of +\d+ \(\d+%\)"
-
-
-def test_estimate_shows_yosys_progress(exported, tmp_path, capsys, monkeypatch):
-    """yosys on a tiny net (~1 min): its log's steps as progress; the number of synth_xilinx
-    steps is learned for the next run's bar (seeded wrong here: the bar uses it, the run fixes
-    it)."""
-    if not shutil.which("yosys"):
-        pytest.skip("yosys missing")
-    from accel.rtl.generate import write as generate
-
-    _, path = exported()
-    rtl = tmp_path / "r"
-    generate(path, rtl, fold={"target_fps": 1000})
-    monkeypatch.setenv("ACCEL_CACHE", str(tmp_path / "cache"))  # yosys really runs
-    version = subprocess.run(["yosys", "-V"], capture_output=True, text=True).stdout.strip()
-    steps = tmp_path / "cache" / "rtl" / "yosys" / "synth_steps.json"
-    steps.parent.mkdir(parents=True)
-    steps.write_text(json.dumps({version: 999}))
-    capsys.readouterr()  # (the model export's own output)
-    assert main(["estimate", "--model", str(path), "--rtl", str(rtl), "--yosys"]) == 0
-    out, err = capsys.readouterr()
-    bars = [l for l in err.splitlines() if l.startswith("yosys synth_xilinx: ")]
-    assert bars and all(re.search(r"\| +\d+/999 steps \[", l) for l in bars), err
-    assert re.search(r"/999 steps \[.*\], \w", bars[-1])  # and the pass yosys was in
-    learned = json.loads(steps.read_text())[version]
-    assert 10 < learned < 999
-    lines = out.splitlines()  # stdout: header, four resources, depth, verdict; no progress
-    assert len(lines) == 7 and lines[0].startswith(f"yosys synth_xilinx -family xc7 on {rtl} ")
-    assert all(re.fullmatch(RESOURCE_LINE, l) for l in lines[1:5]), out
-    assert re.match(r"  depth   \d+ LUT levels, CARRY4 chain \d+; ~[\d.]+ MHz", lines[5]), out
-    assert lines[6] == "fits zybo (xc7z010clg400-1)"
+# (`accel estimate --yosys` shows yosys' progress: tests/test_rtl_estimate.py's
+# test_yosys_on_a_small_net, which shares its one yosys run with the estimate's own checks.)
 
 
 def test_sim_shows_images_and_cycles(fast, capsys):

@@ -29,7 +29,7 @@ from accel.core.errors import AccelError
 from accel.core.ir import QType, pool_out_size
 from accel.rtl import sim as rtlsim
 from accel.rtl import mul
-from accel.rtl.fold import MUL_STYLES, Fold, divisors
+from accel.rtl.fold import MUL_STYLES, Fold, divisors, out_folds, pes
 from accel.rtl.generate import weight_rom
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,6 +37,7 @@ SIM_DIR = ROOT / "sim"
 LIB = ROOT / "accel" / "rtl" / "lib"
 WRAP = SIM_DIR / "wrappers"
 CONFIG_ENV = "ACCEL_BLOCK_CONFIG"  # the same name as sim/common.py
+PORTS_ENV = "ACCEL_BLOCK_PORTS"  # sim/common.py's too
 
 
 @dataclass
@@ -322,9 +323,12 @@ def _mul(seed, p):
 
 
 def case_mvau(rng, seed):
-    """accel_mvau alone on pixels: a 1x1 convolution, PE | OUT_C, SIMD | IN_C."""
+    """accel_mvau alone on pixels: a 1x1 convolution, SIMD | IN_C, PE one of fold.pes (a divisor
+    of OUT_C or a ragged PE: the last output fold partial)."""
     cin, cout = int(rng.integers(1, 9)), int(rng.integers(1, 9))
-    pe, simd = int(rng.choice(divisors(cout))), int(rng.choice(divisors(cin)))
+    pe, simd = int(rng.choice(pes(cout))), int(rng.choice(divisors(cin)))
+    if seed == 3:  # pinned: a ragged PE (3 rows, 7 channels: the last fold has one)
+        cout, pe = 7, 3
     n, h, w = int(rng.integers(2, 4)), int(rng.integers(1, 4)), int(rng.integers(1, 4))
 
     def conv(x, wt, b, a, bs):
@@ -336,7 +340,7 @@ def case_mvau(rng, seed):
                                        "pads": [[0] * (h * w)] * n}},
                      {"m": {"frames": pixel_frames(y, p["OUT_BITS"]), "lane_bits": p["OUT_BITS"],
                             "lanes": cout}},
-                     n * h * w * (cin // simd) * (cout // pe) + 10)
+                     n * h * w * (cin // simd) * out_folds(cout, pe) + 10)
     return Case("accel_mvau", "tb_mvau", "mvau", [LIB / "accel_requant.v", LIB / "accel_mvau.v"],
                 params, cfg, _roms(wt, bias, p["W_BITS"], p["B_BITS"], pe, simd), cover)
 
@@ -348,7 +352,9 @@ def case_conv(rng, seed):
     if seed == 0:  # the fire module's expand3x3
         k, s, p, _, h, w, oh, ow = window_geometry(rng, False, (3, 1, 1, False, 4, 5))
     nvec = k * k * c
-    pe, simd = int(rng.choice(divisors(cout))), int(rng.choice(divisors(nvec)))
+    pe, simd = int(rng.choice(pes(cout))), int(rng.choice(divisors(nvec)))
+    if seed == 4:  # pinned: a ragged PE with packed lanes (2 rows, 5 channels)
+        cout, pe = 5, 2
     n = 2
 
     def conv(x, wt, b, a, bs):
@@ -361,7 +367,7 @@ def case_conv(rng, seed):
     cfg = stream_cfg(rng, seed, {"s": {"frames": pixel_frames(x, q["IN_BITS"])}},
                      {"m": {"frames": pixel_frames(y, q["OUT_BITS"]), "lane_bits": q["OUT_BITS"],
                             "lanes": cout}},
-                     n * oh * ow * (max(nvec // simd * cout // pe, k * k)) + 10)
+                     n * oh * ow * (max(nvec // simd * out_folds(cout, pe), k * k)) + 10)
     return Case("accel_swu_mvau", "tb_mvau", "mvau",
                 [LIB / "accel_requant.v", LIB / "accel_mvau.v", LIB / "accel_swu.v",
                  WRAP / "accel_swu_mvau.v"],
@@ -511,7 +517,8 @@ CASES = {"requant": case_requant, "swu": case_swu, "maxpool": case_maxpool, "mva
          "conv": case_conv, "concat": case_concat, "fork": case_fork, "fifo": case_fifo,
          "gap": case_gap, "unpack": case_unpack, "pack": case_pack,
          "window_par": case_swu_par}  # PAR=K; named to sort last (make_case seeds by index)
-# Icarus: several parameter sets per block (no compile step); Verilator: one build per block.
+# Icarus: several parameter sets per block (no compile step); Verilator: one parameter set per
+# block, all of them in one build (shared_top).
 ICARUS_SEEDS = {"requant": 4, "swu": 5, "maxpool": 5, "mvau": 5, "conv": 5, "concat": 3,
                 "fork": 2, "fifo": 4, "gap": 6, "unpack": 4, "pack": 3, "window_par": 4}
 VERILATOR_SEED = 100
@@ -527,6 +534,75 @@ def make_case(block: str, seed: int) -> Case:
     return CASES[block](rng, seed)
 
 
+# ---------------------------------------------------------------- one Verilator build, many blocks
+# A Verilator build of even the smallest block costs ~20 s of CPU (mostly its runtime and VPI
+# C++, the same every time): the Verilator runs share one build of a generated top that holds one
+# instance of each block with its parameters and brings every port out as <block>__<port> (clk
+# and rst_n shared); sim/common.py's block() shows each test its own block's ports. Each test
+# still runs its own simulation of its own block, the others idle.
+SHARED_TOP = "accel_blocks"
+ROM_PARAMS = {"weights.mem": "WEIGHT_FILE", "bias.mem": "BIAS_FILE"}  # accel_mvau's ROM file names
+
+
+def _header(case: Case) -> tuple[dict, list]:
+    """The case's top module from its source: (parameter values: the defaults, then the case's),
+    [(direction, width or None for a scalar, port name)]."""
+    pattern = rf"^module {case.top}\b.*?^\);"
+    text = next(m.group(0) for src in case.sources
+                if (m := re.search(pattern, src.read_text(), re.M | re.S)))
+    text = re.sub(r"//[^\n]*", "", text)
+    plist, ports = re.fullmatch(r"module \w+\s*#\((.*?)\)\s*\((.*)\);", text, re.S).groups()
+    values = {}
+    for name, default in re.findall(r"parameter\s+(\w+)\s*=\s*([^,]+)", plist):
+        values[name] = case.params[name] if name in case.params else \
+            eval(default.strip(), {}, dict(values))  # Verilog's + - * ( ) on the earlier ones
+    found = []
+    for direction, rng, name in re.findall(
+            r"(input|output)\s+(?:wire|reg)?\s*(?:signed\s+)?(?:\[([^\]]+)\])?\s*(\w+)", ports):
+        width = None
+        if rng:
+            hi, lo = (eval(e, {}, dict(values)) for e in rng.split(":"))
+            width = hi - lo + 1
+        found.append((direction, width, name))
+    return values, found
+
+
+def _rom_names(block: str, case: Case) -> dict:
+    """{ROM file name in the case: name in the shared run directory} (accel_mvau takes its file
+    names as parameters: the block's own; another top reads the default names)."""
+    values, _ = _header(case)
+    return {f: (f"{block}_{f}" if ROM_PARAMS[f] in values else f) for f in case.mems}
+
+
+def shared_top(group: dict) -> str:
+    """Verilog of the top holding one instance of each {block: Case}."""
+    ports, body = ["input  wire clk", "input  wire rst_n"], []
+    for block, case in group.items():
+        _, found = _header(case)
+        conns = []
+        for direction, width, name in found:
+            if name in ("clk", "rst_n"):
+                conns.append(f".{name}({name})")
+                continue
+            rng = f"[{width - 1}:0] " if width is not None else ""
+            ports.append(f"{direction:6} wire {rng}{block}__{name}")
+            conns.append(f".{name}({block}__{name})")
+        params = dict(case.params)
+        for f, name in _rom_names(block, case).items():
+            if name != f:
+                params[ROM_PARAMS[f]] = name
+        text = ", ".join(f".{k}({json.dumps(v) if isinstance(v, str) else int(v)})"
+                         for k, v in params.items())
+        body.append(f"    {case.top} #({text}) u_{block} (\n        {', '.join(conns)});")
+    return (f"module {SHARED_TOP} (\n    " + ",\n    ".join(ports) + "\n);\n" +
+            "\n".join(body) + "\nendmodule\n")
+
+
+def verilator_group() -> dict:
+    """{block: its Verilator case} (deterministic: make_case)."""
+    return {b: make_case(b, VERILATOR_SEED) for b in CASES}
+
+
 # ---------------------------------------------------------------- running
 
 def cache_dir() -> Path:
@@ -535,15 +611,32 @@ def cache_dir() -> Path:
     return root / "rtl-blocks"
 
 
-def build_key(case: Case, simulator: str) -> str:
+def build_key(case: Case, simulator: str, top_text: str = "") -> str:
     h = hashlib.sha256(f"{rtlsim.toolchain_id(simulator)} {case.top} "
-                       f"{sorted(case.params.items())}".encode())
+                       f"{sorted(case.params.items())} {top_text}".encode())
     for src in case.sources:
         h.update(src.read_bytes())
     return f"{simulator}-{case.top}-{h.hexdigest()[:16]}"
 
 
-def run_case(case: Case, simulator: str, run_dir: Path) -> dict:
+def run_case(case: Case, simulator: str, run_dir: Path, shared: tuple | None = None) -> dict:
+    """Build (cached) and run one case; shared: (block, {block: Case}) runs the case as that
+    block of the group's shared top (the case is group[block])."""
+    mems, top, params, env_ports = case.mems, case.top, case.params, {}
+    what, top_text = f"{case.top} {case.params}", ""
+    if shared:
+        block, group = shared
+        assert group[block] is case
+        top_text = shared_top(group)
+        mems = {}
+        for b, c in group.items():
+            for f, name in _rom_names(b, c).items():
+                assert name not in mems, f"two blocks read {name}"
+                mems[name] = c.mems[f]
+        sources = sorted({src for c in group.values() for src in c.sources})
+        case = Case(SHARED_TOP, case.module, case.testcase, sources, {}, case.cfg)
+        top, params, env_ports = SHARED_TOP, {}, {PORTS_ENV: f"{block}__"}
+        what += f" (as {block} in {SHARED_TOP})"
     try:
         rtlsim.check_simulator(simulator)
     except AccelError as e:
@@ -553,8 +646,8 @@ def run_case(case: Case, simulator: str, run_dir: Path) -> dict:
     env = rtlsim.tool_env(simulator)
     if simulator == "verilator":  # tiny designs: compiling unoptimized C++ halves the build time
         env["MAKEFLAGS"] = env.get("MAKEFLAGS", "") + " OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0"
-    build_dir = cache_dir() / build_key(case, simulator)
-    for name, text in case.mems.items():
+    build_dir = cache_dir() / build_key(case, simulator, top_text)
+    for name, text in mems.items():
         (run_dir / name).write_text(text)
     case.cfg["report"] = str(run_dir / "report.json")
     (run_dir / "config.json").write_text(json.dumps(case.cfg))
@@ -569,20 +662,25 @@ def run_case(case: Case, simulator: str, run_dir: Path) -> dict:
         with open(build_dir.with_name(build_dir.name + ".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             args = ["-Wno-fatal", "-Wno-WIDTH", "-Wno-UNUSED"] if simulator == "verilator" else []
-            runner.build(sources=case.sources, hdl_toplevel=case.top, build_dir=build_dir,
-                         parameters=case.params, build_args=args, timescale=("1ns", "1ps"))
+            sources = list(case.sources)
+            if top_text:  # beside the build, which is keyed by its text
+                sources.append(build_dir.with_name(build_dir.name + ".v"))
+                if not sources[-1].is_file():
+                    sources[-1].write_text(top_text)
+            runner.build(sources=sources, hdl_toplevel=top, build_dir=build_dir,
+                         parameters=params, build_args=args, timescale=("1ns", "1ps"))
         # test_filter, not testcase: the runner's testcase regex (".*name$") would also run
         # "unpack" when asked for "pack"
-        runner.test(test_module=case.module, hdl_toplevel=case.top,
+        runner.test(test_module=case.module, hdl_toplevel=top,
                     test_filter=rf"\.{re.escape(case.testcase)}$",
                     build_dir=build_dir, test_dir=run_dir,
-                    extra_env={CONFIG_ENV: str(run_dir / "config.json"), **env},
+                    extra_env={CONFIG_ENV: str(run_dir / "config.json"), **env, **env_ports},
                     seed=case.cfg["seed"])
     except SystemExit as e:
         report = run_dir / "report.json"
         detail = (report.read_text() if report.is_file() else "(no report)") + \
             "\n(the cocotb log above has the failing assertion)"
-        raise AssertionError(f"{simulator} {case.top} {case.params}: cocotb test failed "
+        raise AssertionError(f"{simulator} {what}: cocotb test failed "
                              f"(exit {e.code}):\n{detail}") from None
     finally:
         sys.path.remove(str(SIM_DIR))
@@ -598,7 +696,10 @@ def run_case(case: Case, simulator: str, run_dir: Path) -> dict:
                          ids=[f"{s}-{b}-{n}" for s, b, n in RUNS])
 def test_block(simulator, block, seed, tmp_path):
     case = make_case(block, seed)
-    report = run_case(case, simulator, tmp_path)
+    shared = None
+    if simulator == "verilator":  # one build for all blocks (shared_top)
+        shared = (block, {**verilator_group(), block: case})
+    report = run_case(case, simulator, tmp_path, shared)
     assert report["mismatches"] == 0
     assert report["checked"] > 0
 

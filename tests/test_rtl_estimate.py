@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -44,12 +45,38 @@ def test_parse_and_fold_cell_counts():
         parse_stat("nothing here")
 
 
+RESOURCE_LINE = r"  (LUT|FF|DSP|BRAM36) +[\d.]+ of +\d+ \(\d+%\)"
+
+
 def test_yosys_on_a_small_net(exported, tmp_path, capsys, monkeypatch):
+    """One yosys run (about a minute of CPU) for everything that needs a real one: `accel
+    estimate --yosys` with its progress on stderr (its log's steps as a bar; the number of
+    synth_xilinx steps learned for the next run's bar: seeded wrong here, the bar uses it, the run
+    fixes it) and stdout in its format; then the figures and the per-layer table from the cache."""
     _, path = exported()
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ACCEL_CACHE", str(tmp_path / "cache"))  # yosys really runs
     rtl = Path("r")  # relative, as typed: yosys runs in r/rtl, so the paths it gets must not be
     m = generate(path, rtl, fold={"target_fps": 20000})
-    e = estimate(rtl, "zybo", cache=False)
+    version = subprocess.run(["yosys", "-V"], capture_output=True, text=True).stdout.strip()
+    steps = tmp_path / "cache" / "rtl" / "yosys" / "synth_steps.json"
+    steps.parent.mkdir(parents=True)
+    steps.write_text(json.dumps({version: 999}))
+    capsys.readouterr()  # (the model export's own output)
+    assert main(["estimate", "--model", str(path), "--rtl", str(rtl), "--yosys"]) == 0
+    out, err = capsys.readouterr()
+    bars = [l for l in err.splitlines() if l.startswith("yosys synth_xilinx: ")]
+    assert bars and all(re.search(r"\| +\d+/999 steps \[", l) for l in bars), err
+    assert re.search(r"/999 steps \[.*\], \w", bars[-1])  # and the pass yosys was in
+    learned = json.loads(steps.read_text())[version]
+    assert 10 < learned < 999
+    lines = out.splitlines()  # stdout: header, four resources, depth, verdict; no progress
+    assert len(lines) == 7 and lines[0].startswith(f"yosys synth_xilinx -family xc7 on {rtl} ")
+    assert all(re.fullmatch(RESOURCE_LINE, l) for l in lines[1:5]), out
+    assert re.match(r"  depth   \d+ LUT levels, CARRY4 chain \d+; ~[\d.]+ MHz", lines[5]), out
+    assert lines[6] == "fits zybo (xc7z010clg400-1)"
+    # the figures (the run above's, from the cache)
+    e = estimate(rtl, "zybo")
     # the DSP48E1 count is exact: the lane rule per layer (accel.rtl.mul: dsp, pack, lut)
     assert e["DSP"] == sum(l.get("dsps", 0) for l in m["layers"])
     assert e["LUT"] > 0 and e["FF"] > 0 and e["fits"]
@@ -63,7 +90,7 @@ def test_yosys_on_a_small_net(exported, tmp_path, capsys, monkeypatch):
         assert rows[l["name"]]["DSP"] == l.get("dsps", 0), l["name"]
         assert rows[l["name"]]["LUT"] > 0 and rows[l["name"]]["FF"] > 0, l["name"]
     assert rows["io"]["FF"] > 0  # the DMA word unpacker / packer
-    # the CLI table (from the cache now)
+    # the CLI table (from the cache)
     assert main(["estimate", "--model", str(path), "--rtl", str(rtl), "--layers", "--yosys"]) == 0
     text = capsys.readouterr().out
     assert "fits zybo" in text

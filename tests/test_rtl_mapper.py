@@ -13,7 +13,7 @@ from accel.core.errors import AccelError
 from accel.core.modelfile import load_model
 from accel.api import DEFAULT_MODEL
 from accel.rtl import fold as folding
-from accel.rtl import mapper, mul
+from accel.rtl import mapper, mul, resources
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +119,29 @@ def _board(dsp=80, lut=17600, name="tight", part="xc7z010clg400-1"):
 def test_budget_applies_the_stated_reserve():
     b = boards.get("pynq-z2")
     room = mapper.budget(b)
-    assert math.isclose(room[0], 0.8 * b.capacity["LUT"])
+    margin = resources.MARGIN
+    assert margin["LUT"] > 0 and margin["DSP"] == margin["BRAM36"] == 0  # those two are exact
+    assert math.isclose(room[0], 0.8 * b.capacity["LUT"] / (1 + margin["LUT"]))
+    assert math.isclose(room[1], 0.8 * b.capacity["FF"] / (1 + margin["FF"]))
     assert math.isclose(room[2], b.capacity["DSP48E1"])
     assert math.isclose(room[3], 0.9 * b.capacity["BRAM36"])
+
+
+def test_repair_swaps_an_option_into_the_idle_resource():
+    """The relaxation can stop just over one resource with another idle; the local search swaps
+    the option that cuts the overflow without overflowing what fits (and only that)."""
+    res = {"a": np.array([[100.0, 0, 1, 0], [40.0, 0, 4, 0]]),   # LUT-heavy or DSP-heavy
+           "b": np.array([[50.0, 0, 1, 0], [20.0, 0, 9, 0]])}    # its DSP option overflows
+    cyc = {"a": np.array([10, 10]), "b": np.array([10, 10])}
+
+    class T:
+        pass
+    table = T()
+    table.res, table.cyc = res, cyc
+    table.total = lambda pick: sum(res[n][i] for n, i in pick.items())
+    room = np.array([120.0, 1.0, 8.0, 1.0])
+    pick, used = mapper._repair(table, 10, {"a": 0, "b": 0}, np.zeros(4), room)
+    assert pick == {"a": 1, "b": 0} and list(used) == [90.0, 0, 5, 0]
+    # nothing fits: the pick is left as it was
+    pick, used = mapper._repair(table, 10, {"a": 0, "b": 0}, np.zeros(4), room * [0.1, 1, 1, 1])
+    assert pick == {"a": 1, "b": 1} or used[0] > 12.0

@@ -2,7 +2,8 @@
 
 A convolution (accel_mvau) computes one output pixel as a matrix-vector product of its N = K*K*Cin
 inputs with Cout weight rows, folded onto PE x SIMD multipliers (PE output channels and SIMD inputs
-per cycle): SF = N/SIMD input folds times NF = Cout/PE output folds = SF*NF cycles per pixel. The
+per cycle): SF = N/SIMD input folds times NF = ceil(Cout/PE) output folds = SF*NF cycles per pixel
+(SIMD divides N; PE need not divide Cout: the last fold is partial). The
 layers run as a dataflow pipeline, so the images/s are set by the slowest layer. This module holds
 the cycle model and the legal options of a layer; accel.rtl.mapper chooses among them for a board,
 and `load` reads a fold.yaml:
@@ -39,6 +40,18 @@ def divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
+def out_folds(cout: int, pe: int) -> int:
+    """NF: output folds of PE rows (the last one partial when PE does not divide cout)."""
+    return -(-cout // pe)
+
+
+def pes(cout: int) -> list[int]:
+    """The PEs worth having: for each fold count NF the fewest rows giving it, ceil(cout/NF)
+    (the divisors and, between them, ragged PEs whose last fold is partial: 5 for 64 channels
+    gives 13 folds where 4 gives 16 and 8 gives 8)."""
+    return sorted({-(-cout // nf) for nf in range(1, cout + 1)})
+
+
 def windowed(layer) -> bool:
     """A conv that reads windows from an accel_swu (all but a plain 1x1, stride 1, unpadded)."""
     kh, kw = layer.weight.shape[2:]
@@ -58,7 +71,7 @@ def vector_cycles(layer, fold: Fold) -> int:
     """Cycles per output pixel in steady state. 1x1 layers (one beat, one buffer): the folds plus
     the cycle that takes the next vector. Windowed layers (double buffered): the folds, or the
     beats plus the cycle that moves the full buffer to the compute buffer, whichever is longer."""
-    folds = (layer.fan_in // fold.simd) * (layer.shape[0] // fold.pe)
+    folds = (layer.fan_in // fold.simd) * out_folds(layer.shape[0], fold.pe)
     b = beats(layer, fold)
     return folds + 1 if not windowed(layer) else max(folds, b + 1)
 
@@ -86,22 +99,23 @@ def styles(layer) -> tuple:
     return ("dsp", "lut") + (("pack",) if lanes > 1 else ())
 
 
-def options(layer) -> list[Fold]:
-    """Every legal fold of a convolution: PE divides the output channels, SIMD the fan-in;
-    packing only with two or more PE rows to share a DSP48E1; windowed layers take their window
-    one position or one column (K positions) per beat."""
+def options(layer, pe_values=None) -> list[Fold]:
+    """Every legal fold of a convolution: PE one of pes() (a divisor of the output channels or
+    the fewest rows for a fold count), SIMD a divisor of the fan-in; packing only with two or
+    more PE rows to share a DSP48E1; windowed layers take their window one position or one
+    column (K positions) per beat."""
     k = layer.weight.shape[2]
     pars = (1, k) if windowed(layer) and k > 1 else (1,)  # a column per beat: accel_swu PAR=K
-    return [Fold(pe, simd, m, par) for pe in divisors(layer.shape[0])
+    return [Fold(pe, simd, m, par) for pe in (pe_values or pes(layer.shape[0]))
             for simd in divisors(layer.fan_in) for m in styles(layer) for par in pars
             if m != "pack" or pe > 1]
 
 
 def check(layer, fold: Fold) -> Fold:
     n, cout = layer.fan_in, layer.shape[0]
-    if fold.pe < 1 or cout % fold.pe:
-        raise AccelError(f"fold of {layer.name}: pe={fold.pe} must divide its {cout} output "
-                         f"channels (one of {divisors(cout)})")
+    if fold.pe < 1 or fold.pe > cout:
+        raise AccelError(f"fold of {layer.name}: pe={fold.pe} must be from 1 to its {cout} "
+                         f"output channels")
     if fold.simd < 1 or n % fold.simd:
         raise AccelError(f"fold of {layer.name}: simd={fold.simd} must divide its {n} inputs "
                          f"(K*K*Cin; one of {divisors(n)})")
@@ -110,9 +124,11 @@ def check(layer, fold: Fold) -> Fold:
 
 def matching(layer, want: dict) -> list[Fold]:
     """The options of a convolution with the fields a fold.yaml gives ({pe, simd, mul}, any
-    subset), after checking the given PE and SIMD divide the layer."""
+    subset), after checking the given PE (1..Cout) and SIMD (a divisor) fit the layer; a PE
+    outside pes() is allowed when asked for (its last fold is as partial as it says)."""
     check(layer, Fold(want.get("pe") or 1, want.get("simd") or 1))
-    found = [f for f in options(layer) if all(getattr(f, k) == v for k, v in want.items())]
+    opts = options(layer, [want["pe"]] if "pe" in want else None)
+    found = [f for f in opts if all(getattr(f, k) == v for k, v in want.items())]
     if not found:
         raise AccelError(f"fold of {layer.name}: mul={want['mul']} needs two or more PE rows "
                          f"and room for two lanes in a DSP48E1 (accel/rtl/mul.py)")

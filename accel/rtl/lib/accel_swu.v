@@ -10,6 +10,10 @@
 //   K lanes are the banks rotated by the window's first row slot. (K = 1: PAR = 1.)
 // Either way an input row is accepted once the row it overwrites is no longer inside any pending
 // window.
+// Control without coordinate arithmetic (each adder or comparison of coordinates costs LUTs in
+// every instance): the position's column and row, the rows received beyond the window's first
+// row and the window's needs are registers that move by constant steps; every test is against a
+// constant or a small register, and every counter is only as wide as its range.
 `default_nettype none
 module accel_swu #(
     parameter C    = 1,    // channels per pixel
@@ -41,70 +45,120 @@ module accel_swu #(
     localparam CB = C * BITS;
     localparam KY = (PAR == 1) ? K : 1;     // ky steps per window (PAR = K: all rows in one beat)
     localparam AW = $clog2(NR * W);
-    // coordinate width: signed, wide enough for -pad .. H + K and for RAM addresses
-    localparam CW0 = $clog2((H > W ? H : W) + 2 * K + 2) + 2;
-    localparam CW  = (CW0 > AW + 1) ? CW0 : AW + 1;
+    // widths: each counter as wide as its range (at least 1)
+    localparam RWD = $clog2(H + 1);                 // in_row: 0 .. H
+    localparam IWD = (W > 1) ? $clog2(W) : 1;       // in_col: 0 .. W-1
+    localparam NWD = $clog2(W + 1);                 // need_col: 1 .. W
+    localparam OYW = (OH > 1) ? $clog2(OH) : 1;
+    localparam OXW = (OW > 1) ? $clog2(OW) : 1;
+    localparam KW  = (K > 1) ? $clog2(K) : 1;
+    // signed position coordinates: -pad .. size + K, plus a sign bit
+    localparam XW  = $clog2(W + K + PL + S + 2) + 1;
+    localparam YW  = $clog2(H + K + PT + S + 2) + 1;
+    // rows received beyond the window's first row: -S .. H + PT
+    localparam AHW = $clog2(H + PT + S + 2) + 1;
+    localparam [KW-1:0] KM1 = K - 1;
 
     // input side
-    reg signed [CW-1:0] in_row;          // next row to write (H when the image is in)
-    reg        [CW-1:0] in_col;
-    reg        [CW-1:0] in_slot;         // in_row mod NR
+    reg [RWD-1:0] in_row;               // next row to write (H when the image is in)
+    reg [IWD-1:0] in_col;
     wire in_done = (in_row == H);
+    wire in_eol  = (in_col == W - 1);
     // output side
-    reg        [CW-1:0] oy, ox, ky, kx;
-    reg signed [CW-1:0] row_lo, col_lo;  // top-left input coordinate of the current window
-    reg        [AW-1:0] base_addr;     // (row_lo mod NR) * W: the window's first row in the RAM
-    reg        [CW-1:0] base_slot;     // row_lo mod NR (PAR = K: the bank of lane 0)
-    reg        [AW-1:0] ky_off;        // ky * W
-    reg        [AW-1:0] in_base;       // in_slot * W
-    reg               out_done;        // all windows of this image issued
+    reg [OYW-1:0] oy;
+    reg [OXW-1:0] ox;
+    reg [KW-1:0]  ky, kx;
+    reg signed [XW-1:0]  col;           // column of the position issued next (col_lo + kx)
+    reg signed [AHW-1:0] ahead;         // in_row - (the window's first row)
+    reg [KW-1:0]  need_rows;            // rows the window needs beyond its first: min(K-1, H-1-row_lo)
+    reg [YW-1:0]  rows_left;            // H-1 - (the window's first row), >= 0
+    reg [NWD-1:0] need_col;             // columns of its last row it needs: min(col_lo + K, W)
+    reg           out_done;             // all windows of this image issued
 
-    assign s_ready = !in_done && (out_done || (in_row - row_lo < NR));
+    assign s_ready = !in_done && (out_done || (ahead < NR));
     wire push = s_valid && s_ready;
+    wire row_in = push && in_eol;       // an input row completes
 
-    wire signed [CW-1:0] r_end  = row_lo + K - 1;
-    wire signed [CW-1:0] c_end  = col_lo + K - 1;
-    wire signed [CW-1:0] r_need = (r_end > H - 1) ? H - 1 : r_end;
-    wire signed [CW-1:0] c_need = (c_end > W - 1) ? W - 1 : c_end;
-    wire avail = in_done || (in_row > r_need) || (in_row == r_need && $signed(in_col) > c_need);
+    // The window's last needed pixel has arrived: a later row, or its row up to need_col.
+    wire avail = in_done || (ahead > $signed({1'b0, need_rows})) ||
+                 (ahead == $signed({1'b0, need_rows}) && {1'b0, in_col} >= need_col);
     wire free  = !m_valid || m_ready;
     wire issue = !out_done && avail && free;
 
-    wire signed [CW-1:0] c = col_lo + $signed(kx);
-    wire col_pad = (c < 0) || (c >= W);
-    wire [AW:0]   base_next = base_addr + S * W;
-    wire [CW:0]   slot_next = base_slot + S;
-    wire k_end   = (kx == K - 1) && (ky == KY - 1);
+    wire col_pad = (col < 0) || (col >= W);
+    wire [AW-1:0] col_u = col;          // as an address (used only where col is in [0, W))
+    wire kx_end  = (kx == K - 1);
+    wire k_end   = kx_end && (ky == KY - 1);
     wire row_end = k_end && (ox == OW - 1);
     wire img_end = row_end && (oy == OH - 1);
     localparam [AW-1:0] BASE0 = ((NR - (PT % NR)) % NR) * W;
-    localparam [CW-1:0] SLOT0 = (NR - (PT % NR)) % NR;
+    localparam SW0 = (NR > 1) ? $clog2(NR) : 1;
+    localparam [SW0-1:0] SLOT0 = (NR - (PT % NR)) % NR;
+    // the window needs after a step down by S rows, and at an image's first window
+    wire [YW-1:0] left_next = rows_left - S;
+    localparam [YW-1:0] LEFT0 = H - 1 + PT;
+    localparam [KW-1:0] NEED0 = (H - 1 + PT < K - 1) ? H - 1 + PT : K - 1;
+    localparam [NWD-1:0] NCOL0 = (K - PL < W) ? K - PL : W;
+    wire [NWD:0] ncol_step = need_col + S;
 
     genvar b;
     generate
         if (PAR == 1) begin : g_pos
-            wire signed [CW-1:0] r = row_lo + $signed(ky);
-            wire pad = (r < 0) || (r >= H) || col_pad;
-            // Addresses kept incrementally (no multiplier: synthesis would spend DSP48s on
-            // slot * W).
+            // row of the position issued next (row_lo + ky) and where its row starts in the
+            // RAM (row slot * W), the window's first row's start, and the write pointer: all
+            // moved by constant steps (no multiplier, no coordinate adder).
+            reg signed [YW-1:0] row;
+            reg [AW-1:0] rbase, wbase, wptr;
+            wire pad = (row < 0) || (row >= H) || col_pad;
+            wire [AW:0] rbase_next = rbase + W;
+            wire [AW:0] wbase_next = wbase + S * W;
+            wire [AW-1:0] raddr = pad ? {AW{1'b0}} : rbase + col_u;
             reg [CB-1:0] mem [0:NR*W-1];
-            wire [AW:0]   row_raw  = base_addr + ky_off;
-            wire [AW-1:0] row_addr = (row_raw >= NR * W) ? row_raw - NR * W : row_raw;
-            wire [AW-1:0] raddr = pad ? {AW{1'b0}} : row_addr + c[AW-1:0];
-            wire [AW-1:0] waddr = in_base + in_col[AW-1:0];
             reg [CB-1:0] rdata;
             always @(posedge clk) begin
-                if (push) mem[waddr] <= s_data;
-                if (issue) rdata <= mem[raddr];
+                if (push) mem[wptr] <= s_data;
+                // a padded position loads zeros (reset over enable, as FDRE's R over CE: no
+                // gating LUT per output bit)
+                if (issue && ZERO_PAD != 0 && pad) rdata <= {CB{1'b0}};
+                else if (issue) rdata <= mem[raddr];
             end
-            assign m_data = (ZERO_PAD != 0 && m_pad[0]) ? {CB{1'b0}} : rdata;
+            assign m_data = rdata;
             always @(posedge clk or negedge rst_n)
-                if (!rst_n) m_pad <= 1'b0;
-                else if (issue) m_pad <= pad;
+                if (!rst_n) begin
+                    m_pad <= 1'b0; row <= -PT; rbase <= BASE0; wbase <= BASE0; wptr <= 0;
+                end else begin
+                    if (in_done && out_done) wptr <= 0;
+                    else if (push) wptr <= (wptr == NR * W - 1) ? 0 : wptr + 1'b1;
+                    if (issue) begin
+                        m_pad <= pad;
+                        if (kx_end) begin
+                            if (!k_end) begin            // next row of the window
+                                row <= row + 1;
+                                rbase <= (rbase_next >= NR * W) ? rbase_next - NR * W
+                                                                : rbase_next;
+                            end else if (!row_end) begin // next window, same rows
+                                row <= row - (K - 1);
+                                rbase <= wbase;
+                            end else if (!img_end) begin // next window row, S rows down
+                                row <= row - (K - 1) + S;
+                                wbase <= (wbase_next >= NR * W) ? wbase_next - NR * W
+                                                                : wbase_next;
+                                rbase <= (wbase_next >= NR * W) ? wbase_next - NR * W
+                                                                : wbase_next;
+                            end else begin
+                                row <= -PT; rbase <= BASE0; wbase <= BASE0;
+                            end
+                        end
+                    end
+                end
         end else if (PAR == K) begin : g_col
             localparam BW = (W > 1) ? $clog2(W) : 1;
             localparam SW = $clog2(NR);      // NR >= 2 here (K >= 2; K = 1 is PAR = 1)
-            wire [BW-1:0] col_addr = col_pad ? {BW{1'b0}} : c[BW-1:0];
+            reg [SW-1:0] in_slot;            // in_row mod NR: the bank written
+            reg [SW-1:0] base_slot;          // the window's first row slot (bank of lane 0)
+            reg signed [YW-1:0] row_lo;      // the window's first row
+            wire [SW:0] slot_next = base_slot + S;
+            wire [BW-1:0] col_addr = col_pad ? {BW{1'b0}} : col_u[BW-1:0];
             // At issue, lane j (window row j) lives in bank (first slot + j) mod NR; a lane is
             // padded when the column or its row is outside the image. The bank feeding a padded
             // lane loads zeros into its read register (a synchronous reset, no output gating),
@@ -118,7 +172,8 @@ module accel_swu #(
                 for (i = 0; i < K; i = i + 1) begin
                     lane_bank[i*SW +: SW] = (base_slot + i >= NR) ? base_slot + i - NR
                                                                   : base_slot + i;
-                    lane_pad[i] = col_pad || (row_lo + i < 0) || (row_lo + i >= H);
+                    // row_lo + i outside [0, H): compared with constants
+                    lane_pad[i] = col_pad || (row_lo < -i) || (row_lo >= H - i);
                     for (n = 0; n < NR; n = n + 1)
                         if (ZERO_PAD != 0 && lane_pad[i] && lane_bank[i*SW +: SW] == n)
                             bank_zero[n] = 1'b1;
@@ -140,8 +195,19 @@ module accel_swu #(
             always @(posedge clk or negedge rst_n)
                 if (!rst_n) begin
                     sel <= {K*SW{1'b0}}; m_pad <= {PAR{1'b0}};
-                end else if (issue) begin
-                    sel <= lane_bank; m_pad <= lane_pad;
+                    in_slot <= 0; base_slot <= SLOT0; row_lo <= -PT;
+                end else begin
+                    if (in_done && out_done) in_slot <= 0;
+                    else if (row_in) in_slot <= (in_slot == NR - 1) ? 0 : in_slot + 1'b1;
+                    if (issue) begin
+                        sel <= lane_bank; m_pad <= lane_pad;
+                        if (img_end) begin
+                            row_lo <= -PT; base_slot <= SLOT0;
+                        end else if (row_end) begin
+                            row_lo <= row_lo + S;
+                            base_slot <= (slot_next >= NR) ? slot_next - NR : slot_next;
+                        end
+                    end
                 end
             reg [K*CB-1:0] lanes;
             always @(*) begin : g_mux
@@ -157,47 +223,48 @@ module accel_swu #(
         end
     endgenerate
 
+    // ahead moves by constants: +1 per input row, -S per window row, +S*(OH-1) at the image's
+    // last window (the first row goes back to -PT), PT at the next image.
+    localparam signed [AHW-1:0] BACK = S * (OH - 1);
+    wire signed [AHW-1:0] step_out = !(issue && row_end) ? 0 : (img_end ? BACK : -S);
     always @(posedge clk or negedge rst_n) begin
         if (!rst_n) begin
-            in_row <= 0; in_col <= 0; in_slot <= 0; in_base <= 0;
-            oy <= 0; ox <= 0; ky <= 0; kx <= 0; ky_off <= 0;
-            row_lo <= -PT; col_lo <= -PL; base_addr <= BASE0; base_slot <= SLOT0;
+            in_row <= 0; in_col <= 0;
+            oy <= 0; ox <= 0; ky <= 0; kx <= 0; col <= -PL;
+            ahead <= PT; need_rows <= NEED0; rows_left <= LEFT0; need_col <= NCOL0;
             out_done <= 1'b0; m_valid <= 1'b0; m_last <= 1'b0;
         end else begin
             if (in_done && out_done) begin          // both sides finished: next image
-                in_row <= 0; in_col <= 0; in_slot <= 0; in_base <= 0; out_done <= 1'b0;
-            end else if (push) begin
-                if (in_col == W - 1) begin
-                    in_col <= 0;
-                    in_row <= in_row + 1;
-                    in_slot <= (in_slot == NR - 1) ? 0 : in_slot + 1;
-                    in_base <= (in_slot == NR - 1) ? 0 : in_base + W;
-                end else begin
-                    in_col <= in_col + 1;
+                in_row <= 0; in_col <= 0; out_done <= 1'b0; ahead <= PT;
+            end else begin
+                if (push) begin
+                    in_col <= in_eol ? 0 : in_col + 1'b1;
+                    if (in_eol) in_row <= in_row + 1'b1;
                 end
+                ahead <= ahead + $signed({{(AHW-1){1'b0}}, row_in}) + step_out;
             end
             if (free) m_valid <= issue;
             if (issue) begin
                 m_last <= img_end;
-                if (kx != K - 1) begin
-                    kx <= kx + 1;
+                if (!kx_end) begin
+                    kx <= kx + 1'b1; col <= col + 1;
                 end else begin
                     kx <= 0;
-                    if (ky != KY - 1) begin
-                        ky <= ky + 1; ky_off <= ky_off + W;
+                    if (!k_end) begin
+                        ky <= ky + 1'b1; col <= col - (K - 1);
                     end else begin
-                        ky <= 0; ky_off <= 0;
-                        if (ox != OW - 1) begin
-                            ox <= ox + 1; col_lo <= col_lo + S;
+                        ky <= 0;
+                        if (!row_end) begin
+                            ox <= ox + 1'b1; col <= col - (K - 1) + S;
+                            need_col <= (ncol_step > W) ? W : ncol_step[NWD-1:0];
                         end else begin
-                            ox <= 0; col_lo <= -PL;
-                            if (oy != OH - 1) begin
-                                oy <= oy + 1; row_lo <= row_lo + S;
-                                base_addr <= (base_next >= NR * W) ? base_next - NR * W
-                                                                   : base_next;
-                                base_slot <= (slot_next >= NR) ? slot_next - NR : slot_next;
+                            ox <= 0; col <= -PL; need_col <= NCOL0;
+                            if (!img_end) begin
+                                oy <= oy + 1'b1;
+                                rows_left <= left_next;
+                                need_rows <= (left_next < K - 1) ? left_next[KW-1:0] : KM1;
                             end else begin
-                                oy <= 0; row_lo <= -PT; base_addr <= BASE0; base_slot <= SLOT0;
+                                oy <= 0; rows_left <= LEFT0; need_rows <= NEED0;
                                 out_done <= 1'b1;
                             end
                         end

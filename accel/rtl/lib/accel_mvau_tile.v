@@ -1,0 +1,398 @@
+// Tiled matrix-vector-activation unit for weights that live in DDR (issue 14): accel_mvau's
+// stream interface, folding, multipliers and requantization, but the weights arrive on a stream
+// (s_w) instead of a ROM, and each weight is used for a TILE of T input vectors before the next.
+//
+//   in:  vectors as accel_mvau (BEATS beats of IN_C codes; element (ky*K + kx)*IN_C + c)
+//   s_w: weight words, PE*SIMD*W_BITS bits, in accel_mvau's ROM order and bit layout (word
+//        nf*SF + sf holds w[nf*PE + pe][sf*SIMD + s] at bit (pe*SIMD + s)*W_BITS); the whole
+//        set of NF*SF words is streamed once per tile (accel_axi_wread repeats the blob)
+//   out: the tile's output vectors, pixel-major, OUT_C codes each (accel_mvau's m_data), after
+//        the tile; m_last on the image's last vector. Biases from a ROM (BIAS_FILE, word nf).
+// A tile is T vectors, the image's last one NPIX mod T when T does not divide NPIX (NPIX = vectors
+// per image). Order of work per tile: for nf < NF: for t < Tn: for sf < SF: one fold cycle.
+//
+// Buffers (all inferable simple-dual-port RAMs, double buffered):
+//   tile buffer   2 x T*SF words of SIMD*IN_BITS (word t*SF + sf): fills with tile i+1 while
+//                 tile i computes; a vector is assembled in a shift register (BEATS beats) and
+//                 written in SF cycles (the input then waits: one vector per BEATS+SF-1 cycles)
+//   weight buffer 2 x SF words of PE*SIMD*W_BITS: loads fold nf+1 while fold nf computes
+//   output buffer 2 x T*NF words of PE*OUT_BITS (word nf*T + t): tile i is emitted while tile
+//                 i+1 computes; an output vector takes NF reads + 3 cycles
+// Pipeline: issue -> RAM reads -> multiply-accumulate -> requantize into the output buffer; it
+// never stalls (a tile starts only when its output bank is free; a fold only when its weights
+// are loaded), so backpressure only delays issue.
+//
+// Cycles per tile in steady state (Tn vectors; no input gaps, output backpressure or DDR stalls):
+//   max( NF*Tn*SF + 1 + W_wait,  Tn*(BEATS + SF - 1),  Tn*(NF + 3) )
+// where W_wait = cycles a fold waits for its SF weight words (0 when s_w delivers a word at
+// least every Tn cycles: accel_axi_wread gives one per ceil(WW/64)+1 cycles at most); the ideal
+// is NF*Tn*SF (+1: the cycle that claims the tile). Weight traffic: NF*SF words per tile.
+//
+// Multipliers: MUL/LANES exactly as accel_mvau (0 "dsp", 1 "pack", 2 "lut"); the generate block
+// below is a copy of accel_mvau's (kept byte-identical there; factoring it out is left for later).
+`default_nettype none
+module accel_mvau_tile #(
+    parameter BEATS      = 1,
+    parameter IN_C       = 1,
+    parameter IN_BITS    = 8,
+    parameter IN_SIGNED  = 0,
+    parameter OUT_C      = 8,
+    parameter PE         = 1,
+    parameter SIMD       = 1,
+    parameter W_BITS     = 8,
+    parameter B_BITS     = 32,
+    parameter ACC_W      = 32,
+    parameter ACC_SHIFT  = 0,
+    parameter BIAS_SHIFT = 0,
+    parameter OUT_SHIFT  = 0,
+    parameter RELU       = 1,
+    parameter OUT_BITS   = 8,
+    parameter LO         = 0,
+    parameter HI         = 255,
+    parameter BIAS_FILE  = "bias.mem",
+    parameter MUL        = 0,
+    parameter LANES      = 1,
+    parameter T          = 4,   // vectors per tile
+    parameter NPIX       = 4    // vectors per image
+) (
+    input  wire                      clk,
+    input  wire                      rst_n,
+    input  wire [IN_C*IN_BITS-1:0]   s_data,
+    input  wire                      s_pad,    // unused: padded positions already carry zeros
+    input  wire                      s_last,
+    input  wire                      s_valid,
+    output wire                      s_ready,
+    input  wire [PE*SIMD*W_BITS-1:0] s_w_data,
+    input  wire                      s_w_valid,
+    output wire                      s_w_ready,
+    output reg  [OUT_C*OUT_BITS-1:0] m_data,
+    output reg                       m_last,
+    output reg                       m_valid,
+    input  wire                      m_ready
+);
+    localparam N  = BEATS * IN_C;
+    localparam SF = N / SIMD;
+    localparam NF = OUT_C / PE;
+    localparam XW = IN_BITS + 1;
+    localparam PW = XW + W_BITS;
+    localparam DW = PW + $clog2(SIMD + 1);
+    localparam WW = PE * SIMD * W_BITS;
+    localparam S  = IN_BITS + W_BITS;
+    localparam NFW = $clog2(NF + 1);
+    localparam SFW = $clog2(SF + 1);
+    localparam BTW = $clog2(BEATS + 1);
+    localparam TW  = $clog2(T + 1);
+    localparam PXW = $clog2(NPIX + 1);
+    localparam TAW = $clog2(2 * T * SF);       // tile buffer address (2 banks)
+    localparam OAW = $clog2(2 * T * NF + 1);   // output buffer address (2 banks)
+    localparam WAW = $clog2(2 * SF);           // weight buffer address (2 banks)
+    localparam XS  = SIMD * IN_BITS;
+
+    generate
+        if (MUL < 0 || MUL > 2 || LANES < 1 || (MUL != 1 && LANES != 1) ||
+            (LANES - 1) * S + W_BITS + 1 > 25 || T < 1 || NPIX < 1) begin : g_bad_mul
+            accel_mvau_tile_error_MUL_LANES_or_T_invalid u_error ();
+        end
+    endgenerate
+
+    // ---------------- fill: input vectors -> tile buffer ----------------
+    reg [XS-1:0] tram [0:2*T*SF-1];
+    reg [N*IN_BITS-1:0] inbuf;
+    reg in_full, in_last;
+    reg [BTW-1:0] beat;
+    reg [SFW-1:0] wsf;
+    reg fb;                          // bank being filled
+    reg [TAW-1:0] fwa;               // its write address
+    reg [TW-1:0] tp;                 // vector within the tile
+    reg [PXW-1:0] pix;               // vector within the image
+    reg [1:0] tfull;                 // bank holds a complete tile
+    reg [TW-1:0] tlen [0:1];
+    reg tlst [0:1];
+    wire writing = in_full && !tfull[fb];
+    wire wdone = writing && (wsf == SF - 1);
+    wire tile_end = (tp == T - 1) || (pix == NPIX - 1);
+    assign s_ready = !in_full || wdone;
+    wire push = s_valid && s_ready;
+    wire [XS-1:0] fsel [0:SF];
+    assign fsel[0] = {XS{1'b0}};
+    genvar f;
+    generate
+        for (f = 0; f < SF; f = f + 1) begin : g_fslice
+            assign fsel[f + 1] = fsel[f] | ({XS{wsf == f}} & inbuf[f*XS +: XS]);
+        end
+        if (BEATS == 1) begin : g_one
+            always @(posedge clk) if (push) inbuf <= s_data;
+        end else begin : g_shift
+            always @(posedge clk)
+                if (push) inbuf <= {s_data, inbuf[N*IN_BITS-1:IN_C*IN_BITS]};
+        end
+    endgenerate
+    always @(posedge clk) if (writing) tram[fwa] <= fsel[SF];
+    always @(posedge clk) if (wdone && tile_end) begin
+        tlen[fb] <= tp + 1'b1; tlst[fb] <= in_last;
+    end
+    always @(posedge clk or negedge rst_n) begin
+        if (!rst_n) begin
+            beat <= 0; in_full <= 1'b0; in_last <= 1'b0; wsf <= 0; fb <= 1'b0; fwa <= 0;
+            tp <= 0; pix <= 0;
+        end else begin
+            if (push) begin
+                beat <= (beat == BEATS - 1) ? 0 : beat + 1'b1;
+                if (beat == BEATS - 1) in_last <= s_last;
+            end
+            if (push && beat == BEATS - 1) in_full <= 1'b1;
+            else if (wdone) in_full <= 1'b0;
+            if (writing) begin
+                wsf <= (wsf == SF - 1) ? 0 : wsf + 1'b1;
+                fwa <= fwa + 1'b1;
+            end
+            if (wdone) begin
+                pix <= (pix == NPIX - 1) ? 0 : pix + 1'b1;
+                tp <= tile_end ? 0 : tp + 1'b1;
+                if (tile_end) begin
+                    fb <= ~fb;
+                    fwa <= fb ? 0 : T * SF;
+                end
+            end
+        end
+    end
+
+    // ---------------- weights: s_w -> weight buffer ----------------
+    reg [WW-1:0] wram [0:2*SF-1];
+    reg lb;                          // bank being loaded
+    reg [SFW-1:0] lsf;
+    reg [1:0] wfull;
+    assign s_w_ready = !wfull[lb];
+    wire wpush = s_w_valid && s_w_ready;
+    wire [WAW-1:0] lwa = lb ? SF + lsf : lsf;
+    always @(posedge clk) if (wpush) wram[lwa] <= s_w_data;
+
+    // ---------------- compute: issue ----------------
+    reg [PE*B_BITS-1:0] brom [0:NF-1];
+    initial $readmemh(BIAS_FILE, brom);
+    reg run, ctb, ob, cwb;
+    reg [TW-1:0] tn;
+    reg [NFW-1:0] nf;
+    reg [TW-1:0] t;
+    reg [SFW-1:0] sf;
+    reg [TAW-1:0] ta, tbase;
+    reg [OAW-1:0] ofold;             // ob*T*NF + nf*T
+    reg [1:0] ofull;                 // output bank holds a computed tile
+    reg [TW-1:0] olen [0:1];
+    reg olst [0:1];
+    wire claim = !run && tfull[ctb] && !ofull[ob];
+    wire issue = run && wfull[cwb];
+    wire fold_end = (t == tn - 1) && (sf == SF - 1);
+    wire tile_fin = fold_end && (nf == NF - 1);
+    wire [WAW-1:0] wra = cwb ? SF + sf : sf;
+    always @(posedge clk) if (claim) begin
+        olen[ob] <= tlen[ctb]; olst[ob] <= tlst[ctb];
+    end
+    always @(posedge clk or negedge rst_n) begin
+        if (!rst_n) begin
+            run <= 1'b0; ctb <= 1'b0; ob <= 1'b0; cwb <= 1'b0; tn <= 0; nf <= 0; t <= 0;
+            sf <= 0; ta <= 0; tbase <= 0; ofold <= 0;
+        end else if (claim) begin
+            run <= 1'b1; tn <= tlen[ctb]; nf <= 0; t <= 0; sf <= 0;
+            ta <= ctb ? T * SF : 0; tbase <= ctb ? T * SF : 0;
+            ofold <= ob ? T * NF : 0;
+        end else if (issue) begin
+            if (sf == SF - 1) begin
+                sf <= 0;
+                if (t == tn - 1) begin
+                    t <= 0; ta <= tbase; ofold <= ofold + T; cwb <= ~cwb;
+                    nf <= (nf == NF - 1) ? 0 : nf + 1'b1;
+                end else begin
+                    t <= t + 1'b1; ta <= ta + 1'b1;
+                end
+            end else begin
+                sf <= sf + 1'b1; ta <= ta + 1'b1;
+            end
+            if (tile_fin) begin
+                run <= 1'b0; ctb <= ~ctb; ob <= ~ob;
+            end
+        end
+    end
+    // bank flags: set and clear never hit the same bank in one cycle (a bank is filled only
+    // while free and released only while full)
+    always @(posedge clk or negedge rst_n) begin
+        if (!rst_n) begin
+            tfull <= 2'b00; wfull <= 2'b00; lb <= 1'b0; lsf <= 0;
+        end else begin
+            if (wdone && tile_end) tfull[fb] <= 1'b1;
+            if (issue && tile_fin) tfull[ctb] <= 1'b0;
+            if (wpush) begin
+                lsf <= (lsf == SF - 1) ? 0 : lsf + 1'b1;
+                if (lsf == SF - 1) begin
+                    wfull[lb] <= 1'b1; lb <= ~lb;
+                end
+            end
+            if (issue && fold_end) wfull[cwb] <= 1'b0;
+        end
+    end
+
+    // The "lut" style's product (a copy of accel_mvau's function)
+    function [PW-1:0] shift_add(input signed [XW-1:0] x, input [W_BITS-1:0] w);
+        reg [PW-1:0] xs;
+        integer j;
+        begin
+            xs = {{(PW - XW){x[XW-1]}}, x};
+            shift_add = {PW{w[0]}} & xs;
+            for (j = 1; j < W_BITS - 1; j = j + 1)
+                shift_add = shift_add + ({PW{w[j]}} & (xs << j));
+            shift_add = shift_add - ({PW{w[W_BITS-1]}} & (xs << (W_BITS - 1)));
+        end
+    endfunction
+    function [63:0] lane_bits(input integer n, input integer step, input integer pos);
+        integer k;
+        begin
+            lane_bits = 0;
+            for (k = 0; k < n; k = k + 1) lane_bits = lane_bits | (64'd1 << (k*step + pos));
+        end
+    endfunction
+
+    // ---------------- stage 1: buffer and ROM reads ----------------
+    reg [XS-1:0] xq;
+    reg [WW-1:0] wq;
+    reg [PE*B_BITS-1:0] bq;
+    reg v1, first1, lastsf1, fin1, ob1;
+    reg [OAW-1:0] oa1;
+    always @(posedge clk) begin
+        xq <= tram[ta];
+        wq <= wram[wra];
+        bq <= brom[nf];
+        first1 <= (sf == 0); lastsf1 <= (sf == SF - 1); fin1 <= tile_fin; ob1 <= ob;
+        oa1 <= ofold + t;
+    end
+    always @(posedge clk or negedge rst_n)
+        if (!rst_n) v1 <= 1'b0; else v1 <= issue;
+
+    // ---------------- stage 2: PE dot products, accumulate ----------------
+    reg [PE*ACC_W-1:0] acc;
+    reg v2, lastsf2, fin2, ob2;
+    reg [OAW-1:0] oa2;
+    wire [PE*ACC_W-1:0] acc_next;
+    wire [PW-1:0] prods [0:PE*SIMD-1];
+    genvar p, s;
+    generate
+        if (MUL == 1) begin : g_pack
+            // accel_mvau's packed multiply (see there for the carry correction)
+            localparam NG  = (PE + LANES - 1) / LANES;
+            localparam OFS = 1;
+            genvar g, i;
+            for (g = 0; g < NG; g = g + 1) begin : g_grp
+                localparam LG = (PE - g * LANES < LANES) ? PE - g * LANES : LANES;
+                localparam AW = (LG - 1) * S + W_BITS + (LG > 1);
+                localparam QW = LG * S + 1;
+                localparam [AW-1:0] C0 = -lane_bits(LG - 1, S, W_BITS - 1);
+                localparam [QW-1:0] K = OFS ? lane_bits(LG - 1, S, S - 1) : 0;
+                localparam [S-1:0] FLIP = OFS << (S - 1);
+                for (s = 0; s < SIMD; s = s + 1) begin : g_dsp
+                    wire [IN_BITS-1:0] xc = xq[s*IN_BITS +: IN_BITS];
+                    wire signed [XW-1:0] xe = IN_SIGNED ? {xc[IN_BITS-1], xc} : {1'b0, xc};
+                    wire [AW-1:0] d;
+                    for (i = 0; i < LG - 1; i = i + 1) begin : g_low
+                        wire [W_BITS-1:0] w = wq[((g*LANES + i)*SIMD + s)*W_BITS +: W_BITS];
+                        assign d[i*S +: S] = {{(S - W_BITS){1'b0}}, ~w[W_BITS-1], w[W_BITS-2:0]};
+                    end
+                    wire signed [W_BITS-1:0] wt = wq[((g*LANES + LG-1)*SIMD + s)*W_BITS +: W_BITS];
+                    assign d[AW-1:(LG-1)*S] = wt;
+                    wire signed [AW-1:0] a = $signed(d) + $signed(C0);
+                    wire signed [QW-1:0] pp = a * xe + $signed(K);
+                    for (i = 0; i < LG; i = i + 1) begin : g_lane
+                        wire [S-1:0] fld = pp[i*S +: S] ^ ((i < LG - 1) ? FLIP : {S{1'b0}});
+                        assign prods[(g*LANES + i)*SIMD + s] = {fld[S-1], fld};
+                    end
+                end
+            end
+        end else begin : g_mul
+            for (p = 0; p < PE; p = p + 1) begin : g_pe
+                for (s = 0; s < SIMD; s = s + 1) begin : g_lane
+                    wire [IN_BITS-1:0] xc = xq[s*IN_BITS +: IN_BITS];
+                    wire signed [XW-1:0] xe = IN_SIGNED ? {xc[IN_BITS-1], xc} : {1'b0, xc};
+                    wire signed [W_BITS-1:0] we = wq[(p*SIMD + s)*W_BITS +: W_BITS];
+                    if (MUL == 2) begin : g_lut
+                        assign prods[p*SIMD + s] = shift_add(xe, we);
+                    end else begin : g_dsp
+                        wire signed [PW-1:0] prod = xe * we;
+                        assign prods[p*SIMD + s] = prod;
+                    end
+                end
+            end
+        end
+        for (p = 0; p < PE; p = p + 1) begin : g_pe
+            wire signed [DW-1:0] part [0:SIMD];
+            assign part[0] = 0;
+            for (s = 0; s < SIMD; s = s + 1) begin : g_lane
+                wire signed [PW-1:0] prod = prods[p*SIMD + s];
+                assign part[s + 1] = part[s] + prod;
+            end
+            wire signed [DW-1:0] dot = part[SIMD];
+            wire signed [B_BITS-1:0] b = bq[p*B_BITS +: B_BITS];
+            wire signed [ACC_W-1:0] bias_acc = $signed(b) <<< BIAS_SHIFT;
+            wire signed [ACC_W-1:0] dot_acc = $signed(dot) <<< ACC_SHIFT;
+            wire signed [ACC_W-1:0] prev = first1 ? bias_acc : $signed(acc[p*ACC_W +: ACC_W]);
+            assign acc_next[p*ACC_W +: ACC_W] = prev + dot_acc;
+        end
+    endgenerate
+    always @(posedge clk) begin
+        if (v1) acc <= acc_next;
+        lastsf2 <= lastsf1; fin2 <= fin1; ob2 <= ob1; oa2 <= oa1;
+    end
+    always @(posedge clk or negedge rst_n)
+        if (!rst_n) v2 <= 1'b0; else v2 <= v1;
+
+    // ---------------- stage 3: requantize into the output buffer ----------------
+    wire [PE*OUT_BITS-1:0] rq;
+    generate
+        for (p = 0; p < PE; p = p + 1) begin : g_rq
+            accel_requant #(.IN_W(ACC_W), .SHIFT(OUT_SHIFT), .RELU(RELU), .OUT_W(OUT_BITS),
+                            .LO(LO), .HI(HI))
+                u_rq (.acc(acc[p*ACC_W +: ACC_W]), .code(rq[p*OUT_BITS +: OUT_BITS]));
+        end
+    endgenerate
+    reg [PE*OUT_BITS-1:0] oram [0:2*T*NF-1];
+    wire done_fold = v2 && lastsf2;
+    always @(posedge clk) if (done_fold) oram[oa2] <= rq;
+
+    // ---------------- emit: output buffer -> output vectors ----------------
+    reg eb, ebusy, erd, rv;
+    reg [TW-1:0] et;
+    reg [NFW-1:0] enf, rnf;
+    reg [OAW-1:0] ea;
+    reg [PE*OUT_BITS-1:0] od;
+    wire estart = ofull[eb] && !ebusy && !m_valid;
+    wire elast = (et == olen[eb] - 1);
+    always @(posedge clk) begin
+        od <= oram[ea];
+        if (rv) m_data[rnf*PE*OUT_BITS +: PE*OUT_BITS] <= od;
+        if (rv && rnf == NF - 1) m_last <= olst[eb] && elast;
+    end
+    always @(posedge clk or negedge rst_n) begin
+        if (!rst_n) begin
+            ofull <= 2'b00; eb <= 1'b0; ebusy <= 1'b0; erd <= 1'b0; rv <= 1'b0; et <= 0;
+            enf <= 0; rnf <= 0; ea <= 0; m_valid <= 1'b0;
+        end else begin
+            if (done_fold && fin2) ofull[ob2] <= 1'b1;
+            rv <= erd; rnf <= enf;
+            if (estart) begin
+                ebusy <= 1'b1; erd <= 1'b1; enf <= 0; ea <= (eb ? T * NF : 0) + et;
+            end else if (erd) begin
+                ea <= ea + T;
+                enf <= enf + 1'b1;
+                if (enf == NF - 1) erd <= 1'b0;
+            end
+            if (rv && rnf == NF - 1) begin
+                m_valid <= 1'b1; ebusy <= 1'b0;
+            end else if (m_valid && m_ready) begin
+                m_valid <= 1'b0;
+                if (elast) begin
+                    et <= 0; ofull[eb] <= 1'b0; eb <= ~eb;
+                end else begin
+                    et <= et + 1'b1;
+                end
+            end
+        end
+    end
+endmodule
+`default_nettype wire
