@@ -157,6 +157,24 @@ class BuildResult(_Result):
         return self.code == 0
 
 
+def rtl_model(rtl) -> Path | None:
+    """The model file an RTL project was generated from (its accel_rtl.json), if it still
+    exists."""
+    try:
+        path = Path(json.loads((Path(rtl) / "accel_rtl.json").read_text())["model"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return path if path.is_file() else None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    import hashlib
+
+    if a.resolve() == b.resolve():
+        return True
+    return hashlib.sha256(a.read_bytes()).digest() == hashlib.sha256(b.read_bytes()).digest()
+
+
 class Model:
     """A quantized model file (QONNX) and everything accel does with it."""
 
@@ -335,6 +353,11 @@ class Model:
             if not (path / "accel_rtl.json").is_file():
                 raise AccelError(f"{path} is not an RTL project (no accel_rtl.json): write one "
                                  f"with `accel rtl --out {path}`")
+            made_from = rtl_model(path)
+            if made_from is not None and not _same_file(made_from, Path(self.path)):
+                # else every image "differs": the reference would be another model's
+                raise AccelError(f"{path} was generated from {made_from}, not {self.path}: "
+                                 f"load that model (accel sim --rtl {path} --model {made_from})")
             return path
         return project_for(self.qm, fold=fold, board=board)
 

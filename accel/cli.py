@@ -100,9 +100,12 @@ def _model_path(args) -> Path:
 
 
 def _load(args):
-    from accel.api import Model
+    from accel.api import Model, rtl_model
 
-    return Model.load(args.model)
+    model = args.model
+    if model is None and getattr(args, "rtl", None):  # an RTL project knows its model
+        model = rtl_model(args.rtl)
+    return Model.load(model)
 
 
 MODEL_ARGS = ("base_e", "incr_e", "pct_3x3", "freq", "sr", "num_fires", "bypass")  # zoo options

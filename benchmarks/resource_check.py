@@ -144,11 +144,11 @@ def yosys(name: str) -> dict:
 
 
 def model(name: str) -> dict:
-    from accel.rtl import fold, resources
+    from accel.rtl import mapper, resources
 
     qm = load_model(model_path(name))
     t0 = time.perf_counter()
-    folds, _ = fold.load(qm, spec(name), BOARD)
+    folds, _ = mapper.load(qm, spec(name), BOARD)
     res = resources.model(qm, folds)
     res["seconds"] = round(time.perf_counter() - t0, 3)
     return res

@@ -33,6 +33,8 @@ SLOW_FIRST = [
     "test_rtl_sim.py",          # 2.8: three Verilator builds of a small net (cocotb, native)
     "test_rtl_icarus.py",       # 2.4: small nets on Icarus
     "test_rtl_blocks.py",       # 2.1: cocotb block testbenches on Icarus, one Verilator build
+    "test_rtl_add.py",          # ~3: small bypass nets on Verilator and Icarus
+    "test_rtl_ddr.py",          # ~2: DDR weight streaming on Icarus, one Verilator build
     "test_rtl_estimate.py",     # 2: yosys on a small net
     "test_overlay_package.py",  # ~2: a fresh venv, the notebook on the simulated device
     "test_build_resume.py",     # ~2: five builds of a small net, two C-sim compiles

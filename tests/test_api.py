@@ -130,3 +130,18 @@ def test_verify_on_arrays_and_evaluate():
 def test_train_refuses_unknown_options(tmp_path):
     with pytest.raises(AccelError, match="unknown training option"):
         accel.Model.train(tmp_path / "run", epoch=3)
+
+
+def test_an_rtl_project_is_checked_against_its_own_model(tmp_path):
+    """`accel sim --rtl D` takes D's model when --model is not given; another model's golden
+    reference would make every image "differ", so the API refuses the pair with the fix."""
+    import argparse
+
+    from accel.cli import _load
+
+    int4 = ROOT / "benchmarks" / "models" / "tiny-mnist-int4.onnx"
+    m4 = accel.load(int4)
+    m4.rtl(tmp_path / "r4", board="zybo")
+    assert Path(_load(argparse.Namespace(model=None, rtl=str(tmp_path / "r4"))).path) == int4
+    with pytest.raises(AccelError, match="was generated from .*tiny-mnist-int4.onnx, not"):
+        accel.load().sim(images=1, rtl=tmp_path / "r4")
