@@ -1,26 +1,39 @@
 """The golden model: the integer IR of the model file run through each kind's golden function
-(accel.core.kinds, numpy int64, no floats). It is the spec. `run` returns every layer's output so
-verifiers can compare layer by layer.
+(accel.core.kinds: numpy int64, the spec), or its fast twin where that is provably the same
+(exact floats between layers, planes.step). `run` returns every layer's output so verifiers can
+compare layer by layer.
 """
 
 import numpy as np
 
+from accel.core import planes
 from accel.core.ir import QuantModel
-from accel.core.kinds import KINDS
 
 
 def run(model: QuantModel, x, trace: bool = False):
     """Run the golden model on integer images (N, C, H, W). Returns the output codes (N, classes),
-    and with trace=True also {layer name: codes} for every layer."""
-    values = {model.input_name: model.check_input(x)}
+    and with trace=True also {layer name: codes} for every layer (int64)."""
+    x = model.check_input(x)
+    values = {model.input_name: x}
+    last = _last_uses(model)
     outputs = {}
-    for layer in model.layers:
-        y = KINDS[layer.kind].golden(layer, [values[i] for i in layer.inputs])
+    for i, layer in enumerate(model.layers):
+        y = planes.step(layer, [values[t] for t in layer.inputs])
+        for t in layer.inputs:
+            if last[t] == i:  # free it: the next layers reuse its memory
+                values.pop(t, None)
         values[layer.output] = y
         if trace:
-            outputs[layer.name] = y
-    y = values[model.output].reshape(len(values[model.input_name]), -1)
+            outputs[layer.name] = planes.codes(y)
+    y = planes.codes(values[model.output]).reshape(len(x), -1)
     return (y, outputs) if trace else y
+
+
+def _last_uses(model: QuantModel) -> dict:
+    """{tensor: index of the last layer reading it}; the model output is never freed."""
+    last = {t: i for i, layer in enumerate(model.layers) for t in layer.inputs}
+    last.pop(model.output, None)
+    return last
 
 
 def predict(model: QuantModel, x, batch: int = 500) -> np.ndarray:

@@ -12,8 +12,9 @@ the same number of threads (torch.set_num_threads and OPENBLAS/OMP_NUM_THREADS);
 time of each is kept (the machine is shared: the ratio of the same run is the figure, not the
 seconds; the best CPU time of each is recorded too). ratio = golden images/s / torch
 images/s (ratio_cpu: the same by CPU time). Each child also checks that the golden
-outputs and every layer equal the int64 reference path (kinds.FLOAT_CONV = False) on a few
-images. Records benchmarks/results/golden_speed.json.
+outputs (untraced: max-pools before the requantization, as timed; and traced) and every layer
+equal the int64 reference path (kinds.FLOAT_CONV = False) on a few images. Records
+benchmarks/results/golden_speed.json.
 """
 
 import argparse
@@ -58,13 +59,13 @@ def measure(name: str, qm, torch_model, x, reps: int, check: int) -> dict:
             torch_model(xt)
 
     t = best_of({"golden": lambda: golden.run(qm, x), "torch": run_torch}, reps)
-    fast = golden.run(qm, x[:check], trace=True)
+    plain, fast = golden.run(qm, x[:check]), golden.run(qm, x[:check], trace=True)
     kinds.FLOAT_CONV = False
     try:
         ref = golden.run(qm, x[:check], trace=True)
     finally:
         kinds.FLOAT_CONV = True
-    exact = np.array_equal(fast[0], ref[0]) and all(
+    exact = np.array_equal(plain, ref[0]) and np.array_equal(fast[0], ref[0]) and all(
         np.array_equal(fast[1][k], ref[1][k]) for k in ref[1])
     n = len(x)
     row = {"model": name, "batch": n,

@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from accel.core import kinds
-from accel.core.ir import QType, pool_out_size
+from accel.core import kinds, planes
+from accel.core.ir import Layer, QType, pool_out_size
 
 
 def test_conv_acc_hand_case():
@@ -96,3 +96,21 @@ def test_add_aligns_then_requantizes():
     # 0.4375 at 2^-3 -> 3.5 -> 4 (tie to even)
     got = kinds.add(a, b, QType(4, False, 2), QType(4, True, 4), QType(8, False, 3))
     assert got.tolist() == [4]
+
+
+def test_fast_twin_pools_before_rounding_hand_case(monkeypatch):
+    """A 1x1 conv (weight 1 * 2^-1: halves, rounded half to even) then a 2x2 max-pool, as an
+    untraced golden run does them: the pool takes the unrounded halves, the rounding comes after;
+    the codes are those of the int64 layers one after the other."""
+    t = QType(8, False, 0)
+    conv = Layer("c", "conv", ["x"], "c", t, (1, 2, 4), weight=np.array([[[[1]]]]),
+                 wtype=QType(2, True, 1), in_types=[t])
+    pool = Layer("p", "maxpool", ["c"], "p", t, (1, 1, 2), kernel=(2, 2), stride=(2, 2),
+                 in_types=[t])
+    assert conv.out_shift == 1
+    x = np.array([[[[5, 7, 5, 1], [1, 3, 3, 1]]]])  # halves: 2.5 3.5 2.5 .5 / .5 1.5 1.5 .5
+    y = planes.step(pool, [planes.step(conv, [x])])
+    assert y.pending is not None and y.z.ravel().tolist() == [3.5, 2.5]  # pooled, not rounded
+    assert planes.codes(y).tolist() == [[[[4, 2]]]]  # 3.5 -> 4, 2.5 -> 2 (ties to even)
+    monkeypatch.setattr(kinds, "FLOAT_CONV", False)
+    assert planes.step(pool, [planes.step(conv, [x])]).tolist() == [[[[4, 2]]]]

@@ -1,7 +1,9 @@
 """The golden model's fast paths (accel.core.kinds) equal its int64 reference bit for bit: the
 float BLAS convolution where every partial sum is provably below 2^24 (float32) or 2^53
-(float64), the int64 einsum beyond (where floats would be wrong), the fused float requantize
-of a conv layer, and the separable max-pool."""
+(float64), the int64 einsum beyond (where floats would be wrong), the fast twins of every kind
+(codes kept as exact floats between layers: a conv's fused requantize, left pending through a
+max-pool; concat, gap and add) and their fall-backs, and the separable max-pool. Codes at the
+ends of their ranges (-128/127/255, 4-bit, 2-bit) throughout."""
 
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
 from accel import golden
-from accel.core import arith, kinds
+from accel.core import arith, kinds, planes
 from accel.core.ir import Layer, QType, pool_out_size
 from accel.core.modelfile import DEFAULT_MODEL, load_model
 
@@ -36,18 +38,25 @@ def extreme(rng, lo, hi, size):
 
 
 def path_of(x, w):
-    rows = kinds._row_bounds(arith.as_int(x), arith.as_int(w))
-    return None if rows is None else kinds._exact_float(max(rows))
+    bound = kinds._acc_bound(kinds._data_bound(arith.as_int(x)), arith.as_int(w))
+    return None if bound is None else kinds._exact_float(bound)
+
+
+def run_layer(layer, xs):
+    """One layer as the golden model runs it, as int64 NCHW codes."""
+    return planes.codes(planes.step(layer, xs))
 
 
 CODES = {"u8 x s8": ((0, 255), (-128, 127)), "s8 x s8": ((-128, 127), (-128, 127)),
-         "u4 x s4": ((0, 15), (-8, 7)), "s4 x s4": ((-8, 7), (-8, 7))}
+         "u4 x s4": ((0, 15), (-8, 7)), "s4 x s4": ((-8, 7), (-8, 7)),
+         "u2 x s2": ((0, 3), (-2, 1))}
 
 
 @pytest.mark.parametrize("k, stride, pads, c, hw", [
     (1, 1, (0, 0, 0, 0), 16, 9), (1, 2, (0, 0, 0, 0), 8, 9), (1, 1, (1, 0, 0, 1), 5, 6),
     (3, 1, (1, 1, 1, 1), 7, 8), (3, 2, (0, 0, 0, 0), 4, 11), (3, 2, (1, 0, 2, 1), 3, 10),
-    (7, 2, (0, 0, 0, 0), 3, 19), (7, 1, (3, 3, 3, 3), 2, 9), ((3, 1), 1, (1, 0, 1, 0), 6, 7)])
+    (7, 2, (0, 0, 0, 0), 3, 19), (7, 1, (3, 3, 3, 3), 2, 9), ((3, 1), 1, (1, 0, 1, 0), 6, 7),
+    (3, 1, (3, 3, 0, 0), 2, 1)])  # the last: kernel rows that meet no output (all padding)
 @pytest.mark.parametrize("codes", CODES)
 def test_float_conv_equals_int64(monkeypatch, k, stride, pads, c, hw, codes):
     rng = np.random.default_rng(hash((str(k), stride, c, hw, codes)) % 2**32)
@@ -99,7 +108,7 @@ def test_beyond_2_53_takes_int64_and_floats_would_be_wrong():
     rng = np.random.default_rng(7)
     x = rng.integers(2**40, 2**41, (1, 16, 5, 5))
     w = rng.integers(-2**12, 2**12, (2, 16, 3, 3))
-    assert max(kinds._row_bounds(x, w)) >= 2**53 and path_of(x, w) is None
+    assert kinds._acc_bound(kinds._data_bound(x), w) >= 2**53 and path_of(x, w) is None
     want = python_conv(x, w)
     assert np.abs(want).max() < 2**63  # the int64 reference is exact here
     got = kinds.conv_acc(x, w, None)
@@ -129,6 +138,8 @@ REQUANT = [
     (QType(4, False, 2), 16, True, False, -2, False, None),
     (QType(4, True, 3), 4, False, True, 5, True, 12),
     (QType(8, True, 7), 16, True, False, 18, True, 30),
+    (QType(8, True, 7), 8, True, True, 9, False, 16),
+    (QType(2, False, 1), 4, True, False, 2, False, None),  # 2-bit codes and weights
 ]
 
 
@@ -143,8 +154,8 @@ def test_fused_conv_requantize_equals_int64(monkeypatch, case, k, stride, pad):
     assert (layer.acc_frac, layer.out_shift) == (acc_frac, s)
     lo, hi = in_type.code_range
     x = extreme(rng, lo, hi, (4, 6, 9, 9))
-    assert kinds._conv_requant_float(layer, arith.as_int(x)) is not None  # the float path ran
-    fast, ref = both(monkeypatch, lambda: kinds.KINDS["conv"].golden(layer, [x]))
+    assert planes._conv_fast(layer, [planes.planes(x)]) is not None  # the float path ran
+    fast, ref = both(monkeypatch, lambda: run_layer(layer, [x]))
     assert fast.dtype == ref.dtype == np.int64 and np.array_equal(fast, ref)
     assert len(np.unique(ref)) > 3  # not a saturated or dead output
 
@@ -156,8 +167,8 @@ def test_fused_requantize_falls_back_beyond_the_bound(monkeypatch):
     layer = conv_layer(rng, 4, 3, 3, 1, 1, 8, QType(8, False, 8), QType(8, True, 0), False, 50)
     assert layer.bias_shift == 0 and layer.acc_shift == 36 and 2**53 < layer.acc_bound < 2**63
     x = rng.integers(0, 256, (2, 4, 6, 6))
-    assert kinds._conv_requant_float(layer, arith.as_int(x)) is None
-    fast, ref = both(monkeypatch, lambda: kinds.KINDS["conv"].golden(layer, [x]))
+    assert planes._conv_fast(layer, [planes.planes(x)]) is None
+    fast, ref = both(monkeypatch, lambda: run_layer(layer, [x]))
     assert np.array_equal(fast, ref) and len(np.unique(ref)) > 3
 
 
@@ -186,6 +197,126 @@ def test_maxpool_equals_padded_reference(hw, k, s, pads, ceil):
     got = kinds.maxpool(x, k, s, pads, ceil)
     want = reference_maxpool(x, k, s, pads, ceil)
     assert got.dtype == np.int64 and np.array_equal(got, want)
+    # the fast twin (on the transposed int64 codes; the reference where a window is all padding)
+    assert np.array_equal(run_layer(pool_layer(k, s, pads, ceil), [x]), want)
+
+
+def pool_layer(kernel, stride, pads=(0, 0, 0, 0), ceil=False, t=QType(8, True, 0)):
+    return Layer("p", "maxpool", ["c"], "p", t, (0, 0, 0), kernel=kernel, stride=stride,
+                 pads=pads, ceil_mode=ceil, in_types=[t])
+
+
+def requant_conv(case, rng, k=3, stride=1, pad=1, cin=6, cout=5):
+    """A conv layer of REQUANT[case] and extreme input codes for it."""
+    in_type, bits, signed, narrow, s, relu, bias_frac = REQUANT[case]
+    out = QType(bits, signed, max(in_type.frac + 6, bias_frac or 0) - s, narrow)
+    layer = conv_layer(rng, cin, cout, k, stride, pad, in_type.bits, in_type, out, relu,
+                       bias_frac)
+    return layer, extreme(rng, *in_type.code_range, (3, cin, 11, 11))
+
+
+@pytest.mark.parametrize("case", range(len(REQUANT)))
+@pytest.mark.parametrize("block", [planes.BLOCK, 7])
+def test_requantize_pending_through_maxpool(monkeypatch, case, block):
+    """conv -> maxpool as an untraced run does it: the pool takes the conv's floats before their
+    requantization (bias, clip, round half to even: non-decreasing, so it commutes with max) and
+    equals the two int64 layers. Blocks of 7 elements split rows and channels unevenly."""
+    monkeypatch.setattr(planes, "BLOCK", block)
+    rng = np.random.default_rng(case)
+    conv, x = requant_conv(case, rng)
+    pool = pool_layer((3, 3), (2, 2), ceil=True, t=conv.out)
+    y = planes.step(pool, [planes.step(conv, [x])])
+    assert isinstance(y, planes.Planes) and y.pending is not None  # pooled before requantizing
+    with monkeypatch.context() as m:
+        int64_path(m)
+        ref = run_layer(pool, [run_layer(conv, [x])])
+    assert np.array_equal(planes.codes(y), ref) and len(np.unique(ref)) > 1
+
+
+def test_maxpool_with_a_window_of_padding_only_takes_the_reference(monkeypatch):
+    """Its int64-minimum code has no float twin: the pending conv output is settled and the
+    int64 maxpool runs."""
+    rng = np.random.default_rng(4)
+    conv, x = requant_conv(0, rng)
+    pool = pool_layer((2, 2), (2, 2), (2, 3, 0, 0), t=conv.out)
+    y = planes.step(conv, [x])
+    assert planes._maxpool_fast(pool, [y]) is None
+    fast, ref = both(monkeypatch, lambda: run_layer(pool, [planes.step(conv, [x])]))
+    assert np.array_equal(fast, ref) and ref.min() == np.iinfo(np.int64).min
+
+
+@pytest.mark.parametrize("fracs, bits, dtype", [((5, 5), 8, np.float32), ((3, 6), 8, np.float32),
+                                                ((0, 20), 8, np.float64), ((2, 1), 2, np.float32)])
+def test_concat_fast_aligns_exactly(monkeypatch, fracs, bits, dtype):
+    """A pending conv output and int64 codes of another scale, joined along the channels."""
+    rng = np.random.default_rng(bits + fracs[0])
+    conv, x = requant_conv(0, rng)
+    tb = QType(bits, True, fracs[1])
+    ta = QType(conv.out.bits, conv.out.signed, fracs[0], conv.out.narrow)
+    conv.out = ta
+    b = extreme(rng, *tb.code_range, (3, 4, 11, 11))
+    cat = Layer("cat", "concat", ["c", "b"], "cat", QType(32, True, max(fracs)), (9, 11, 11),
+                in_types=[ta, tb])
+    y = planes.step(cat, [planes.step(conv, [x]), b])
+    assert isinstance(y, planes.Planes) and y.z.dtype == dtype
+    fast, ref = both(monkeypatch, lambda: run_layer(cat, [planes.step(conv, [x]), b]))
+    assert np.array_equal(fast, ref) and len(np.unique(ref)) > 3
+
+
+@pytest.mark.parametrize("in_frac, out_frac, hw", [(5, 5, 13), (5, 7, 3), (8, 2, 6), (0, 0, 1)])
+def test_gap_fast_equals_int64(monkeypatch, in_frac, out_frac, hw):
+    """The mean of a pending conv output (float64 sums) with finer, coarser and equal output
+    scales; ties of the exact rounding where the count divides twice the remainder."""
+    rng = np.random.default_rng(hw)
+    conv, x = requant_conv(4, rng)
+    conv.out = QType(conv.out.bits, conv.out.signed, in_frac, conv.out.narrow)
+    gap = Layer("g", "gap", ["c"], "g", QType(8, True, out_frac), (5, 1, 1),
+                in_types=[conv.out])
+    x = x[:, :, :hw, :hw]
+    assert planes._gap_fast(gap, [planes.step(conv, [x])]) is not None
+    fast, ref = both(monkeypatch, lambda: run_layer(gap, [planes.step(conv, [x])]))
+    assert np.array_equal(fast, ref)
+
+
+def test_gap_fast_falls_back_beyond_2_53(monkeypatch):
+    t = QType(60, True, 0)
+    gap = Layer("g", "gap", ["x"], "g", QType(60, True, 0), (2, 1, 1), in_types=[t])
+    x = np.full((1, 2, 4, 4), 2**50 + 1)
+    x[0, 1] = -(2**50) - 3
+    assert planes._gap_fast(gap, [planes.planes(x)]) is None
+    fast, ref = both(monkeypatch, lambda: run_layer(gap, [x]))
+    assert np.array_equal(fast, ref) and fast.ravel().tolist() == [2**50 + 1, -(2**50) - 3]
+
+
+ADD = [  # (ta, tb, out, relu): s = max frac - out frac
+    (QType(8, False, 5), QType(8, True, 7), QType(8, True, 6), False),  # s = 1: ties
+    (QType(4, True, 3), QType(4, True, 3), QType(4, False, 1, True), True),  # relu, narrow
+    (QType(8, True, 4), QType(2, True, 1), QType(16, True, 6), False),  # s = -2: left shift
+    (QType(2, True, 0), QType(8, False, 8), QType(2, True, 0), False),  # 2-bit, s = 8: ties
+    (QType(24, True, 0), QType(24, True, 0), QType(8, True, 0), False),  # float64
+]
+
+
+@pytest.mark.parametrize("case", range(len(ADD)))
+def test_add_fast_equals_int64(monkeypatch, case):
+    ta, tb, out, relu = ADD[case]
+    rng = np.random.default_rng(case)
+    a = extreme(rng, *ta.code_range, (3, 4, 5, 5))
+    b = extreme(rng, *tb.code_range, (3, 4, 5, 5))
+    layer = Layer("a", "add", ["a", "b"], "a", out, (4, 5, 5), relu=relu, in_types=[ta, tb])
+    y = planes.step(layer, [a, b])
+    assert isinstance(y, planes.Planes)
+    fast, ref = both(monkeypatch, lambda: run_layer(layer, [a, b]))
+    assert np.array_equal(fast, ref) and len(np.unique(ref)) > 2
+
+
+def test_add_fast_falls_back_beyond_2_53(monkeypatch):
+    t = QType(60, True, 0)
+    layer = Layer("a", "add", ["a", "b"], "a", QType(60, True, 0), (1, 1, 2), in_types=[t, t])
+    a, b = np.array([[[[2**52 + 1, -(2**52)]]]]), np.array([[[[2**52 + 2, -5]]]])
+    assert planes._add_fast(layer, [planes.planes(a), planes.planes(b)]) is None
+    fast, ref = both(monkeypatch, lambda: run_layer(layer, [a, b]))
+    assert np.array_equal(fast, ref) and fast.ravel().tolist() == [2**53 + 3, -(2**52) - 5]
 
 
 @pytest.mark.parametrize("path", [DEFAULT_MODEL, MODELS / "tiny-mnist-int4.onnx"])
@@ -196,6 +327,7 @@ def test_golden_model_same_outputs_and_traces(monkeypatch, path):
     x = np.random.default_rng(0).integers(0, 256, (32, *qm.input_shape))
     (y, trace), (y0, trace0) = both(monkeypatch, lambda: golden.run(qm, x, True))
     assert np.array_equal(y, y0) and trace.keys() == trace0.keys()
+    assert np.array_equal(golden.run(qm, x), y0)  # untraced: pools before requantizing
     for name in trace0:
         assert trace[name].dtype == np.int64 and np.array_equal(trace[name], trace0[name]), name
     assert len(np.unique(y0)) > 5  # live outputs

@@ -1,15 +1,17 @@
 """One definition per layer kind: its shape rule, its golden function (numpy int64, the spec) and
-which backends support it, with the reason where one does not.
+which backends support it, with the reason where one does not (accel.core.planes holds each
+kind's fast twin, the same codes as exact floats).
 
     KINDS[kind].shape(layer)              output (C, H, W) from layer.in_shapes; None: no fit
-    KINDS[kind].golden(layer, xs)         integer codes out (accel.golden runs a whole model)
+    KINDS[kind].golden(layer, xs)         integer codes out (int64 NCHW, the spec)
     KINDS[kind].limits[backend](layer)    reasons the backend refuses this layer
     support(qm) -> {backend: [reasons]}   an empty list: the backend builds the model
     refuse(qm, backend)                   AccelError with the reasons (every backend calls it first)
 
 The golden functions use only accel.core.arith for rounding, saturation, alignment and averaging,
-except the conv's fast path: float BLAS and np.rint where every value is provably an exact float
-(proof above _row_bounds); kinds.FLOAT_CONV = False runs the int64 reference instead.
+except conv_acc's fast path (float BLAS where every value is provably an exact float, proof above
+_acc_bound); kinds.FLOAT_CONV = False runs the int64 reference everywhere instead (the fast
+twins of accel.core.planes too).
 """
 
 from dataclasses import dataclass, field
@@ -35,8 +37,8 @@ def conv_acc(x, weight, bias, stride=(1, 1), pads=(0, 0, 0, 0), bias_shift: int 
              acc_shift: int = 0) -> np.ndarray:
     """Integer convolution: sum(x * w) << acc_shift + bias << bias_shift (zero padding)."""
     x, weight = arith.as_int(x), arith.as_int(weight)
-    rows = _row_bounds(x, weight) if FLOAT_CONV else None
-    dtype = None if rows is None else _exact_float(max(rows))
+    bound = _acc_bound(_data_bound(x), weight) if FLOAT_CONV else None
+    dtype = None if bound is None else _exact_float(bound)
     if dtype is None:
         acc = _conv_int(x, weight, stride, pads)
     else:
@@ -47,7 +49,7 @@ def conv_acc(x, weight, bias, stride=(1, 1), pads=(0, 0, 0, 0), bias_shift: int 
     return acc
 
 
-# False: every conv takes the int64 reference path (the tests compare the two paths).
+# False: every layer takes its int64 golden function (the tests compare the two paths).
 FLOAT_CONV = True
 
 
@@ -62,23 +64,31 @@ def _conv_int(x, weight, stride, pads) -> np.ndarray:
 
 # Why the float paths are exact. For output channel o, every product x_k * w_k and every partial
 # sum of any subset of them, in any order (gemm's blocking, FMA, threads), is an integer of
-# magnitude <= sum_k |x_k| |w_k| <= max|x| * sum|w_o| (padding adds zeros): _row_bounds. A float
+# magnitude <= sum_k |x_k| |w_k| <= max|x| * sum|w_o| (padding adds zeros): _acc_bound. A float
 # with a p-bit significand holds every integer of magnitude < 2^p (and every such integer times a
 # power of two) exactly, so when the bound is < 2^p each conversion, product and addition has an
 # exact, representable result and nothing is ever rounded (float32: p = 24, float64: p = 53).
 # gemm only multiplies and adds (no Strassen or Winograd transforms). The bounds are Python ints.
 
-def _row_bounds(x, weight) -> list[int] | None:
-    """Per output channel: max(max|x|, 1) * max(sum|w_o|, 1), a bound on every partial sum and on
-    every single code (so each converts exactly); None when it cannot be computed in int64."""
-    if x.size == 0 or weight.size == 0:
+def _acc_bound(xmax: int, weight, bias=None, acc_shift: int = 0, bias_shift: int = 0):
+    """Over the output channels o: max(xmax, 1) * max(sum|w_o|, 1) << acc_shift + |b_o| <<
+    bias_shift, a bound on every partial sum of the accumulator and on every single code, weight
+    and bias term (so each converts exactly); None when the int64 row sums could overflow."""
+    if weight.size == 0:
         return None
-    xmax = max(-int(x.min()), int(x.max()))
     wmax = max(-int(weight.min()), int(weight.max()))
-    if weight[0].size * wmax >= 1 << 63:  # the int64 row sums could overflow
+    if weight[0].size * wmax >= 1 << 63:
         return None
     wsum = np.abs(weight).reshape(len(weight), -1).sum(axis=1)
-    return [max(xmax, 1) * max(int(s), 1) for s in wsum]
+    rows = np.maximum(wsum, 1).astype(object) * max(xmax, 1) << acc_shift
+    if bias is not None:
+        rows = rows + (np.abs(bias.astype(object)) << bias_shift)
+    return int(rows.max())
+
+
+def _data_bound(x) -> int:
+    """max|x| of int64 codes, a Python int."""
+    return max(-int(x.min(initial=0)), int(x.max(initial=0)))
 
 
 def _exact_float(bound: int):
@@ -89,98 +99,109 @@ def _exact_float(bound: int):
     return None
 
 
-def _conv_float(x, weight, stride, pads, dtype, scale: float = 1.0, bias=None) -> np.ndarray:
-    """_conv_int's sums times `scale` (a power of two, folded into the weights) by BLAS gemm in
-    `dtype`, exact when the caller checked the bound: one (O, C*kh*kw) @ (C*kh*kw, N*OH*OW) on
-    the im2col matrix of the windows of all images (one large gemm: BLAS threads split it
-    well). A bias (floats, already scaled) is one more weight column, times a row of ones.
-    Returns an (N, O, OH, OW) view of the (O, N, OH, OW) result."""
-    n, c, h, w = x.shape
-    o, _, kh, kw = weight.shape
-    top, left, bottom, right = pads
-    wf = weight.reshape(o, -1).astype(dtype)
-    if scale != 1.0:
-        wf *= dtype(scale)
-    extra = bias is not None
-    if extra:
-        wf = np.concatenate([wf, bias.astype(dtype)[:, None]], axis=1)
-    if kh == kw == 1 and tuple(stride) == (1, 1) and not any(pads):
-        oh, ow = h, w
-        cols = np.empty((c + extra, n, h * w), dtype)
-        cols[:c] = x.reshape(n, c, h * w).transpose(1, 0, 2)  # converts
+def _conv_float(x, weight, stride, pads, dtype) -> np.ndarray:
+    """_conv_int's sums by BLAS gemm in `dtype`, exact when the caller checked the bound. Returns
+    an (N, O, OH, OW) view of the channel-major result."""
+    wf = weight.reshape(len(weight), -1).astype(dtype)
+    z = _conv_planes(x.transpose(1, 0, 2, 3), wf, weight.shape[2:], stride, pads)
+    return z.transpose(1, 0, 2, 3)
+
+
+def _conv_planes(x, wf, kernel, stride, pads) -> np.ndarray:
+    """The sums of each window of x (C, N, H, W) times each row of wf (O, C*kh*kw), in wf's
+    dtype, as (O, N, OH, OW): one gemm on the windows of all images (one large gemm: BLAS threads
+    split it well). A 1x1 conv's window matrix is x itself (no copy when it is in that dtype)."""
+    c, n, h, w = x.shape
+    if tuple(kernel) == (1, 1) and tuple(stride) == (1, 1) and not any(pads):
+        cols, oh, ow = np.ascontiguousarray(x, wf.dtype).reshape(c, n * h * w), h, w
     else:
-        xf = np.zeros((n, c, h + top + bottom, w + left + right), dtype)
-        xf[:, :, top:top + h, left:left + w] = x  # converts and pads in one pass
-        win = sliding_window_view(xf, (kh, kw), axis=(2, 3))[:, :, ::stride[0], ::stride[1]]
-        oh, ow = win.shape[2:4]
-        cols = np.empty((c * kh * kw + extra, n, oh * ow), dtype)
-        # rows in the order of the weight's flattened (C, kh, kw)
-        cols[:c * kh * kw].reshape(c, kh, kw, n, oh, ow)[...] = win.transpose(1, 4, 5, 0, 2, 3)
-    if extra:
-        cols[-1] = 1
-    z = wf @ cols.reshape(len(cols), n * oh * ow)
-    return z.reshape(o, n, oh, ow).transpose(1, 0, 2, 3)
+        cols, oh, ow = _im2col(x, kernel, stride, pads, wf.dtype)
+    return (wf @ cols).reshape(len(wf), n, oh, ow)
 
 
-def _conv_requant_float(layer: Layer, x) -> np.ndarray | None:
-    """_conv_golden in floats, None unless provably exact. acc = sum << a + b << bs is requantized
-    by s = layer.out_shift: y = round_half_even(acc * 2^-s). In floats, z = sum * 2^(a-s) +
-    b * 2^(bs-s) = acc * 2^-s: every term and partial result is an integer of magnitude <= the
-    accumulator bound (< 2^p, checked) times a power of two, so exact (see above). Saturation
-    (and relu) clip to integers lo..hi, which commutes with rounding; np.rint rounds half to even
-    exactly (IEEE default mode) and its integer results convert to int64 exactly."""
-    weight = arith.as_int(layer.weight)
-    rows = _row_bounds(x, weight)
-    s, a, bs = layer.out_shift, layer.acc_shift, layer.bias_shift
-    if rows is None or not -64 <= s <= 64:  # far from float underflow/overflow
-        return None
-    bias = np.zeros(len(weight), np.int64) if layer.bias is None else arith.as_int(layer.bias)
-    bound = max((r << a) + (abs(int(b)) << bs) for r, b in zip(rows, bias)) << max(-s, 0)
-    dtype = _exact_float(bound)
-    if dtype is None:
-        return None
-    z = _conv_float(x, weight, layer.stride, layer.pads, dtype, 2.0 ** (a - s),
-                    bias.astype(np.float64) * 2.0 ** (bs - s) if layer.bias is not None else None)
-    out = layer.out
-    lo, hi = arith.code_range(out.bits, out.signed, out.narrow)
-    lo = max(lo, 0) if layer.relu else lo  # relu then saturate is one clip (0 <= hi)
-    edge = 2.0 ** (np.finfo(dtype).nmant + 1)  # |z| < 2^p: limits beyond it never bind, and
-    np.clip(z, max(lo, -edge), min(hi, edge), out=z)  # these are exact floats
-    return np.rint(z, out=np.empty(z.shape, np.int64), casting="unsafe")
+def _im2col(x, kernel, stride, pads, dtype):
+    """The windows of x (C, N, H, W) as one (C*kh*kw, N*OH*OW) matrix in dtype (rows in the order
+    of the weight's flattened (C, kh, kw), zeros where a window meets the padding): one strided,
+    converting copy per kernel offset, no padded copy of x. Returns (matrix, OH, OW)."""
+    c, n, h, w = x.shape
+    (kh, kw), (sh, sw), (top, left, bottom, right) = kernel, stride, pads
+    oh, ow = (h + top + bottom - kh) // sh + 1, (w + left + right - kw) // sw + 1
+    m = np.empty((c, kh, kw, n, oh, ow), dtype)
+    down = {i: (j0, j1, first) for i, j0, j1, first in _spans(kh, sh, top, h, oh)}
+    across = {i: (j0, j1, first) for i, j0, j1, first in _spans(kw, sw, left, w, ow)}
+    for i in range(kh):
+        for j in range(kw):
+            dst = m[:, i, j]
+            if i not in down or j not in across:
+                dst[...] = 0
+                continue
+            (r0, r1, y0), (q0, q1, x0) = down[i], across[j]
+            dst[:, :, :r0] = dst[:, :, r1:] = 0
+            dst[:, :, r0:r1, :q0] = dst[:, :, r0:r1, q1:] = 0
+            dst[:, :, r0:r1, q0:q1] = x[:, :, y0:y0 + (r1 - r0 - 1) * sh + 1:sh,
+                                          x0:x0 + (q1 - q0 - 1) * sw + 1:sw]
+    return m.reshape(c * kh * kw, n * oh * ow), oh, ow
+
+
+def _spans(k: int, s: int, pad: int, size: int, n: int):
+    """Per window offset i < k along one axis: (i, j0, j1, first) with j0..j1-1 the outputs j
+    whose input j*s + i - pad lies inside 0..size-1 and `first` the input of j0; offsets that
+    meet no output are left out."""
+    for i in range(k):
+        j0, j1 = max(0, -((i - pad) // s)), min(n, (size - 1 - i + pad) // s + 1)
+        if j0 < j1:
+            yield i, j0, j1, j0 * s + i - pad
 
 
 def maxpool(x, kernel, stride, pads=(0, 0, 0, 0), ceil_mode=False) -> np.ndarray:
     """Max over each window; positions outside the input never win (as if padded with the
     minimum: a window of padding only gives the int64 minimum)."""
-    x = arith.as_int(x)
-    n, c, h, w = x.shape
+    return _pool_max(arith.as_int(x), kernel, stride, pads, ceil_mode)
+
+
+def _pool_axes(shape, kernel, stride, pads, ceil_mode):
+    """(k, s, pad, size, n) for the two spatial axes (2, 3) of a pool over an array of `shape`."""
     top, left, bottom, right = pads
-    oh = pool_out_size(h, kernel[0], stride[0], top, bottom, ceil_mode)
-    ow = pool_out_size(w, kernel[1], stride[1], left, right, ceil_mode)
-    # The max over a window is the max over its rows of the max along them (max is exact).
-    rows = _window_max(x, kernel[0], stride[0], top, oh, 2)
-    return _window_max(rows, kernel[1], stride[1], left, ow, 3)
+    return [(k, s, lo, size, pool_out_size(size, k, s, lo, hi, ceil_mode)) for k, s, lo, hi, size
+            in zip(kernel, stride, (top, left), (bottom, right), shape[2:])]
+
+
+def _pool_max(x, kernel, stride, pads, ceil_mode) -> np.ndarray:
+    """maxpool on any 4-D array with the spatial axes 2, 3 (max is exact in every dtype). The max
+    over a window is the max over its rows of the max along them."""
+    (kh, sh, top, h, oh), (kw, sw, left, w, ow) = _pool_axes(x.shape, kernel, stride, pads,
+                                                             ceil_mode)
+    return _window_max(_window_max(x, kh, sh, top, oh, 2), kw, sw, left, ow, 3)
 
 
 def _window_max(x, k: int, s: int, pad: int, n: int, axis: int) -> np.ndarray:
     """out[.., j, ..] = max(x[.., j*s + i - pad, ..] for i < k, inside x) along axis, j < n."""
     at = (slice(None),) * axis
-    full, part = [], []  # per window offset i: the positions j*s + i - pad inside x
-    for i in range(k):
-        j0, j1 = max(0, -((i - pad) // s)), min(n, (x.shape[axis] - 1 - i + pad) // s + 1)
-        if j0 < j1:
-            start = j0 * s + i - pad
-            src = x[at + (slice(start, start + (j1 - j0 - 1) * s + 1, s),)]
-            (full if (j0, j1) == (0, n) else part).append((at + (slice(j0, j1),), src))
+    full, part = [], []  # per window offset: (outputs it reaches, the inputs they take)
+    for _, j0, j1, first in _spans(k, s, pad, x.shape[axis], n):
+        src = x[at + (slice(first, first + (j1 - j0 - 1) * s + 1, s),)]
+        (full if (j0, j1) == (0, n) else part).append((at + (slice(j0, j1),), src))
     if len(full) >= 2:
         out = np.maximum(full.pop()[1], full.pop()[1])
     elif full:
         out = full.pop()[1].copy()
     else:
-        out = np.full(x.shape[:axis] + (n,) + x.shape[axis + 1:], np.iinfo(np.int64).min)
+        out = np.full(x.shape[:axis] + (n,) + x.shape[axis + 1:], np.iinfo(np.int64).min,
+                      x.dtype)
     for js, src in full + part:
         np.maximum(out[js], src, out=out[js])
     return out
+
+
+def _empty_windows(shape, kernel, stride, pads, ceil_mode) -> bool:
+    """Whether a pool over an array of `shape` has a window of padding only."""
+    for k, s, pad, size, n in _pool_axes(shape, kernel, stride, pads, ceil_mode):
+        hit = np.zeros(n, bool)
+        for _, j0, j1, _ in _spans(k, s, pad, size, n):
+            hit[j0:j1] = True
+        if not hit.all():
+            return True
+    return False
 
 
 def concat(xs, types: list[QType]) -> np.ndarray:
@@ -192,9 +213,13 @@ def concat(xs, types: list[QType]) -> np.ndarray:
 
 def global_avgpool(x, in_type: QType, out: QType) -> np.ndarray:
     x = arith.as_int(x)
-    total = x.sum(axis=(2, 3), keepdims=True)
-    return arith.avg_requantize(total, x.shape[2] * x.shape[3], in_type.frac, out.frac, out.bits,
-                                out.signed, out.narrow)
+    return _gap_requantize(x.sum(axis=(2, 3), keepdims=True), x.shape[2] * x.shape[3], in_type,
+                           out)
+
+
+def _gap_requantize(total, count: int, in_type: QType, out: QType) -> np.ndarray:
+    return arith.avg_requantize(total, count, in_type.frac, out.frac, out.bits, out.signed,
+                                out.narrow)
 
 
 def add(a, b, ta: QType, tb: QType, out: QType, relu: bool = False) -> np.ndarray:
@@ -204,10 +229,6 @@ def add(a, b, ta: QType, tb: QType, out: QType, relu: bool = False) -> np.ndarra
 
 
 def _conv_golden(layer: Layer, xs) -> np.ndarray:
-    x = arith.as_int(xs[0])
-    y = _conv_requant_float(layer, x) if FLOAT_CONV else None
-    if y is not None:
-        return y
     acc = conv_acc(xs[0], layer.weight, layer.bias, layer.stride, layer.pads, layer.bias_shift,
                    layer.acc_shift)
     out = layer.out
