@@ -86,7 +86,8 @@ class FoldSpec(_Strict):
     target_fps: FPS = None  # left out: the fastest design that fits the board
     clock_mhz: CLOCK_MHZ = None
     layers: Annotated[dict[str, FoldLayer], Field(
-        description="a mapping of conv layer names to {pe: P, simd: S, mul: dsp|pack|lut}")] = {}
+        description="a mapping of conv layer names to {pe: P, simd: S, mul: dsp|pack|lut} "
+                    "and of max-pool names to {pe: P}")] = {}
 
 
 # --- hls.yaml (accel/hls/hls.yaml, after the user's file is merged over it) ----------------------

@@ -3,7 +3,8 @@
 A convolution (accel_mvau) computes one output pixel as a matrix-vector product of its N = K*K*Cin
 inputs with Cout weight rows, folded onto PE x SIMD multipliers (PE output channels and SIMD inputs
 per cycle): SF = N/SIMD input folds times NF = ceil(Cout/PE) output folds = SF*NF cycles per pixel
-(SIMD divides N; PE need not divide Cout: the last fold is partial). The
+(SIMD divides N; PE need not divide Cout: the last fold is partial). A max-pool compares PE of
+its C channels per cycle (accel_maxpool; PE divides C): K*K*C/PE cycles per output pixel. The
 layers run as a dataflow pipeline, so the images/s are set by the slowest layer. This module holds
 the cycle model and the legal options of a layer; accel.rtl.mapper chooses among them for a board,
 and `load` reads a fold.yaml:
@@ -12,6 +13,7 @@ and `load` reads a fold.yaml:
     clock_mhz: 100            # optional: default the board's clock
     layers:                   # optional: layers held by hand (any of pe, simd, mul; accel info)
       conv1: {pe: 4, simd: 9, mul: pack}
+      pool1: {pe: 16}         # a max-pool: channels compared per cycle
 """
 
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from accel.core.errors import AccelError
 
 MUL_STYLES = ("dsp", "pack", "lut")
+FOLDED = ("conv", "maxpool")  # the layer kinds with a fold; the others have fixed cycles
 
 
 @dataclass(frozen=True)
@@ -77,14 +80,20 @@ def vector_cycles(layer, fold: Fold) -> int:
 
 
 def layer_cycles(layer, fold: Fold) -> int:
+    if layer.kind == "maxpool":  # one window position per beat, C/PE cycles each
+        return layer.out_pixels * layer.kernel[0] * layer.kernel[1] * (layer.shape[0] // fold.pe)
     return layer.out_pixels * vector_cycles(layer, fold)
 
 
+def full(layer) -> Fold:
+    """A max-pool comparing all its channels at once (the fastest; what a fold spec without the
+    pool means when no mapper chose)."""
+    return Fold(layer.shape[0], 1)
+
+
 def fixed_cycles(layer) -> int:
-    """Cycles per image of a layer without a fold: a max-pool takes one window position per
-    beat, a concat and a global pool one pixel per beat."""
-    if layer.kind == "maxpool":
-        return layer.out_pixels * layer.kernel[0] * layer.kernel[1]
+    """Cycles per image of a layer without a fold: a concat and a global pool take one pixel per
+    beat."""
     if layer.kind == "gap":
         return layer.in_pixels
     return layer.out_pixels
@@ -103,7 +112,9 @@ def options(layer, pe_values=None) -> list[Fold]:
     """Every legal fold of a convolution: PE one of pes() (a divisor of the output channels or
     the fewest rows for a fold count), SIMD a divisor of the fan-in; packing only with two or
     more PE rows to share a DSP48E1; windowed layers take their window one position or one
-    column (K positions) per beat."""
+    column (K positions) per beat. A max-pool: PE a divisor of its channels."""
+    if layer.kind == "maxpool":
+        return [Fold(pe, 1) for pe in (pe_values or divisors(layer.shape[0]))]
     k = layer.weight.shape[2]
     pars = (1, k) if windowed(layer) and k > 1 else (1,)  # a column per beat: accel_swu PAR=K
     return [Fold(pe, simd, m, par) for pe in (pe_values or pes(layer.shape[0]))
@@ -112,6 +123,12 @@ def options(layer, pe_values=None) -> list[Fold]:
 
 
 def check(layer, fold: Fold) -> Fold:
+    if layer.kind == "maxpool":
+        c = layer.shape[0]
+        if fold.pe < 1 or c % fold.pe:
+            raise AccelError(f"fold of {layer.name}: pe={fold.pe} must divide its {c} channels "
+                             f"(one of {divisors(c)})")
+        return fold
     n, cout = layer.fan_in, layer.shape[0]
     if fold.pe < 1 or fold.pe > cout:
         raise AccelError(f"fold of {layer.name}: pe={fold.pe} must be from 1 to its {cout} "
@@ -125,7 +142,11 @@ def check(layer, fold: Fold) -> Fold:
 def matching(layer, want: dict) -> list[Fold]:
     """The options of a convolution with the fields a fold.yaml gives ({pe, simd, mul}, any
     subset), after checking the given PE (1..Cout) and SIMD (a divisor) fit the layer; a PE
-    outside pes() is allowed when asked for (its last fold is as partial as it says)."""
+    outside pes() is allowed when asked for (its last fold is as partial as it says). A
+    max-pool takes pe only."""
+    if layer.kind == "maxpool" and set(want) - {"pe"}:
+        raise AccelError(f"fold of {layer.name}: a max-pool takes only pe (channels compared per "
+                         f"cycle), not {', '.join(sorted(set(want) - {'pe'}))}")
     check(layer, Fold(want.get("pe") or 1, want.get("simd") or 1))
     opts = options(layer, [want["pe"]] if "pe" in want else None)
     found = [f for f in opts if all(getattr(f, k) == v for k, v in want.items())]

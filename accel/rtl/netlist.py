@@ -164,7 +164,7 @@ def conv(net: Netlist, layer, src: Stream, f: folding.Fold) -> Stream:
     return dst
 
 
-def maxpool(net: Netlist, layer, src: Stream) -> Stream:
+def maxpool(net: Netlist, layer, src: Stream, f: folding.Fold) -> Stream:
     lid = ident(layer.name)
     k = layer.kernel[0]  # square (accel.core.kinds)
     c, oh, ow = layer.shape
@@ -172,10 +172,10 @@ def maxpool(net: Netlist, layer, src: Stream) -> Stream:
                   zero_pad=False)
     dst = net.stream(lid, c, src.bits, src.signed, src.frac, oh, ow)
     net.inst("accel_maxpool", f"u_{lid}", dict(C=c, BITS=src.bits, SIGNED=int(src.signed),
-                                                BEATS=k * k),
+                                                BEATS=k * k, PE=f.pe),
              {**_ports("s", win, pad=True), **_ports("m", dst)})
-    net.layers.append(dict(name=layer.name, kind="maxpool", stream=lid,
-                           cycles=folding.fixed_cycles(layer)))
+    net.layers.append(dict(name=layer.name, kind="maxpool", stream=lid, pe=f.pe,
+                           cycles=folding.layer_cycles(layer, f)))
     return dst
 
 
@@ -323,6 +323,8 @@ def fork(net: Netlist, src: Stream, consumers: list, windowed: list[bool],
 
 def build_netlist(qm: QuantModel, folds: dict,
                   roms: bool = True) -> tuple[Netlist, Stream, Stream]:
+    """folds: layer name -> Fold for every conv (and max-pools; one left out compares all its
+    channels per cycle)."""
     kinds.refuse(qm, "rtl")
     net = Netlist(roms)
     c, h, w = qm.input_shape
@@ -352,7 +354,7 @@ def build_netlist(qm: QuantModel, folds: dict,
         if layer.kind == "conv":
             out = conv(net, layer, srcs[0], folds[layer.name])
         elif layer.kind == "maxpool":
-            out = maxpool(net, layer, srcs[0])
+            out = maxpool(net, layer, srcs[0], folds.get(layer.name) or folding.full(layer))
         elif layer.kind == "concat":
             out = concat(net, layer, *srcs)
         elif layer.kind == "add":

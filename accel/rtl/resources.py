@@ -173,11 +173,18 @@ def _swu(p):
 
 def _maxpool(p):
     c, bits = p["C"], p["BITS"]
+    pe = p.get("PE", c)
+    cf = c // pe
     bw = clog2(p["BEATS"] + 1)
-    # per channel a BITS-wide comparison (yosys makes it LUT logic, not a carry chain: its cost
-    # is far from linear in BITS, so one coefficient per width) and a 3-way select
-    lut = {"one": 1, "beat": bw, f"ch{bits}": c}
-    return [], 0, lut, {"one": 1, "bits": 2 * c * bits, "beat": bw}
+    cw = clog2(cf) if cf > 1 else 0
+    # per compared channel a BITS-wide comparison (yosys makes it LUT logic, not a carry chain:
+    # its cost is far from linear in BITS, so one coefficient per width) and a 3-way select;
+    # PE < C: a CF:1 multiplexer tree per compared bit (accel_mux: a LUT6 per 4 inputs, MUXF7/F8
+    # join up to 16, LUTs again above)
+    lut = {"one": 1, "beat": bw, f"ch{bits}": pe,
+           "mux": pe * bits * (-(-cf // 4) + (cf > 16) * -(-cf // 16)) if cf > 1 else 0,
+           "chunk": cw}
+    return [], 0, lut, {"one": 1, "bits": 2 * c * bits, "beat": bw, "chunk": cw}
 
 
 def _gap_widths(p):
@@ -337,11 +344,12 @@ def model(qm, folds: dict) -> dict:
 _CONV: dict = {}  # id(layer) -> (layer, {fold: cost})
 
 
-def conv_instances(layer, fold) -> list:
-    """(module, instance, parameters) of what generate.conv builds for a conv and a fold: its
-    accel_mvau and, for a windowed conv, its accel_swu (the window's PAR follows the fold).
-    generate.conv runs once per layer and PAR; PE, SIMD and the multiplier style only change
-    the MVAU's parameters (mul.params), patched in here: the mapper asks for thousands."""
+def layer_instances(layer, fold) -> list:
+    """(module, instance, parameters) of what accel.rtl.netlist builds for a folded layer and a
+    fold: a conv's accel_mvau and, when windowed, its accel_swu (the window's PAR follows the
+    fold); a max-pool's accel_swu and accel_maxpool. netlist.conv / maxpool run once per layer
+    and PAR; PE, SIMD and the multiplier style only change the MVAU's or pool's parameters,
+    patched in here: the mapper asks for thousands."""
     from accel.rtl import fold as folding
     from accel.rtl import mul
     from accel.rtl import netlist as generate
@@ -352,8 +360,11 @@ def conv_instances(layer, fold) -> list:
         c, h, w = layer.in_shapes[0]
         t = layer.in_types[0]
         net = generate.Netlist(roms=False)
-        generate.conv(net, layer, generate.Stream("x", c, t.bits, t.signed, t.frac, h, w),
-                      folding.Fold(1, 1, "dsp", fold.par))
+        src = generate.Stream("x", c, t.bits, t.signed, t.frac, h, w)
+        if layer.kind == "maxpool":
+            generate.maxpool(net, layer, src, folding.full(layer))
+        else:
+            generate.conv(net, layer, src, folding.Fold(1, 1, "dsp", fold.par))
         hit = _SHAPES[key] = (layer, net.instances)
     out = []
     for module, name, params in hit[1]:
@@ -361,46 +372,50 @@ def conv_instances(layer, fold) -> list:
             params = {k: v for k, v in params.items() if k not in ("MUL", "LANES")}
             params.update(PE=fold.pe, SIMD=fold.simd,
                           **mul.params(fold.mul, params["IN_BITS"], params["W_BITS"]))
+        elif module == "accel_maxpool":
+            params = {**params, "PE": fold.pe}
         out.append((module, name, params))
     return out
 
 
-_SHAPES: dict = {}  # (id(layer), par) -> (layer, instances at Fold(1, 1, "dsp", par))
+_SHAPES: dict = {}  # (id(layer), par) -> (layer, instances at one fold of that PAR)
 
 
 def conv_params(layer, fold) -> dict:
     """accel_mvau's parameters for a conv and a fold (as generate.conv writes them)."""
-    return next(p for m, _, p in conv_instances(layer, fold) if m == "accel_mvau")
+    return next(p for m, _, p in layer_instances(layer, fold) if m == "accel_mvau")
 
 
 def fold_cost(layer, fold) -> list:
-    """[LUT, FF, DSP, BRAM36] of a convolution's fold-dependent part (its accel_mvau and window
-    unit); remembered per layer and fold (the mapper asks again for every board it tries)."""
+    """[LUT, FF, DSP, BRAM36] of a folded layer's fold-dependent part (a conv's accel_mvau and
+    window unit, a max-pool's window unit and pool); remembered per layer and fold (the mapper
+    asks again for every board it tries)."""
     hit = _CONV.get(id(layer))
     if hit is None or hit[0] is not layer:
         hit = _CONV[id(layer)] = (layer, {})
     memo = hit[1]
     if fold not in memo:
         total = {}
-        for module, _, params in conv_instances(layer, fold):
+        for module, _, params in layer_instances(layer, fold):
             total = _add(total, instance(module, params))
         memo[fold] = [total.get(k, 0) for k in KEYS]
     return list(memo[fold])
 
 
 def fixed_cost(qm) -> list:
-    """[LUT, FF, DSP, BRAM36] of everything no fold changes: pools (and their windows), concats,
-    forks, FIFOs, the global pool and io (every instance but those of the convolutions)."""
+    """[LUT, FF, DSP, BRAM36] of everything no fold changes: concats, forks, FIFOs, the global
+    pool and io (every instance but those of the convolutions and max-pools)."""
     from accel.rtl import fold as folding
     from accel.rtl.netlist import build_netlist
 
-    folds = {l.name: folding.Fold(1, 1) for l in qm.layers if l.kind == "conv"}
+    folds = {l.name: folding.Fold(1, 1) if l.kind == "conv" else folding.full(l)
+             for l in qm.layers if l.kind in folding.FOLDED}
     net, _, _ = build_netlist(qm, folds, roms=False)
-    convs = {name for l in qm.layers if l.kind == "conv"
-             for _, name, _ in conv_instances(l, folds[l.name])}
+    folded = {name for l in qm.layers if l.kind in folding.FOLDED
+              for _, name, _ in layer_instances(l, folds[l.name])}
     total = {}
     for module, name, params in net.instances:
-        if name not in convs:
+        if name not in folded:
             total = _add(total, instance(module, params))
     return [total.get(k, 0) for k in KEYS]
 
