@@ -35,7 +35,9 @@ FORMAT = "accel-rtl-1"
 def profile_block(net: Netlist, words_per_image: int) -> str:
     """Simulation-only counters (`ifdef ACCEL_PROFILE; never synthesized): the cycle, each image's
     latency from its first input word to its last output word, and per stream the cycles of the
-    first and last beat and the beat count. The cocotb testbench reads them; no per-cycle Python."""
+    first and last beat, the beat count and the cycles it was held (VALID without READY: its
+    consumer was busy; the slowest layer is the last one whose input is held and whose output
+    is not). The cocotb testbench reads them; no per-cycle Python."""
     lines = ["`ifdef ACCEL_PROFILE",
              "    reg [31:0] prof_cycle, prof_latency, prof_done_cycle, prof_images;",
              "    reg [31:0] prof_start [0:63];",
@@ -43,13 +45,14 @@ def profile_block(net: Netlist, words_per_image: int) -> str:
              "    reg [31:0] prof_in_words;"]
     streams = [w.split()[-1][:-len("_data;")] for w in net.wires if w.endswith("_data;")]
     for s in streams:
-        lines.append(f"    reg [31:0] prof_{s}_first, prof_{s}_last, prof_{s}_beats;")
+        lines.append(f"    reg [31:0] prof_{s}_first, prof_{s}_last, prof_{s}_beats, "
+                     f"prof_{s}_held;")
     lines += ["    always @(posedge ap_clk or negedge ap_rst_n) begin",
               "        if (!ap_rst_n) begin",
               "            prof_cycle <= 0; prof_images <= 0; prof_wp <= 0; prof_rp <= 0;",
               "            prof_in_words <= 0; prof_latency <= 0; prof_done_cycle <= 0;"]
-    lines += [f"            prof_{s}_beats <= 0; prof_{s}_first <= 0; prof_{s}_last <= 0;"
-              for s in streams]
+    lines += [f"            prof_{s}_beats <= 0; prof_{s}_first <= 0; prof_{s}_last <= 0; "
+              f"prof_{s}_held <= 0;" for s in streams]
     lines += ["        end else begin",
               "            prof_cycle <= prof_cycle + 1;",
               "            if (s_axis_tvalid && s_axis_tready) begin",
@@ -68,7 +71,8 @@ def profile_block(net: Netlist, words_per_image: int) -> str:
         lines += [f"            if ({s}_valid && {s}_ready) begin",
                   f"                if (prof_{s}_beats == 0) prof_{s}_first <= prof_cycle;",
                   f"                prof_{s}_last <= prof_cycle; prof_{s}_beats <= prof_{s}_beats + 1;",
-                  "            end"]
+                  "            end",
+                  f"            if ({s}_valid && !{s}_ready) prof_{s}_held <= prof_{s}_held + 1;"]
     lines += ["        end", "    end", "`endif", ""]
     return "\n".join(lines)
 

@@ -248,8 +248,9 @@ def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float 
     # ~28x the cocotb run by CPU time: benchmarks/results/sim_speed.json); waveforms keep the
     # cocotb build (its --trace and dump file).
     native = native and simulator == "verilator" and driver == "hdl" and not waves
-    if native:  # its testbench files and build options are part of what is built
-        key = cache.key(_design_key(rtl_dir, manifest, simulator, NATIVE_TB), verilate.FLAGS)[:24]
+    if native:  # its testbench files, build options and profile lines are part of what is built
+        key = cache.key(_design_key(rtl_dir, manifest, simulator, NATIVE_TB), verilate.FLAGS,
+                        verilate.prof_include(l["stream"] for l in manifest["layers"]))[:24]
     else:
         key = _design_key(rtl_dir, manifest, simulator)
     flavour = "native" if native else driver
@@ -339,5 +340,6 @@ def summarize(manifest: dict, res: dict, n: int, wave_file=None) -> dict:
                               "simd": l.get("simd"), "estimated_cycles": l["cycles"],
                               "first_out_cycle": s["first"],
                               "cycles_per_image": (s["last"] - s["first"] + 1) / n
-                              if s["beats"] else None, "beats": s["beats"]})
+                              if s["beats"] else None, "beats": s["beats"],
+                              "held_per_image": s["held"] / n})
     return out

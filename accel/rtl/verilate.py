@@ -30,8 +30,9 @@ def prof_include(streams) -> str:
     beat's cycle and its beat count, read hierarchically from accel_top (`ifdef ACCEL_PROFILE)."""
     top = "u_dma.u_top"
     lines = [f'$fwrite(f, "cycles %0d\\n", {top}.prof_cycle);']
-    lines += [f'$fwrite(f, "stream {s} %0d %0d %0d\\n", {top}.prof_{s}_first, '
-              f'{top}.prof_{s}_last, {top}.prof_{s}_beats);' for s in streams]
+    lines += [f'$fwrite(f, "stream {s} %0d %0d %0d %0d\\n", {top}.prof_{s}_first, '
+              f'{top}.prof_{s}_last, {top}.prof_{s}_beats, {top}.prof_{s}_held);'
+              for s in streams]
     return "".join(f"                {l}\n" for l in lines)
 
 
@@ -80,5 +81,6 @@ def run(binary: Path, run_dir: Path, plusargs, timeout_cycles: int) -> dict | No
         if row[0] == "cycles":
             res["cycles"] = int(row[1])
         else:
-            res["streams"][row[1]] = dict(zip(("first", "last", "beats"), map(int, row[2:])))
+            res["streams"][row[1]] = dict(zip(("first", "last", "beats", "held"),
+                                              map(int, row[2:])))
     return res

@@ -85,7 +85,7 @@ async def run_images(dut):
 def _finish(top, cfg: dict, result: dict):
     """Per-stream profile counters into the result file; fail the test on an error."""
     result["streams"] = {
-        s: {k: _int(getattr(top, f"prof_{s}_{k}")) for k in ("first", "last", "beats")}
+        s: {k: _int(getattr(top, f"prof_{s}_{k}")) for k in ("first", "last", "beats", "held")}
         for s in cfg["streams"]}
     result["cycles"] = _int(top.prof_cycle)
     with open(cfg["output"], "w") as f:
