@@ -84,7 +84,8 @@ class Mapping:
                 "bottleneck": self.bottleneck, "reserve": RESERVE,
                 "used": as_dict(self.used), "budget": as_dict(self.budget),
                 "capacity": as_dict(self.capacity),
-                "layers": {n: {"pe": f.pe, "simd": f.simd, "mul": f.mul}
+                "layers": {n: {"pe": f.pe, "simd": f.simd, "mul": f.mul,
+                               **({"tile": f.tile} if f.tile else {})}  # fold.yaml's keys
                            for n, f in self.folds.items()}}
 
 
