@@ -175,15 +175,15 @@ def conv(net: Netlist, layer, src: Stream, f: folding.Fold) -> Stream:
 
 
 AXI_MASTER = (  # the top's AXI4 read master per DDR layer: (direction, bits, signal)
-    ("output", 32, "araddr"), ("output", 8, "arlen"), ("output", 3, "arsize"),
+    ("output", 1, "arid"), ("output", 32, "araddr"), ("output", 8, "arlen"), ("output", 3, "arsize"),
     ("output", 2, "arburst"), ("output", 4, "arcache"), ("output", 3, "arprot"),
     ("output", 1, "arvalid"), ("input", 1, "arready"), ("input", 64, "rdata"),
-    ("input", 2, "rresp"), ("input", 1, "rlast"), ("input", 1, "rvalid"),
+    ("input", 1, "rid"), ("input", 2, "rresp"), ("input", 1, "rlast"), ("input", 1, "rvalid"),
     ("output", 1, "rready"))
 
 
 def axi_prefix(lid: str) -> str:
-    """The top's AXI4 read port of a DDR layer (ar/r channels only, no ID: one in flight order)."""
+    """The top's AXI4 read port of a DDR layer (ar/r channels only; ARID 0: in order)."""
     return f"m_axi_{lid}"
 
 
@@ -210,7 +210,6 @@ def _ddr_weights(net: Netlist, layer, lid: str, f: folding.Fold, n: int) -> dict
              dict(ADDR_W=32, WORD_BITS=ww, WORDS=words,
                   REPEAT=ddr.tiles(layer.out_pixels, f.tile), MAX_BURSTS=4, FIFO_BEATS=64),
              {"en": "1'b1", "base": f"weights_base + 32'd{offset}", "err": f"{lid}_rd_err",
-              "m_axi_arid": "", "m_axi_rid": "1'b0",
               **{f"m_axi_{sig}": f"{axi}_{sig}" for _, _, sig in AXI_MASTER},
               "m_w_data": f"{lid}_w_data", "m_w_valid": f"{lid}_w_valid",
               "m_w_ready": f"{lid}_w_ready"})
