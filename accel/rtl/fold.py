@@ -129,6 +129,15 @@ def options(layer, pe_values=None) -> list[Fold]:
             if m != "pack" or pe > 1]
 
 
+def ddr_options(layer, opts: list[Fold]) -> list[Fold]:
+    """The mapper's fallback for a conv none of whose on-chip options fits the board: the same
+    folds with the weights in DDR, one output row per tile, where the weight stream keeps up
+    (a word per ceil(PE*SIMD*W_BITS/64) + 1 cycles, at most one per T: tile_cycles holds)."""
+    t = int(layer.shape[2])
+    return [replace(f, tile=t) for f in opts
+            if -(-f.pe * f.simd * layer.wtype.bits // 64) + 1 <= t]
+
+
 def check(layer, fold: Fold) -> Fold:
     n, cout = layer.fan_in, layer.shape[0]
     if fold.pe < 1 or fold.pe > cout:

@@ -90,17 +90,24 @@ class Mapping:
 
 
 class Table:
-    """Every option of every convolution: its cycles and its fold-dependent resources."""
+    """Every option of every convolution: its cycles and its fold-dependent resources. With
+    room (the budget), a conv none of whose on-chip options fits it alone also gets the options
+    with its weights in DDR (fold.ddr_options)."""
 
-    def __init__(self, qm, cost, fixed: dict):
+    def __init__(self, qm, cost, fixed: dict, room=None):
         self.convs = [l for l in qm.layers if l.kind == "conv"]
         self.other = {l.name: folding.fixed_cycles(l) for l in qm.layers if l.kind != "conv"}
         self.opts, self.cyc, self.res = {}, {}, {}
         for l in self.convs:
             opts = fixed.get(l.name) or folding.options(l)
+            res = [cost(l, f) for f in opts]
+            if room is not None and l.name not in fixed and all(
+                    np.any(np.asarray(r) > room) for r in res):
+                ddr = folding.ddr_options(l, opts)
+                opts, res = opts + ddr, res + [cost(l, f) for f in ddr]
             self.opts[l.name] = opts
             self.cyc[l.name] = np.array([folding.layer_cycles(l, f) for f in opts])
-            self.res[l.name] = np.array([cost(l, f) for f in opts], dtype=float)
+            self.res[l.name] = np.array(res, dtype=float)
 
     def floor(self) -> int:
         """The fewest cycles per image any design reaches: the slowest layer at its fastest."""
@@ -192,8 +199,8 @@ def map_model(qm, board, clock_mhz: float | None = None, target_fps: float | Non
     if cost is None:
         cost, base = resources.fold_cost, resources.fixed_cost(qm)
     base = np.zeros(len(RESOURCES)) if base is None else np.asarray(base, dtype=float)
-    table = Table(qm, cost, fixed)
     room, cap = budget(board, reserve), capacity(board)
+    table = Table(qm, cost, fixed, room)
 
     def result(pick, used, t=None):
         folds = {n: table.opts[n][i] for n, i in pick.items()}

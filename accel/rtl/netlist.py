@@ -175,7 +175,8 @@ def conv(net: Netlist, layer, src: Stream, f: folding.Fold) -> Stream:
 
 
 AXI_MASTER = (  # the top's AXI4 read master per DDR layer: (direction, bits, signal)
-    ("output", 1, "arid"), ("output", 32, "araddr"), ("output", 8, "arlen"), ("output", 3, "arsize"),
+    ("output", 1, "arid"), ("output", 32, "araddr"), ("output", 8, "arlen"),
+    ("output", 3, "arsize"),
     ("output", 2, "arburst"), ("output", 4, "arcache"), ("output", 3, "arprot"),
     ("output", 1, "arvalid"), ("input", 1, "arready"), ("input", 64, "rdata"),
     ("input", 1, "rid"), ("input", 2, "rresp"), ("input", 1, "rlast"), ("input", 1, "rvalid"),

@@ -7,8 +7,9 @@
 // Measures for the testbench: bursts and beats accepted, the least AR-to-first-beat latency, the
 // traffic of the first +images=N images (img_bursts, img_beats requested: the ARs before the one
 // that starts pass N*PASSES + 1 at base + START; the master runs ahead into the next image, so
-// the totals are more), and err (sticky): a burst longer than 16 beats or crossing 4 KB, ARVALID dropped or the AR changed
-// before ARREADY, ARSIZE other than 8 bytes, or a read outside the image.
+// the totals are more), and err (sticky): a burst longer than 16 beats or crossing 4 KB,
+// ARVALID dropped or the AR changed before ARREADY, ARSIZE other than 8 bytes, or a read outside
+// the image.
 `timescale 1ns/1ps
 `default_nettype none
 module accel_tb_ddr #(
