@@ -218,7 +218,7 @@ def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float 
              backpressure: float = 0.0, seed: int = 0, waves: bool = False,
              timeout_cycles: int | None = None, driver: str = "hdl", words=None,
              native: bool = True, ddr_latency: int = simddr.LATENCY,
-             ddr_stalls: float = 0.1) -> dict:
+             ddr_stalls: float = 0.1, capture: bool = False) -> dict:
     """Run images (uint8 N, C, H, W) through the RTL in rtl_dir. Returns outputs (N, words) as
     int64 codes in the order they are streamed (accel.core.stream.outputs_nchw gives the model's
     order), per-image latency, the initiation interval, images/s and per-stream timing.
@@ -232,9 +232,13 @@ def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float 
     A design with weights in DDR gets a DDR model per read port (accel.rtl.simddr) holding
     weights.bin: ddr_latency cycles from each AR to its data at least, AR and R stalls with
     probability ddr_stalls; "ddr" in the result has each port's bursts, beats, least latency
-    and error flag."""
+    and error flag. capture (driver "cocotbext" only: Python watches every stream each clock):
+    "captured" in the result has every stream's beats, {stream: [data word as int]}."""
     if driver not in DRIVERS:
         raise AccelError(f"unknown driver '{driver}': use one of {', '.join(DRIVERS)}")
+    if capture and driver != "cocotbext":
+        raise AccelError("capture needs driver 'cocotbext' (the HDL DMA model keeps Python out "
+                         "of the clock loop)")
     if not (0 <= valid_gaps < 1 and 0 <= backpressure < 1 and 0 <= ddr_stalls < 1):
         raise AccelError("valid_gaps, backpressure and ddr_stalls are probabilities in [0, 1)")
     rtl_dir = Path(rtl_dir)
@@ -311,7 +315,7 @@ def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float 
                        "out_words": io["output"]["words"], "out_signed": io["output"]["signed"],
                        "valid_gaps": valid_gaps, "backpressure": backpressure, "seed": seed,
                        "timeout_cycles": timeout_cycles, "streams": streams,
-                       "progress": str(tmp / PROGRESS),
+                       "progress": str(tmp / PROGRESS), "capture": capture,
                        "images": n, "ddr": simddr.cocotb_config(
                            rtl_dir, manifest, ddr_latency, ddr_stalls) if ddr_ports else None}
                 res = _cocotb_test(runner, rtl_dir, simulator, top, build_dir, env, plusargs,
@@ -355,6 +359,7 @@ def summarize(manifest: dict, res: dict, n: int, wave_file=None) -> dict:
         "layers": [],
         "waves": wave_file,
         "ddr": res.get("ddr"),  # per DDR port: bursts, beats, lat_min, err (accel.rtl.simddr)
+        "captured": res.get("captured"),  # capture=True: {stream: [data words]}
     }
     for l in manifest["layers"]:
         s = res["streams"][l["stream"]]

@@ -104,6 +104,17 @@ class DelayedRam(AxiRamRead):
                 first = bool(_int(r.rlast))
 
 
+async def _capture(dut, captured: dict):
+    """Every beat of accel_top's internal streams (cfg["capture"]): one coroutine for all."""
+    sigs = [tuple(getattr(dut, f"{s}_{k}") for k in ("data", "valid", "ready")) + (beats,)
+            for s, beats in captured.items()]
+    while True:
+        await RisingEdge(dut.ap_clk)
+        for data, valid, ready, beats in sigs:
+            if _bit(valid) and _bit(ready):
+                beats.append(int(data.value))
+
+
 def _ddr_rams(dut, cfg: dict, rng: random.Random) -> dict:
     """One DelayedRam per DDR read port of accel_top, each holding weights.bin at the base."""
     ddr = cfg["ddr"]
@@ -136,6 +147,9 @@ async def run_images(dut):
     dut.s_axis_tvalid.value = 0
     dut.m_axis_tready.value = 0
     rams = _ddr_rams(dut, cfg, random.Random(cfg["seed"] + 7)) if cfg.get("ddr") else {}
+    captured = {s: [] for s in cfg["streams"]} if cfg.get("capture") else {}
+    if captured:
+        cocotb.start_soon(_capture(dut, captured))
     dut.ap_rst_n.value = 0
     await ClockCycles(dut.ap_clk, 4)
     dut.ap_rst_n.value = 1
@@ -173,6 +187,8 @@ async def run_images(dut):
             f.write(f"{i + 1} {_int(dut.prof_cycle)}\n")
     if rams:
         result["ddr"] = {p: dict(ram.stats) for p, ram in rams.items()}
+    if captured:
+        result["captured"] = captured
     _finish(dut, cfg, result)
 
 
