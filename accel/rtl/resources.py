@@ -273,8 +273,7 @@ def _mvau_tile(p):
     buffers by the memory() rule (tile of T vectors, SF weight words, T output vectors) and the
     bias ROM; the fill's slice select is a mux over the SF folds."""
     t = p["T"]
-    rom = dict(p, MUL=p.get("MUL", 0))
-    mems, dsp, lut, ff = _mvau(rom)
+    mems, dsp, lut, ff = _mvau(p)
     n = p["BEATS"] * p["IN_C"]
     pe, simd, out_bits = p["PE"], p["SIMD"], p["OUT_BITS"]
     sf, nf = n // simd, -(-p["OUT_C"] // pe)
@@ -397,7 +396,7 @@ def conv_instances(layer, fold) -> list:
     from accel.rtl import mul
     from accel.rtl import netlist as generate
 
-    if fold.tile:  # DDR weights: few such options (fold.yaml's), built as they are
+    if fold.tile:  # DDR weights (fold.yaml's, the mapper's fallback): rare, built as they are
         c, h, w = layer.in_shapes[0]
         t = layer.in_types[0]
         net = generate.Netlist(roms=False)
