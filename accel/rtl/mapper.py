@@ -85,24 +85,32 @@ class Mapping:
                 "bottleneck": self.bottleneck, "reserve": RESERVE,
                 "used": as_dict(self.used), "budget": as_dict(self.budget),
                 "capacity": as_dict(self.capacity),
-                "layers": {n: ({"pe": f.pe, "simd": f.simd, "mul": f.mul} if n in self.convs
-                               else {"pe": f.pe}) for n, f in self.folds.items()}}
+                "layers": {n: ({"pe": f.pe, "simd": f.simd, "mul": f.mul,
+                                **({"tile": f.tile} if f.tile else {})}  # fold.yaml's keys
+                               if n in self.convs else {"pe": f.pe})
+                           for n, f in self.folds.items()}}
 
 
 class Table:
     """Every option of every folded layer (convolutions, max-pools): its cycles and its
-    fold-dependent resources."""
+    fold-dependent resources. With room (the budget), a conv none of whose on-chip options fits
+    it alone also gets the options with its weights in DDR (fold.ddr_options)."""
 
-    def __init__(self, qm, cost, fixed: dict):
+    def __init__(self, qm, cost, fixed: dict, room=None):
         folded = [l for l in qm.layers if l.kind in folding.FOLDED]
         self.other = {l.name: folding.fixed_cycles(l) for l in qm.layers
                       if l.kind not in folding.FOLDED}
         self.opts, self.cyc, self.res = {}, {}, {}
         for l in folded:
             opts = fixed.get(l.name) or folding.options(l)
+            res = [cost(l, f) for f in opts]
+            if room is not None and l.kind == "conv" and l.name not in fixed and all(
+                    np.any(np.asarray(r) > room) for r in res):
+                ddr = folding.ddr_options(l, opts)
+                opts, res = opts + ddr, res + [cost(l, f) for f in ddr]
             self.opts[l.name] = opts
             self.cyc[l.name] = np.array([folding.layer_cycles(l, f) for f in opts])
-            self.res[l.name] = np.array([cost(l, f) for f in opts], dtype=float)
+            self.res[l.name] = np.array(res, dtype=float)
 
     def floor(self) -> int:
         """The fewest cycles per image any design reaches: the slowest layer at its fastest."""
@@ -194,8 +202,8 @@ def map_model(qm, board, clock_mhz: float | None = None, target_fps: float | Non
     if cost is None:
         cost, base = resources.fold_cost, resources.fixed_cost(qm)
     base = np.zeros(len(RESOURCES)) if base is None else np.asarray(base, dtype=float)
-    table = Table(qm, cost, fixed)
     room, cap = budget(board, reserve), capacity(board)
+    table = Table(qm, cost, fixed, room)
 
     def result(pick, used, t=None):
         folds = {n: table.opts[n][i] for n, i in pick.items()}
