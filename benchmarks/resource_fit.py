@@ -39,7 +39,8 @@ from accel.rtl import estimate, mul, netlist, resources  # noqa: E402
 
 LIB = ROOT / "accel" / "rtl" / "lib"
 CACHE = cache_root() / "rtl" / "resource_fit"
-SUBMODULES = {"accel_mvau": ["accel_requant"]}  # blocks that instantiate others
+# blocks that instantiate others
+SUBMODULES = {"accel_mvau": ["accel_requant"], "accel_maxpool": ["accel_mux"]}
 
 
 def divisors(n: int) -> list[int]:
@@ -150,6 +151,11 @@ def small_sweep() -> list:
             out.append(("accel_maxpool", dict(C=int(c), BITS=bits,
                                               SIGNED=int(rng.random() < 0.2),
                                               BEATS=pick(rng, [9, 9, 4]))))
+    for _ in range(16):  # folded: PE of the C channels compared per cycle
+        c, bits = pick(rng, CHANNELS[4:-1]), pick(rng, BITS)
+        out.append(("accel_maxpool", dict(C=c, BITS=bits, SIGNED=int(rng.random() < 0.2),
+                                          BEATS=pick(rng, [9, 9, 4]),
+                                          PE=pick(rng, divisors(c)[:-1]))))
     rng = block_rng("accel_gap")
     for _ in range(14):
         c, bits, ob = pick(rng, CHANNELS[:15]), int(rng.integers(2, 9)), int(rng.integers(2, 9))

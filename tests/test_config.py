@@ -48,7 +48,7 @@ FOLD_BAD = [
     ("layers: {conv1: {pe: 4, depth: 2}}", ["unknown key 'layers.conv1.depth'", "pe, simd"]),
     ("layers: {conv1: 4}", ["layers.conv1", "a mapping"]),
     ("layers: [conv1]", ["layers", "a mapping of conv layer names"]),
-    ("layers: {nope: {pe: 1}}", ["no convolution named 'nope'"]),
+    ("layers: {nope: {pe: 1}}", ["no convolution or max-pool named 'nope'"]),
     ("target_fps: .nan", ["target_fps", "nan", "a finite number"]),
     ("target_fps: .inf", ["target_fps", "inf"]),
     ("target_fps: 1.0e-300", ["target_fps", "1e-300", "from 1 to 10,000,000"]),

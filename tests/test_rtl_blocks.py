@@ -234,7 +234,9 @@ def case_swu_par(rng, seed):
 
 
 def case_maxpool(rng, seed):
-    c, bits = int(rng.integers(1, 5)), int(rng.integers(2, 9))
+    c, bits = int(rng.integers(1, 7)), int(rng.integers(2, 9))
+    # channels per cycle: all (seed 0), else any divisor (C/PE cycles per window position)
+    pe = c if seed == 0 else int(rng.choice([d for d in range(1, c + 1) if c % d == 0]))
     signed = bool(rng.random() < 0.5) or seed == 1
     # seed 0: SqueezeNet's pool, 3x3 stride 2 ceil mode; then with padding; 2x2 stride 2 ceil
     pin = POOL_PINNED[seed] if seed < len(POOL_PINNED) else None
@@ -246,12 +248,13 @@ def case_maxpool(rng, seed):
     y = kinds.maxpool(x, (k, k), (s, s), (p, p, p, p), ceil)
     assert y.shape[2:] == (oh, ow)
     params = dict(C=c, BITS=bits, SIGNED=int(signed), H=h, W=w, K=k, S=s, PT=p, PL=p, OH=oh,
-                  OW=ow)
+                  OW=ow, PE=pe)
     cfg = stream_cfg(rng, seed, {"s": {"frames": pixel_frames(x, bits)}},
                      {"m": {"frames": pixel_frames(y, bits), "lane_bits": bits, "lanes": c}},
-                     n * oh * ow * k * k)
+                     n * oh * ow * k * k * (c // pe))
     return Case("accel_swu_maxpool", "tb_maxpool", "maxpool",
-                [LIB / "accel_swu.v", LIB / "accel_maxpool.v", WRAP / "accel_swu_maxpool.v"],
+                [LIB / "accel_swu.v", LIB / "accel_mux.v", LIB / "accel_maxpool.v",
+                 WRAP / "accel_swu_maxpool.v"],
                 params, cfg)
 
 

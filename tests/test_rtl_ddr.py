@@ -75,7 +75,7 @@ def conv_case(seed: int, k: int, c: int, h: int, w: int, cout: int, pe: int, sim
                             btype=QType(b_bits, True, 0))
     _, bmem, _ = weight_rom(layer, Fold(pe, simd))
     gaps, bp, ar_pause, r_pause = traffic
-    sf, nf, npix = k * k * c // simd, cout // pe, oh * ow
+    sf, nf, npix = k * k * c // simd, -(-cout // pe), oh * ow  # a ragged PE: NF rounds up
     cycles = n * ddr.tiles(npix, t) * (nf * t * sf + t * (nf + 3) + t * (k * k + sf) + LAT)
     cfg = {"seed": seed, "gaps": gaps, "backpressure": bp,
            "timeout_cycles": int(20 * cycles / (1 - gaps) / (1 - bp) / (1 - r_pause)) + 5000,
@@ -120,6 +120,9 @@ CASES = [
     ("3x3-signed-w8-T7of30-lut",
      dict(seed=3, k=3, c=2, h=6, w=5, cout=4, pe=2, simd=6, in_bits=8, in_signed=True,
           w_bits=8, t=7, style="lut", out_signed=True, relu=False)),
+    ("3x3-ragged-PE3of7-T4of16-dsp",  # NF = 3, the last fold one row of three
+     dict(seed=9, k=3, c=2, h=4, w=4, cout=7, pe=3, simd=6, in_bits=8, in_signed=False,
+          w_bits=8, t=4, style="dsp")),
 ]
 
 

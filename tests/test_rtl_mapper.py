@@ -23,7 +23,9 @@ def qm():
 
 def toy_cost(layer, f):
     """LUT 30 per multiplier (+ 40 per lane for fabric multipliers), FF 20 per multiplier, DSP
-    by the packing rule, no BRAM."""
+    by the packing rule, no BRAM; a max-pool LUT 10 per channel compared per cycle."""
+    if layer.kind == "maxpool":
+        return [10 * f.pe, 0, 0, 0]
     n = f.pe * f.simd
     dsp = mul.dsps(f.pe, f.simd, f.mul, layer.in_types[0].bits, layer.wtype.bits)
     return [30 * n + (40 * n if f.mul == "lut" else 0), 20 * n, dsp, 0]
@@ -145,3 +147,30 @@ def test_repair_swaps_an_option_into_the_idle_resource():
     # nothing fits: the pick is left as it was
     pick, used = mapper._repair(table, 10, {"a": 0, "b": 0}, np.zeros(4), room * [0.1, 1, 1, 1])
     assert pick == {"a": 1, "b": 1} or used[0] > 12.0
+
+
+def test_pools_are_folded_to_the_fewest_channels_meeting_the_budget(qm):
+    """A max-pool compares PE of its C channels per cycle (K*K*C/PE cycles per output pixel):
+    the mapper gives each pool the smallest PE (a divisor of C) within the design's cycle
+    budget, so the LUTs of a full-width pool go to the multipliers."""
+    m = run(qm)
+    pools = [l for l in qm.layers if l.kind == "maxpool"]
+    assert pools and all(p.name in m.folds for p in pools)
+    for p in pools:
+        f = m.folds[p.name]
+        assert p.shape[0] % f.pe == 0
+        assert folding.layer_cycles(p, f) <= m.ii_cycles
+        smaller = [d for d in folding.divisors(p.shape[0]) if d < f.pe]
+        assert all(folding.layer_cycles(p, folding.Fold(d, 1)) > m.ii_cycles for d in smaller)
+    assert any(m.folds[p.name].pe < p.shape[0] for p in pools)  # some pool is folded
+    assert m.to_json()["layers"][pools[0].name] == {"pe": m.folds[pools[0].name].pe}
+
+
+def test_a_pool_held_by_hand(qm):
+    pool = next(l for l in qm.layers if l.kind == "maxpool")
+    m = run(qm, fixed={pool.name: folding.matching(pool, {"pe": pool.shape[0]})})
+    assert m.folds[pool.name].pe == pool.shape[0]
+    with pytest.raises(AccelError, match=f"{pool.name}: pe=5 must divide its"):
+        folding.matching(pool, {"pe": 5})
+    with pytest.raises(AccelError, match="a max-pool takes only pe"):
+        folding.matching(pool, {"pe": 4, "simd": 2})

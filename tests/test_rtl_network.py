@@ -86,7 +86,7 @@ def test_bad_fold_is_refused_and_nothing_written(qm, tmp_path):
         generate(qm, out, fold={"layers": {"conv1": {"pe": 99, "simd": 1}}})
     with pytest.raises(AccelError, match="simd=4 must divide its 9 inputs"):
         generate(qm, out, fold={"layers": {"conv1": {"pe": 3, "simd": 4}}})
-    with pytest.raises(AccelError, match="no convolution named"):
+    with pytest.raises(AccelError, match="no convolution or max-pool named"):
         generate(qm, out, fold={"layers": {"nope": {"pe": 1}}})
     with pytest.raises(AccelError, match="unknown key 'target'"):
         generate(qm, out, fold={"target": 5})

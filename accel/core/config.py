@@ -61,6 +61,7 @@ CLOCK_NS = _number(4, 100, " (ns, i.e. 10 to 250 MHz)")
 FPS = _number(1, 1e7, " (images/s)")
 RESOURCE = _int(1, 10_000_000)
 FOLD = _int(1, 4096)
+TILE = _int(1, 1 << 20)  # output pixels (the layer's own bound: accel.rtl.fold.check)
 REUSE = Annotated[Union[_int(1, 1 << 20), Literal["auto"]],
                   Field(description=f"an integer from 1 to {1 << 20} or 'auto'")]
 STRATEGY = _name(r"(?i)^(resource|latency)$", "Resource or Latency")
@@ -80,13 +81,15 @@ class FoldLayer(_Strict):
     pe: FOLD = None  # left out: the mapper chooses
     simd: FOLD = None
     mul: Literal["dsp", "pack", "lut"] | None = None  # accel.rtl.fold.MUL_STYLES
+    tile: TILE = None  # weights in DDR, TILE output pixels per tile (accel.rtl.fold.Fold.tile)
 
 
 class FoldSpec(_Strict):
     target_fps: FPS = None  # left out: the fastest design that fits the board
     clock_mhz: CLOCK_MHZ = None
     layers: Annotated[dict[str, FoldLayer], Field(
-        description="a mapping of conv layer names to {pe: P, simd: S, mul: dsp|pack|lut}")] = {}
+        description="a mapping of conv layer names to {pe: P, simd: S, mul: dsp|pack|lut, "
+                    "tile: T} and of max-pool names to {pe: P}")] = {}
 
 
 # --- hls.yaml (accel/hls/hls.yaml, after the user's file is merged over it) ----------------------

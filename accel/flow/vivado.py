@@ -44,6 +44,11 @@ def accel_from_rtl(meta: dict, rtl_dir: Path, rel: str) -> dict:
     if meta.get("control", "none") != "none":
         raise AccelError(f"{rtl_dir}: RTL control '{meta['control']}' is not supported by the "
                          "board flow (free-running AXI4-Stream only)")
+    if meta.get("ddr"):  # issue 14: the HP port wiring and the base register come later
+        names = ", ".join(l["name"] for l in meta["ddr"]["layers"])
+        raise AccelError(f"{rtl_dir}: weights in DDR ({names}) are not wired by the board flow "
+                         "yet (HP ports, weights_base register): drop `tile` from the fold to "
+                         "keep them on chip")
     bits = _stream_bits(meta)
     top = meta["top"]
     declared = {}

@@ -5,7 +5,8 @@ Blob layout: the layer's NF*SF weight words in accel_mvau's ROM order (word nf*S
 w[nf*PE + pe][sf*SIMD + s] at bit (pe*SIMD + s)*W_BITS, the vector in the MVAU's element order),
 each PE*SIMD*W_BITS bits, concatenated LSB-first without gaps (word i starts at bit i*WW of the
 little-endian blob), zero-padded to whole 64-bit beats. The blob's bits are exactly the layer's
-weights (OUT_C*N*W_BITS) whatever the fold, plus < 64 pad bits.
+weights (OUT_C*N*W_BITS) whatever SIMD, plus < 64 pad bits; a PE not dividing OUT_C adds its
+last fold's zero rows (NF*PE*N*W_BITS).
 
 A tiled layer reads its blob once per tile of T output pixels: ceil(pixels/T) passes per image.
 """
@@ -59,9 +60,12 @@ def blob_bytes(words: list[int], word_bits: int) -> bytes:
     return big.to_bytes(blob_beats(len(words), word_bits) * BEAT_BYTES, "little")
 
 
-def pass_bytes(cout: int, n: int, w_bits: int) -> int:
-    """Bytes of one pass (the blob's size) for OUT_C x N weights of w_bits: fold-independent."""
-    return blob_beats(1, cout * n * w_bits) * BEAT_BYTES
+def pass_bytes(cout: int, n: int, w_bits: int, pe: int = 1) -> int:
+    """Bytes of one pass (the blob's size) for OUT_C x N weights of w_bits, rows rounded up to
+    whole folds of PE (a ragged PE's zero rows are streamed too)."""
+    from accel.rtl.fold import out_folds
+
+    return blob_beats(1, out_folds(cout, pe) * pe * n * w_bits) * BEAT_BYTES
 
 
 def bursts_per_pass(nbytes: int, base: int = 0) -> int:
@@ -78,9 +82,9 @@ def tiles(pixels: int, t: int) -> int:
     return math.ceil(pixels / t)
 
 
-def layer_traffic(cout: int, n: int, w_bits: int, pixels: int, t: int) -> dict:
+def layer_traffic(cout: int, n: int, w_bits: int, pixels: int, t: int, pe: int = 1) -> dict:
     """DDR reads of one tiled layer per image."""
-    nbytes = pass_bytes(cout, n, w_bits)
+    nbytes = pass_bytes(cout, n, w_bits, pe)
     passes = tiles(pixels, t)
     return {"weights": cout * n, "pass_bytes": nbytes, "passes": passes,
             "bytes": nbytes * passes, "bursts": bursts_per_pass(nbytes) * passes}
@@ -115,3 +119,42 @@ def tile_buffer_bytes(cout: int, n: int, in_bits: int, w_bits: int, out_bits: in
     sf = n // simd
     return {"tile": 2 * t * n * in_bits / 8, "weights": 2 * sf * pe * simd * w_bits / 8,
             "out": 2 * t * cout * out_bits / 8}
+
+
+# ---- a design's DDR layers: one weights buffer, the layers' blobs at fixed offsets ----------
+ALIGN = 4096  # each blob starts on a 4 KB page: its bursts split alike wherever a page-aligned
+              # buffer lands (accel_axi_wread never crosses a page)
+
+
+def plan(qm, folds: dict) -> dict:
+    """The DDR layers of a design (convs whose fold has tile T > 0), in network order:
+    {layer: {"offset", "bytes" (the blob), "tile", "passes", "bytes_per_image",
+    "bursts_per_image"}}. The ONE place offsets are computed: the netlist adds each to the top's
+    weights_base, generate writes weights.bin by them, the manifest lists them. Bursts are
+    counted for a page-aligned weights_base."""
+    out, end = {}, 0
+    for layer in qm.layers:
+        f = folds.get(layer.name) if layer.kind == "conv" else None
+        if not f or not f.tile:
+            continue
+        cout, cin, kh, kw = layer.weight.shape
+        rec = layer_traffic(cout, cin * kh * kw, layer.wtype.bits, layer.out_pixels, f.tile,
+                            f.pe)
+        offset = -(-end // ALIGN) * ALIGN
+        end = offset + rec["pass_bytes"]
+        out[layer.name] = {"offset": offset, "bytes": rec["pass_bytes"], "tile": f.tile,
+                           "passes": rec["passes"], "bytes_per_image": rec["bytes"],
+                           "bursts_per_image": bursts_per_pass(rec["pass_bytes"], offset)
+                           * rec["passes"]}
+    return out
+
+
+def image(layers: dict, blobs: dict) -> bytes:
+    """weights.bin: every DDR layer's blob at its offset (plan), zeros between."""
+    size = max((r["offset"] + r["bytes"] for r in layers.values()), default=0)
+    buf = bytearray(size)
+    for name, r in layers.items():
+        blob = blobs[name]
+        assert len(blob) == r["bytes"], (name, len(blob), r["bytes"])  # one layout
+        buf[r["offset"]:r["offset"] + len(blob)] = blob
+    return bytes(buf)

@@ -3,7 +3,8 @@
 A convolution (accel_mvau) computes one output pixel as a matrix-vector product of its N = K*K*Cin
 inputs with Cout weight rows, folded onto PE x SIMD multipliers (PE output channels and SIMD inputs
 per cycle): SF = N/SIMD input folds times NF = ceil(Cout/PE) output folds = SF*NF cycles per pixel
-(SIMD divides N; PE need not divide Cout: the last fold is partial). The
+(SIMD divides N; PE need not divide Cout: the last fold is partial). A max-pool compares PE of
+its C channels per cycle (accel_maxpool; PE divides C): K*K*C/PE cycles per output pixel. The
 layers run as a dataflow pipeline, so the images/s are set by the slowest layer. This module holds
 the cycle model and the legal options of a layer; accel.rtl.mapper chooses among them for a board,
 and `load` reads a fold.yaml:
@@ -12,13 +13,16 @@ and `load` reads a fold.yaml:
     clock_mhz: 100            # optional: default the board's clock
     layers:                   # optional: layers held by hand (any of pe, simd, mul; accel info)
       conv1: {pe: 4, simd: 9, mul: pack}
+      pool1: {pe: 16}         # a max-pool: channels compared per cycle
+      fire9.expand3x3: {pe: 4, simd: 8, tile: 13}   # weights in DDR, 13 output pixels a tile
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from accel.core.errors import AccelError
 
 MUL_STYLES = ("dsp", "pack", "lut")
+FOLDED = ("conv", "maxpool")  # the layer kinds with a fold; the others have fixed cycles
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class Fold:
     simd: int
     mul: str = "dsp"
     par: int = 1  # window positions per beat from the accel_swu: 1, or K (one window column)
+    tile: int = 0  # 0: weights in the on-chip ROM; T > 0: in DDR (accel_mvau_tile, T pixels/tile)
 
     @property
     def multipliers(self) -> int:
@@ -76,15 +81,37 @@ def vector_cycles(layer, fold: Fold) -> int:
     return folds + 1 if not windowed(layer) else max(folds, b + 1)
 
 
+def tile_cycles(layer, fold: Fold, tn: int) -> int:
+    """Cycles of one tile of tn output pixels of a tiled (DDR-weight) layer, accel_mvau_tile's
+    steady-state formula without W_wait: max(NF*tn*SF + 1, tn*(BEATS + SF - 1), tn*(NF + 3)).
+    Left out (so this is the ideal): folds waiting for weights (accel_axi_wread's width
+    converter gives a word per ceil(PE*SIMD*W_BITS/64) + 1 cycles at most, so a tn below that
+    starves the multipliers), the DDR read latency before an image's first tile, DDR
+    bandwidth shared with the other ports, and AXI stalls."""
+    sf = layer.fan_in // fold.simd
+    nf = out_folds(layer.shape[0], fold.pe)
+    return max(nf * tn * sf + 1, tn * (beats(layer, fold) + sf - 1), tn * (nf + 3))
+
+
 def layer_cycles(layer, fold: Fold) -> int:
+    if layer.kind == "maxpool":  # one window position per beat, C/PE cycles each
+        return layer.out_pixels * layer.kernel[0] * layer.kernel[1] * (layer.shape[0] // fold.pe)
+    if fold.tile:  # full tiles of T pixels, then the image's short last one (if any)
+        full, rest = divmod(layer.out_pixels, fold.tile)
+        return full * tile_cycles(layer, fold, fold.tile) + (
+            tile_cycles(layer, fold, rest) if rest else 0)
     return layer.out_pixels * vector_cycles(layer, fold)
 
 
+def full(layer) -> Fold:
+    """A max-pool comparing all its channels at once (the fastest; what a fold spec without the
+    pool means when no mapper chose)."""
+    return Fold(layer.shape[0], 1)
+
+
 def fixed_cycles(layer) -> int:
-    """Cycles per image of a layer without a fold: a max-pool takes one window position per
-    beat, a concat and a global pool one pixel per beat."""
-    if layer.kind == "maxpool":
-        return layer.out_pixels * layer.kernel[0] * layer.kernel[1]
+    """Cycles per image of a layer without a fold: a concat and a global pool take one pixel per
+    beat."""
     if layer.kind == "gap":
         return layer.in_pixels
     return layer.out_pixels
@@ -103,7 +130,9 @@ def options(layer, pe_values=None) -> list[Fold]:
     """Every legal fold of a convolution: PE one of pes() (a divisor of the output channels or
     the fewest rows for a fold count), SIMD a divisor of the fan-in; packing only with two or
     more PE rows to share a DSP48E1; windowed layers take their window one position or one
-    column (K positions) per beat."""
+    column (K positions) per beat. A max-pool: PE a divisor of its channels."""
+    if layer.kind == "maxpool":
+        return [Fold(pe, 1) for pe in (pe_values or divisors(layer.shape[0]))]
     k = layer.weight.shape[2]
     pars = (1, k) if windowed(layer) and k > 1 else (1,)  # a column per beat: accel_swu PAR=K
     return [Fold(pe, simd, m, par) for pe in (pe_values or pes(layer.shape[0]))
@@ -111,7 +140,22 @@ def options(layer, pe_values=None) -> list[Fold]:
             if m != "pack" or pe > 1]
 
 
+def ddr_options(layer, opts: list[Fold]) -> list[Fold]:
+    """The mapper's fallback for a conv none of whose on-chip options fits the board: the same
+    folds with the weights in DDR, one output row per tile, where the weight stream keeps up
+    (a word per ceil(PE*SIMD*W_BITS/64) + 1 cycles, at most one per T: tile_cycles holds)."""
+    t = int(layer.shape[2])
+    return [replace(f, tile=t) for f in opts
+            if -(-f.pe * f.simd * layer.wtype.bits // 64) + 1 <= t]
+
+
 def check(layer, fold: Fold) -> Fold:
+    if layer.kind == "maxpool":
+        c = layer.shape[0]
+        if fold.pe < 1 or c % fold.pe:
+            raise AccelError(f"fold of {layer.name}: pe={fold.pe} must divide its {c} channels "
+                             f"(one of {divisors(c)})")
+        return fold
     n, cout = layer.fan_in, layer.shape[0]
     if fold.pe < 1 or fold.pe > cout:
         raise AccelError(f"fold of {layer.name}: pe={fold.pe} must be from 1 to its {cout} "
@@ -119,16 +163,27 @@ def check(layer, fold: Fold) -> Fold:
     if fold.simd < 1 or n % fold.simd:
         raise AccelError(f"fold of {layer.name}: simd={fold.simd} must divide its {n} inputs "
                          f"(K*K*Cin; one of {divisors(n)})")
+    if fold.tile and not 1 <= fold.tile <= layer.out_pixels:
+        raise AccelError(f"fold of {layer.name}: tile={fold.tile} must be from 1 to its "
+                         f"{layer.out_pixels} output pixels (a tile is output pixels)")
     return fold
 
 
 def matching(layer, want: dict) -> list[Fold]:
-    """The options of a convolution with the fields a fold.yaml gives ({pe, simd, mul}, any
-    subset), after checking the given PE (1..Cout) and SIMD (a divisor) fit the layer; a PE
-    outside pes() is allowed when asked for (its last fold is as partial as it says)."""
-    check(layer, Fold(want.get("pe") or 1, want.get("simd") or 1))
+    """The options of a convolution with the fields a fold.yaml gives ({pe, simd, mul, tile},
+    any subset), after checking the given PE (1..Cout), SIMD (a divisor) and tile (1..pixels)
+    fit the layer; a PE outside pes() is allowed when asked for (its last fold is as partial as
+    it says). A tile puts the weights in DDR for every option (options() are all on-chip). A
+    max-pool takes pe only."""
+    if layer.kind == "maxpool" and set(want) - {"pe"}:
+        raise AccelError(f"fold of {layer.name}: a max-pool takes only pe (channels compared per "
+                         f"cycle), not {', '.join(sorted(set(want) - {'pe'}))}")
+    want = dict(want)
+    tile = want.pop("tile", 0)
+    check(layer, Fold(want.get("pe") or 1, want.get("simd") or 1, tile=tile))
     opts = options(layer, [want["pe"]] if "pe" in want else None)
-    found = [f for f in opts if all(getattr(f, k) == v for k, v in want.items())]
+    found = [replace(f, tile=tile) for f in opts
+             if all(getattr(f, k) == v for k, v in want.items())]
     if not found:
         raise AccelError(f"fold of {layer.name}: mul={want['mul']} needs two or more PE rows "
                          f"and room for two lanes in a DSP48E1 (accel/rtl/mul.py)")

@@ -6,6 +6,8 @@ out_dir/
     rtl/accel_top.v        the network: one block per layer, AXI4-Stream valid/ready between them
     rtl/accel_*.v          the block library (accel/rtl/lib), copied unchanged
     rtl/<layer>_w.mem ...  weight and bias ROM contents ($readmemh, bare file names)
+    rtl/weights.bin        the DDR layers' weight blobs at their offsets (only with tiled folds:
+                           accel.rtl.ddr), to be placed at the top's weights_base
     accel_rtl.json         the manifest: top, files, io (the DMA packing, as accel_hls.json), folds,
                            per-layer streams, multipliers and cycle estimates
 
@@ -13,7 +15,9 @@ Inside, pixels stream channels-last (one pixel's C codes per beat); 3x3 convolut
 windows from an accel_swu line buffer; a fire module's squeeze output forks to both expands, the
 expand1x1 branch through a FIFO deep enough to wait for the expand3x3 line buffer, and
 accel_concat joins them. Ports of accel_top: ap_clk, ap_rst_n (active low), s_axis_* (32-bit DMA
-words in), m_axis_* (one 32-bit code per word out, TLAST per image).
+words in), m_axis_* (one 32-bit code per word out, TLAST per image); with DDR layers also
+weights_base (32-bit: the DDR address of weights.bin) and per DDR layer an AXI4 read master
+m_axi_<layer>_* (ar/r channels, 64-bit data, 32-bit address).
 """
 
 import json
@@ -23,9 +27,9 @@ from pathlib import Path
 from accel.core import atomic, stream
 from accel.core.ir import QuantModel
 from accel.core.modelfile import load_model
-from accel.rtl import mapper, resources
-from accel.rtl.netlist import (Netlist, Stream, _pack, build_netlist,  # noqa: F401 (API)
-                               ident, weight_rom)
+from accel.rtl import ddr, mapper, resources
+from accel.rtl.netlist import (Netlist, Stream, _pack, axi_prefix,  # noqa: F401 (API)
+                               build_netlist, ident, weight_rom)
 
 LIB = Path(__file__).parent / "lib"
 TOP = "accel_top"
@@ -35,7 +39,9 @@ FORMAT = "accel-rtl-1"
 def profile_block(net: Netlist, words_per_image: int) -> str:
     """Simulation-only counters (`ifdef ACCEL_PROFILE; never synthesized): the cycle, each image's
     latency from its first input word to its last output word, and per stream the cycles of the
-    first and last beat and the beat count. The cocotb testbench reads them; no per-cycle Python."""
+    first and last beat, the beat count and the cycles it was held (VALID without READY: its
+    consumer was busy; the slowest layer is the last one whose input is held and whose output
+    is not). The cocotb testbench reads them; no per-cycle Python."""
     lines = ["`ifdef ACCEL_PROFILE",
              "    reg [31:0] prof_cycle, prof_latency, prof_done_cycle, prof_images;",
              "    reg [31:0] prof_start [0:63];",
@@ -43,13 +49,14 @@ def profile_block(net: Netlist, words_per_image: int) -> str:
              "    reg [31:0] prof_in_words;"]
     streams = [w.split()[-1][:-len("_data;")] for w in net.wires if w.endswith("_data;")]
     for s in streams:
-        lines.append(f"    reg [31:0] prof_{s}_first, prof_{s}_last, prof_{s}_beats;")
+        lines.append(f"    reg [31:0] prof_{s}_first, prof_{s}_last, prof_{s}_beats, "
+                     f"prof_{s}_held;")
     lines += ["    always @(posedge ap_clk or negedge ap_rst_n) begin",
               "        if (!ap_rst_n) begin",
               "            prof_cycle <= 0; prof_images <= 0; prof_wp <= 0; prof_rp <= 0;",
               "            prof_in_words <= 0; prof_latency <= 0; prof_done_cycle <= 0;"]
-    lines += [f"            prof_{s}_beats <= 0; prof_{s}_first <= 0; prof_{s}_last <= 0;"
-              for s in streams]
+    lines += [f"            prof_{s}_beats <= 0; prof_{s}_first <= 0; prof_{s}_last <= 0; "
+              f"prof_{s}_held <= 0;" for s in streams]
     lines += ["        end else begin",
               "            prof_cycle <= prof_cycle + 1;",
               "            if (s_axis_tvalid && s_axis_tready) begin",
@@ -68,9 +75,33 @@ def profile_block(net: Netlist, words_per_image: int) -> str:
         lines += [f"            if ({s}_valid && {s}_ready) begin",
                   f"                if (prof_{s}_beats == 0) prof_{s}_first <= prof_cycle;",
                   f"                prof_{s}_last <= prof_cycle; prof_{s}_beats <= prof_{s}_beats + 1;",
-                  "            end"]
+                  "            end",
+                  f"            if ({s}_valid && !{s}_ready) prof_{s}_held <= prof_{s}_held + 1;"]
     lines += ["        end", "    end", "`endif", ""]
     return "\n".join(lines)
+
+
+DDR_FILE = "weights.bin"
+
+
+def _ddr_ports(net: Netlist) -> str:
+    """The top's extra ports of DDR layers: weights_base and the AXI4 read masters (none
+    without DDR layers, so on-chip designs keep their top unchanged)."""
+    if not net.ports:
+        return ""
+    return ",\n".join(["    input  wire [31:0] weights_base", *net.ports]) + ",\n"
+
+
+def ddr_manifest(net: Netlist) -> dict | None:
+    """accel_rtl.json's "ddr": the weights file, the base port and per DDR layer its AXI port,
+    offset, blob bytes and DDR bytes per image (accel.rtl.ddr.plan); None without DDR layers."""
+    if not net.ddr:
+        return None
+    return {"file": f"rtl/{DDR_FILE}", "base_port": "weights_base", "align": ddr.ALIGN,
+            "bytes": len(ddr.image(net.ddr, net.blobs)) if net.blobs else None,
+            "bytes_per_image": sum(r["bytes_per_image"] for r in net.ddr.values()),
+            "layers": [{"name": name, "port": axi_prefix(ident(name)), **r}
+                       for name, r in net.ddr.items()]}
 
 
 def top_verilog(qm: QuantModel, net: Netlist, words_per_image: int) -> str:
@@ -81,7 +112,7 @@ def top_verilog(qm: QuantModel, net: Netlist, words_per_image: int) -> str:
 module {TOP} (
     input  wire        ap_clk,
     input  wire        ap_rst_n,
-    input  wire [31:0] s_axis_tdata,
+{_ddr_ports(net)}    input  wire [31:0] s_axis_tdata,
     input  wire        s_axis_tlast,
     input  wire        s_axis_tvalid,
     output wire        s_axis_tready,
@@ -118,6 +149,7 @@ def write(model, out_dir, fold=None, board: str = "zybo", force: bool = False) -
         "mem_files": ["rtl/" + m for m in sorted(net.mems)],
         "clock_port": "ap_clk", "reset_port": "ap_rst_n", "reset_active_low": True,
         "control": "none", "io": io, "fold": settings, "layers": net.layers,
+        "ddr": ddr_manifest(net),
         "estimate": {"multipliers": mults, "macs_per_image": macs, "slowest_layer_cycles": slowest,
                      "images_per_s": settings["clock_mhz"] * 1e6 / slowest,
                      "mac_utilization": macs / (mults * slowest),
@@ -132,5 +164,7 @@ def write(model, out_dir, fold=None, board: str = "zybo", force: bool = False) -
         (rtl / f"{TOP}.v").write_text(top_verilog(qm, net, io["input"]["words"]))
         for name, text in net.mems.items():
             (rtl / name).write_text(text)
+        if net.ddr:
+            (rtl / DDR_FILE).write_bytes(ddr.image(net.ddr, net.blobs))
         (tmp / "accel_rtl.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest

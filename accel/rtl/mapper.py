@@ -53,13 +53,14 @@ def as_dict(v) -> dict:
 class Mapping:
     board: str
     clock_mhz: float
-    folds: dict  # conv name -> Fold
+    folds: dict  # conv or max-pool name -> Fold
     cycles: dict  # layer name -> cycles per image (every layer)
     used: np.ndarray  # LUT, FF, DSP, BRAM36 of the whole design (the resource model)
     budget: np.ndarray
     capacity: np.ndarray
     target_fps: float | None = None
-    layer_cost: dict = field(default_factory=dict)  # conv name -> its fold-dependent part
+    layer_cost: dict = field(default_factory=dict)  # folded layer -> its fold-dependent part
+    convs: tuple = ()  # the convolutions among the folded layers (the others are max-pools)
 
     @property
     def ii_cycles(self) -> int:
@@ -84,22 +85,32 @@ class Mapping:
                 "bottleneck": self.bottleneck, "reserve": RESERVE,
                 "used": as_dict(self.used), "budget": as_dict(self.budget),
                 "capacity": as_dict(self.capacity),
-                "layers": {n: {"pe": f.pe, "simd": f.simd, "mul": f.mul}
+                "layers": {n: ({"pe": f.pe, "simd": f.simd, "mul": f.mul,
+                                **({"tile": f.tile} if f.tile else {})}  # fold.yaml's keys
+                               if n in self.convs else {"pe": f.pe})
                            for n, f in self.folds.items()}}
 
 
 class Table:
-    """Every option of every convolution: its cycles and its fold-dependent resources."""
+    """Every option of every folded layer (convolutions, max-pools): its cycles and its
+    fold-dependent resources. With room (the budget), a conv none of whose on-chip options fits
+    it alone also gets the options with its weights in DDR (fold.ddr_options)."""
 
-    def __init__(self, qm, cost, fixed: dict):
-        self.convs = [l for l in qm.layers if l.kind == "conv"]
-        self.other = {l.name: folding.fixed_cycles(l) for l in qm.layers if l.kind != "conv"}
+    def __init__(self, qm, cost, fixed: dict, room=None):
+        folded = [l for l in qm.layers if l.kind in folding.FOLDED]
+        self.other = {l.name: folding.fixed_cycles(l) for l in qm.layers
+                      if l.kind not in folding.FOLDED}
         self.opts, self.cyc, self.res = {}, {}, {}
-        for l in self.convs:
+        for l in folded:
             opts = fixed.get(l.name) or folding.options(l)
+            res = [cost(l, f) for f in opts]
+            if room is not None and l.kind == "conv" and l.name not in fixed and all(
+                    np.any(np.asarray(r) > room) for r in res):
+                ddr = folding.ddr_options(l, opts)
+                opts, res = opts + ddr, res + [cost(l, f) for f in ddr]
             self.opts[l.name] = opts
             self.cyc[l.name] = np.array([folding.layer_cycles(l, f) for f in opts])
-            self.res[l.name] = np.array([cost(l, f) for f in opts], dtype=float)
+            self.res[l.name] = np.array(res, dtype=float)
 
     def floor(self) -> int:
         """The fewest cycles per image any design reaches: the slowest layer at its fastest."""
@@ -180,8 +191,8 @@ def map_model(qm, board, clock_mhz: float | None = None, target_fps: float | Non
               fixed: dict | None = None, cost=None, base=None,
               reserve: dict = RESERVE) -> Mapping:
     """The fastest fold that fits `board` (or, with target_fps, the cheapest meeting it).
-    cost(layer, fold) -> [LUT, FF, DSP, BRAM36] of the fold-dependent part of a convolution;
-    base: the design's fold-independent resources (windows, pools, FIFOs, io). Both default to
+    cost(layer, fold) -> [LUT, FF, DSP, BRAM36] of the fold-dependent part of a convolution or
+    max-pool; base: the design's fold-independent resources (FIFOs, concats, GAP, io). Both default to
     the resource model. Raises AccelError (exit 2) when nothing fits, with the numbers and a fix."""
     from accel.rtl import resources
 
@@ -191,15 +202,16 @@ def map_model(qm, board, clock_mhz: float | None = None, target_fps: float | Non
     if cost is None:
         cost, base = resources.fold_cost, resources.fixed_cost(qm)
     base = np.zeros(len(RESOURCES)) if base is None else np.asarray(base, dtype=float)
-    table = Table(qm, cost, fixed)
     room, cap = budget(board, reserve), capacity(board)
+    table = Table(qm, cost, fixed, room)
 
     def result(pick, used, t=None):
         folds = {n: table.opts[n][i] for n, i in pick.items()}
-        cycles = {l.name: (int(table.cyc[l.name][pick[l.name]]) if l.kind == "conv"
+        cycles = {l.name: (int(table.cyc[l.name][pick[l.name]]) if l.name in pick
                            else table.other[l.name]) for l in qm.layers}
         return Mapping(board.name, clock, folds, cycles, used, room, cap, target_fps,
-                       {n: as_dict(table.res[n][i]) for n, i in pick.items()})
+                       {n: as_dict(table.res[n][i]) for n, i in pick.items()},
+                       tuple(l.name for l in qm.layers if l.kind == "conv"))
 
     budgets = table.budgets()
     if target_fps is not None:
@@ -279,7 +291,7 @@ def _bigger(qm, board, clock, used, room, cost, base, reserve) -> str:
 
 
 def load(qm, spec=None, board: str = "zybo") -> tuple[dict, dict]:
-    """Folds for every conv of qm from a fold.yaml path, a dict of the same layout, or None, by
+    """Folds for every conv and max-pool of qm from a fold.yaml path, a dict of the same layout, or None, by
     the board-aware mapper (accel.rtl.mapper): the fastest design that fits `board`, or with
     target_fps the cheapest meeting it; layers given in the spec are held to their fields.
     Checked by accel.core.config.FoldSpec. Returns (folds, settings incl. the mapping)."""
@@ -289,12 +301,12 @@ def load(qm, spec=None, board: str = "zybo") -> tuple[dict, dict]:
     s = config.fold_spec(spec, source)
     b = boards.get(board)
     clock_mhz = float(b.clock_mhz if s.clock_mhz is None else s.clock_mhz)
-    by_name = {l.name: l for l in qm.layers if l.kind == "conv"}
+    by_name = {l.name: l for l in qm.layers if l.kind in folding.FOLDED}
     fixed = {}
     for name, f in s.layers.items():
         if name not in by_name:
-            raise AccelError(f"{source}: no convolution named '{name}' in the model (convs: "
-                             f"{', '.join(by_name)})")
+            raise AccelError(f"{source}: no convolution or max-pool named '{name}' in the model "
+                             f"(folded layers: {', '.join(by_name)})")
         fixed[name] = folding.matching(by_name[name], f.model_dump(exclude_none=True))
     m = map_model(qm, b, clock_mhz, s.target_fps, fixed)
     return m.folds, {"target_fps": s.target_fps, "clock_mhz": clock_mhz, "mapping": m.to_json()}

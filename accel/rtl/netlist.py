@@ -3,7 +3,8 @@ wires between them, built from a model and its folds without writing anything (t
 writes it out, the resource model and the mapper read its instances).
 
     build_netlist(qm, folds, roms=True) -> (Netlist, input Stream, output Stream)
-    conv(net, layer, src, fold)         the instances of one convolution (window unit + MVAU)
+    conv(net, layer, src, fold)         the instances of one convolution (window unit + MVAU;
+                                        a tiled fold: accel_mvau_tile + accel_axi_wread, DDR)
     weight_rom(layer, fold)             the MVAU's weight and bias ROM contents ($readmemh text)
 """
 
@@ -87,6 +88,9 @@ class Netlist:
         self.mems: dict[str, str] = {}
         self.layers: list[dict] = []
         self.instances: list[tuple[str, str, dict]] = []  # (module, instance, parameters)
+        self.ports: list[str] = []        # the top's ports beyond the streams (DDR masters)
+        self.ddr: dict = {}               # accel.rtl.ddr.plan of the design (offsets)
+        self.blobs: dict[str, bytes] = {}  # DDR layer -> its weight blob (roms only)
 
     def stream(self, name, channels, bits, signed, frac, h, w, pad=False) -> Stream:
         s = Stream(name, channels, bits, signed, frac, h, w)
@@ -141,30 +145,80 @@ def conv(net: Netlist, layer, src: Stream, f: folding.Fold) -> Stream:
     # at least OUT_SHIFT + 2 bits: accel_requant reads the remainder bits below the shift.
     acc_w = max(layer.acc_bits + 1, out_shift + 2)
     wmem, bmem, bbits = weight_rom(layer, f, net.roms)
-    net.mems[f"{lid}_w.mem"], net.mems[f"{lid}_b.mem"] = wmem, bmem
+    net.mems[f"{lid}_b.mem"] = bmem
     lo, hi = arith.code_range(out.bits, out.signed, out.narrow)
     dst = net.stream(lid, cout, out.bits, out.signed, out.frac, oh, ow)
-    net.inst("accel_mvau", f"u_{lid}",
-             dict(BEATS=beats, IN_C=feed.channels, IN_BITS=src.bits, IN_SIGNED=int(src.signed),
+    params = dict(BEATS=beats, IN_C=feed.channels, IN_BITS=src.bits, IN_SIGNED=int(src.signed),
                   OUT_C=cout, PE=f.pe, SIMD=f.simd, W_BITS=layer.wtype.bits, B_BITS=bbits,
                   ACC_W=acc_w, ACC_SHIFT=layer.acc_shift, BIAS_SHIFT=layer.bias_shift,
                   OUT_SHIFT=out_shift,
                   RELU=int(layer.relu), OUT_BITS=out.bits, LO=lo, HI=hi,
-                  WEIGHT_FILE=f"{lid}_w.mem", BIAS_FILE=f"{lid}_b.mem",
-                  **mul.params(f.mul, src.bits, layer.wtype.bits)),
-             {**_ports("s", feed, pad=win and f.par == 1),
-              **({} if win and f.par == 1 else {"s_pad": "1'b0"}),
-              **_ports("m", dst)})
+                  **({} if f.tile else {"WEIGHT_FILE": f"{lid}_w.mem"}), BIAS_FILE=f"{lid}_b.mem",
+                  **mul.params(f.mul, src.bits, layer.wtype.bits))
+    ports = {**_ports("s", feed, pad=win and f.par == 1),
+             **({} if win and f.par == 1 else {"s_pad": "1'b0"}),
+             **_ports("m", dst)}
+    if f.tile:
+        ports.update(_ddr_weights(net, layer, lid, f, feed.channels * beats))
+        net.inst("accel_mvau_tile", f"u_{lid}",
+                 dict(params, T=f.tile, NPIX=layer.out_pixels), ports)
+    else:
+        net.mems[f"{lid}_w.mem"] = wmem
+        net.inst("accel_mvau", f"u_{lid}", params, ports)
     net.layers.append(dict(name=layer.name, kind="conv", stream=lid, pe=f.pe, simd=f.simd,
                            mul=f.mul, dsps=mul.dsps(f.pe, f.simd, f.mul, src.bits,
                                                     layer.wtype.bits),
                            multipliers=f.multipliers, macs=layer.macs,
                            cycles=folding.layer_cycles(layer, f), acc_bits=acc_w,
-                           window=win, par=f.par))
+                           window=win, par=f.par, **({"tile": f.tile} if f.tile else {})))
     return dst
 
 
-def maxpool(net: Netlist, layer, src: Stream) -> Stream:
+AXI_MASTER = (  # the top's AXI4 read master per DDR layer: (direction, bits, signal)
+    ("output", 1, "arid"), ("output", 32, "araddr"), ("output", 8, "arlen"),
+    ("output", 3, "arsize"),
+    ("output", 2, "arburst"), ("output", 4, "arcache"), ("output", 3, "arprot"),
+    ("output", 1, "arvalid"), ("input", 1, "arready"), ("input", 64, "rdata"),
+    ("input", 1, "rid"), ("input", 2, "rresp"), ("input", 1, "rlast"), ("input", 1, "rvalid"),
+    ("output", 1, "rready"))
+
+
+def axi_prefix(lid: str) -> str:
+    """The top's AXI4 read port of a DDR layer (ar/r channels only; ARID 0: in order)."""
+    return f"m_axi_{lid}"
+
+
+def _ddr_weights(net: Netlist, layer, lid: str, f: folding.Fold, n: int) -> dict:
+    """accel_axi_wread for a tiled conv: reads the layer's blob (accel.rtl.ddr) from
+    weights_base + its offset once per tile, free-running from reset (en high: the AXI-Lite
+    start and base register are the board step's), into the tile unit's s_w port. Returns
+    that port map; adds the top's m_axi_<layer>_* ports and the blob."""
+    from accel.rtl import ddr
+
+    wbits = layer.wtype.bits
+    ww = f.pe * f.simd * wbits
+    words = folding.out_folds(layer.shape[0], f.pe) * (n // f.simd)
+    if net.roms:
+        net.blobs[layer.name] = ddr.blob_bytes(
+            ddr.weight_words(layer.weight, wbits, f.pe, f.simd, f.par), ww)
+    offset = net.ddr.get(layer.name, {}).get("offset", 0)
+    axi = axi_prefix(lid)
+    net.ports += [f"    {d:<6} wire {f'[{b - 1}:0]' if b > 1 else '':<7}{axi}_{sig}"
+                  for d, b, sig in AXI_MASTER]
+    net.wires.append(f"    wire [{ww - 1}:0] {lid}_w_data;")
+    net.wires.append(f"    wire {lid}_w_valid, {lid}_w_ready, {lid}_rd_err;")
+    net.inst("accel_axi_wread", f"u_{lid}_rd",
+             dict(ADDR_W=32, WORD_BITS=ww, WORDS=words,
+                  REPEAT=ddr.tiles(layer.out_pixels, f.tile), MAX_BURSTS=4, FIFO_BEATS=64),
+             {"en": "1'b1", "base": f"weights_base + 32'd{offset}", "err": f"{lid}_rd_err",
+              **{f"m_axi_{sig}": f"{axi}_{sig}" for _, _, sig in AXI_MASTER},
+              "m_w_data": f"{lid}_w_data", "m_w_valid": f"{lid}_w_valid",
+              "m_w_ready": f"{lid}_w_ready"})
+    return {"s_w_data": f"{lid}_w_data", "s_w_valid": f"{lid}_w_valid",
+            "s_w_ready": f"{lid}_w_ready"}
+
+
+def maxpool(net: Netlist, layer, src: Stream, f: folding.Fold) -> Stream:
     lid = ident(layer.name)
     k = layer.kernel[0]  # square (accel.core.kinds)
     c, oh, ow = layer.shape
@@ -172,10 +226,10 @@ def maxpool(net: Netlist, layer, src: Stream) -> Stream:
                   zero_pad=False)
     dst = net.stream(lid, c, src.bits, src.signed, src.frac, oh, ow)
     net.inst("accel_maxpool", f"u_{lid}", dict(C=c, BITS=src.bits, SIGNED=int(src.signed),
-                                                BEATS=k * k),
+                                                BEATS=k * k, PE=f.pe),
              {**_ports("s", win, pad=True), **_ports("m", dst)})
-    net.layers.append(dict(name=layer.name, kind="maxpool", stream=lid,
-                           cycles=folding.fixed_cycles(layer)))
+    net.layers.append(dict(name=layer.name, kind="maxpool", stream=lid, pe=f.pe,
+                           cycles=folding.layer_cycles(layer, f)))
     return dst
 
 
@@ -323,8 +377,13 @@ def fork(net: Netlist, src: Stream, consumers: list, windowed: list[bool],
 
 def build_netlist(qm: QuantModel, folds: dict,
                   roms: bool = True) -> tuple[Netlist, Stream, Stream]:
+    """folds: layer name -> Fold for every conv (and max-pools; one left out compares all its
+    channels per cycle)."""
     kinds.refuse(qm, "rtl")
     net = Netlist(roms)
+    from accel.rtl import ddr
+
+    net.ddr = ddr.plan(qm, folds)
     c, h, w = qm.input_shape
     it = qm.input_type
     inp = net.stream("pixels", c, it.bits, it.signed, it.frac, h, w)
@@ -352,7 +411,7 @@ def build_netlist(qm: QuantModel, folds: dict,
         if layer.kind == "conv":
             out = conv(net, layer, srcs[0], folds[layer.name])
         elif layer.kind == "maxpool":
-            out = maxpool(net, layer, srcs[0])
+            out = maxpool(net, layer, srcs[0], folds.get(layer.name) or folding.full(layer))
         elif layer.kind == "concat":
             out = concat(net, layer, *srcs)
         elif layer.kind == "add":

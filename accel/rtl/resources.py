@@ -173,11 +173,18 @@ def _swu(p):
 
 def _maxpool(p):
     c, bits = p["C"], p["BITS"]
+    pe = p.get("PE", c)
+    cf = c // pe
     bw = clog2(p["BEATS"] + 1)
-    # per channel a BITS-wide comparison (yosys makes it LUT logic, not a carry chain: its cost
-    # is far from linear in BITS, so one coefficient per width) and a 3-way select
-    lut = {"one": 1, "beat": bw, f"ch{bits}": c}
-    return [], 0, lut, {"one": 1, "bits": 2 * c * bits, "beat": bw}
+    cw = clog2(cf) if cf > 1 else 0
+    # per compared channel a BITS-wide comparison (yosys makes it LUT logic, not a carry chain:
+    # its cost is far from linear in BITS, so one coefficient per width) and a 3-way select;
+    # PE < C: a CF:1 multiplexer tree per compared bit (accel_mux: a LUT6 per 4 inputs, MUXF7/F8
+    # join up to 16, LUTs again above)
+    lut = {"one": 1, "beat": bw, f"ch{bits}": pe,
+           "mux": pe * bits * (-(-cf // 4) + (cf > 16) * -(-cf // 16)) if cf > 1 else 0,
+           "chunk": cw}
+    return [], 0, lut, {"one": 1, "bits": 2 * c * bits, "beat": bw, "chunk": cw}
 
 
 def _gap_widths(p):
@@ -268,10 +275,50 @@ def _mvau(p):
     return mems, dsp, lut, ff
 
 
+def _mvau_tile(p):
+    """accel_mvau_tile (weights in DDR): accel_mvau's arithmetic terms, its three double
+    buffers by the memory() rule (tile of T vectors, SF weight words, T output vectors) and the
+    bias ROM; the fill's slice select is a mux over the SF folds."""
+    t = p["T"]
+    mems, dsp, lut, ff = _mvau(p)
+    n = p["BEATS"] * p["IN_C"]
+    pe, simd, out_bits = p["PE"], p["SIMD"], p["OUT_BITS"]
+    sf, nf = n // simd, -(-p["OUT_C"] // pe)
+    mems = [m for m in mems if m[3] == "b"] + [
+        (2 * t * sf, simd * p["IN_BITS"], False, "x"),
+        (2 * sf, pe * simd * p["W_BITS"], False, "w"), (2 * t * nf, pe * out_bits, False, "o")]
+    tw = clog2(t + 1) + clog2(p["NPIX"] + 1)
+    lut = dict(lut, sel=n * p["IN_BITS"] if sf > 1 else 0, pick=0, ctr=lut["ctr"] + 2 * tw)
+    ff = dict(ff, cbuf=0, inbuf=n * p["IN_BITS"], out=nf * pe * out_bits + pe * out_bits,
+              ctr=ff["ctr"] + 3 * tw)
+    return mems, dsp, lut, ff
+
+
+def _axi_wread(p):
+    """accel_axi_wread: its R FIFO (an accel_fifo inside: counted here) by the memory() rule;
+    the burst address and counters; the width converter (WORD_BITS + 64 bits, a 64-bit beat
+    shifted in at any bit offset: a barrel shifter)."""
+    ww, words, aw = p["WORD_BITS"], p["WORDS"], p.get("ADDR_W", 32)
+    depth = p.get("FIFO_BEATS", 64)
+    g = ww + 64
+    ctr = (clog2(-(-words * ww // 64) + 1) + clog2(p.get("REPEAT", 1) + 1)
+           + clog2(p.get("MAX_BURSTS", 4) + 1) + clog2(depth + 17) + clog2(g + 1)
+           + clog2(words + 1) + 3 * clog2(depth))
+    mems = [(depth, 65, False, "mem")]
+    lut = {"one": 1, "addr": 2 * aw, "ctr": 2 * ctr, "conv": g * max(1, clog2(g)) // 2}
+    ff = {"one": 1, "addr": 3 * aw + 8, "ctr": ctr, "conv": g}
+    return mems, 0, lut, ff
+
+
 BLOCKS = {"accel_fork": _fork, "accel_concat": _concat, "accel_add": _elementwise_add,
           "accel_fifo": _fifo,
           "accel_swu": _swu, "accel_maxpool": _maxpool, "accel_gap": _gap,
-          "accel_pack": _pack, "accel_unpack": _unpack, "accel_mvau": _mvau}
+          "accel_pack": _pack, "accel_unpack": _unpack, "accel_mvau": _mvau,
+          "accel_mvau_tile": _mvau_tile, "accel_axi_wread": _axi_wread}
+# Blocks not in resources.json yet (issue 14's DDR path, first-order and NOT fitted: expect
+# errors well beyond MARGIN until benchmarks/resource_fit.py covers them): their terms priced
+# with a fitted block's coefficients (None: none) and 1 LUT / 1 FF per unit of any other term.
+UNFITTED = {"accel_mvau_tile": "accel_mvau", "accel_axi_wread": None}
 
 
 def terms(module: str, params: dict) -> dict:
@@ -292,10 +339,20 @@ def _dot(coef: dict, t: dict) -> float:
     return sum(c * t.get(name, 0) for name, c in coef.items())
 
 
+def _coef(module: str, t: dict) -> dict:
+    """The fitted coefficients of a block, or for an UNFITTED one its stand-in's with 1.0 for
+    every other term it has."""
+    fitted = coefficients()
+    if module in fitted:
+        return fitted[module]
+    base = fitted[UNFITTED[module]] if UNFITTED[module] else {"LUT": {}, "FF": {}}
+    return {k: {**{name: 1.0 for name in t[k]}, **base[k]} for k in ("LUT", "FF")}
+
+
 def instance(module: str, params: dict) -> dict:
     """LUT, FF, DSP48E1, BRAM36 of one block instance (plus the LUT-RAM share of the LUTs)."""
     t = terms(module, params)
-    c = coefficients()[module]
+    c = _coef(module, t)
     lut_logic = max(_dot(c["LUT"], t["LUT"]), 0.0)
     return {"LUT": lut_logic + t["LUT_memory"], "FF": max(_dot(c["FF"], t["FF"]), 0.0),
             "DSP": t["DSP"], "BRAM36": t["BRAM36"], "LUT_memory": t["LUT_memory"]}
@@ -337,23 +394,33 @@ def model(qm, folds: dict) -> dict:
 _CONV: dict = {}  # id(layer) -> (layer, {fold: cost})
 
 
-def conv_instances(layer, fold) -> list:
-    """(module, instance, parameters) of what generate.conv builds for a conv and a fold: its
-    accel_mvau and, for a windowed conv, its accel_swu (the window's PAR follows the fold).
-    generate.conv runs once per layer and PAR; PE, SIMD and the multiplier style only change
-    the MVAU's parameters (mul.params), patched in here: the mapper asks for thousands."""
+def layer_instances(layer, fold) -> list:
+    """(module, instance, parameters) of what accel.rtl.netlist builds for a folded layer and a
+    fold: a conv's accel_mvau and, when windowed, its accel_swu (the window's PAR follows the
+    fold); a max-pool's accel_swu and accel_maxpool. netlist.conv / maxpool run once per layer
+    and PAR; PE, SIMD and the multiplier style only change the MVAU's or pool's parameters,
+    patched in here: the mapper asks for thousands."""
     from accel.rtl import fold as folding
     from accel.rtl import mul
     from accel.rtl import netlist as generate
 
+    if fold.tile:  # DDR weights (fold.yaml's, the mapper's fallback): rare, built as they are
+        c, h, w = layer.in_shapes[0]
+        t = layer.in_types[0]
+        net = generate.Netlist(roms=False)
+        generate.conv(net, layer, generate.Stream("x", c, t.bits, t.signed, t.frac, h, w), fold)
+        return net.instances
     key = (id(layer), fold.par)
     hit = _SHAPES.get(key)
     if hit is None or hit[0] is not layer:
         c, h, w = layer.in_shapes[0]
         t = layer.in_types[0]
         net = generate.Netlist(roms=False)
-        generate.conv(net, layer, generate.Stream("x", c, t.bits, t.signed, t.frac, h, w),
-                      folding.Fold(1, 1, "dsp", fold.par))
+        src = generate.Stream("x", c, t.bits, t.signed, t.frac, h, w)
+        if layer.kind == "maxpool":
+            generate.maxpool(net, layer, src, folding.full(layer))
+        else:
+            generate.conv(net, layer, src, folding.Fold(1, 1, "dsp", fold.par))
         hit = _SHAPES[key] = (layer, net.instances)
     out = []
     for module, name, params in hit[1]:
@@ -361,46 +428,51 @@ def conv_instances(layer, fold) -> list:
             params = {k: v for k, v in params.items() if k not in ("MUL", "LANES")}
             params.update(PE=fold.pe, SIMD=fold.simd,
                           **mul.params(fold.mul, params["IN_BITS"], params["W_BITS"]))
+        elif module == "accel_maxpool":
+            params = {**params, "PE": fold.pe}
         out.append((module, name, params))
     return out
 
 
-_SHAPES: dict = {}  # (id(layer), par) -> (layer, instances at Fold(1, 1, "dsp", par))
+_SHAPES: dict = {}  # (id(layer), par) -> (layer, instances at one fold of that PAR)
 
 
 def conv_params(layer, fold) -> dict:
     """accel_mvau's parameters for a conv and a fold (as generate.conv writes them)."""
-    return next(p for m, _, p in conv_instances(layer, fold) if m == "accel_mvau")
+    return next(p for m, _, p in layer_instances(layer, fold)
+                if m in ("accel_mvau", "accel_mvau_tile"))
 
 
 def fold_cost(layer, fold) -> list:
-    """[LUT, FF, DSP, BRAM36] of a convolution's fold-dependent part (its accel_mvau and window
-    unit); remembered per layer and fold (the mapper asks again for every board it tries)."""
+    """[LUT, FF, DSP, BRAM36] of a folded layer's fold-dependent part (a conv's accel_mvau and
+    window unit, a max-pool's window unit and pool); remembered per layer and fold (the mapper
+    asks again for every board it tries)."""
     hit = _CONV.get(id(layer))
     if hit is None or hit[0] is not layer:
         hit = _CONV[id(layer)] = (layer, {})
     memo = hit[1]
     if fold not in memo:
         total = {}
-        for module, _, params in conv_instances(layer, fold):
+        for module, _, params in layer_instances(layer, fold):
             total = _add(total, instance(module, params))
         memo[fold] = [total.get(k, 0) for k in KEYS]
     return list(memo[fold])
 
 
 def fixed_cost(qm) -> list:
-    """[LUT, FF, DSP, BRAM36] of everything no fold changes: pools (and their windows), concats,
-    forks, FIFOs, the global pool and io (every instance but those of the convolutions)."""
+    """[LUT, FF, DSP, BRAM36] of everything no fold changes: concats, forks, FIFOs, the global
+    pool and io (every instance but those of the convolutions and max-pools)."""
     from accel.rtl import fold as folding
     from accel.rtl.netlist import build_netlist
 
-    folds = {l.name: folding.Fold(1, 1) for l in qm.layers if l.kind == "conv"}
+    folds = {l.name: folding.Fold(1, 1) if l.kind == "conv" else folding.full(l)
+             for l in qm.layers if l.kind in folding.FOLDED}
     net, _, _ = build_netlist(qm, folds, roms=False)
-    convs = {name for l in qm.layers if l.kind == "conv"
-             for _, name, _ in conv_instances(l, folds[l.name])}
+    folded = {name for l in qm.layers if l.kind in folding.FOLDED
+              for _, name, _ in layer_instances(l, folds[l.name])}
     total = {}
     for module, name, params in net.instances:
-        if name not in convs:
+        if name not in folded:
             total = _add(total, instance(module, params))
     return [total.get(k, 0) for k in KEYS]
 

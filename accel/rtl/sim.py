@@ -21,7 +21,7 @@ import numpy as np
 from accel.core import cache, process, progress, stream
 from accel.core.cache import cache_root
 from accel.core.errors import AccelError
-from accel.rtl import verilate
+from accel.rtl import simddr, verilate
 
 SIMULATORS = ("icarus", "verilator")
 TB_DIR = Path(__file__).parent / "tb"
@@ -96,8 +96,9 @@ def toolchain_id(simulator: str) -> str:
 
 # The testbench files each build compiles or runs: an edit to one kind's files keeps the other's
 # compiled model (a Verilator build of the default design costs minutes).
-COCOTB_TB = ("tb/accel_tb_dma.v", "tb/network.py")
-NATIVE_TB = ("tb/accel_tb_dma.v", "tb/accel_tb_main.v", "tb/accel_tb_main.cpp")
+COCOTB_TB = ("tb/accel_tb_dma.v", "tb/accel_tb_ddr.v", "tb/network.py")
+NATIVE_TB = ("tb/accel_tb_dma.v", "tb/accel_tb_ddr.v", "tb/accel_tb_main.v",
+             "tb/accel_tb_main.cpp")
 
 
 def _design_key(rtl_dir: Path, manifest: dict, simulator: str, tb=COCOTB_TB) -> str:
@@ -168,16 +169,23 @@ def _cocotb_env(rtl_dir: Path, simulator: str, build_dir: Path, env: dict):
                 os.environ[k] = v
 
 
-def _cocotb_build(rtl_dir, simulator, top, build_dir, sources, params, env, waves):
+def _cocotb_build(rtl_dir, simulator, top, build_dir, sources, params, env, waves,
+                  ddr_includes=None):
     from cocotb_tools.runner import get_runner
 
     runner = process.adopt(get_runner(simulator))  # its make and simulator: killed with us
+    defines = {"ACCEL_PROFILE": 1}
     if top == "accel_tb_dma":
         sources = sources + [TB_DIR / "accel_tb_dma.v"]
+        if ddr_includes:  # the HDL DDR models (accel.rtl.simddr)
+            sources.append(TB_DIR / "accel_tb_ddr.v")
+            defines["ACCEL_DDR"] = 1
+            for name, text in ddr_includes.items():
+                (build_dir / name).write_text(text)
     build_args = list(verilate.WAIVERS) if simulator == "verilator" else []
     with _cocotb_env(rtl_dir, simulator, build_dir, env):
         runner.build(sources=sources, hdl_toplevel=top, build_dir=build_dir,
-                     defines={"ACCEL_PROFILE": 1}, parameters=params, waves=waves,
+                     defines=defines, includes=[build_dir], parameters=params, waves=waves,
                      build_args=build_args, timescale=("1ns", "1ps"), always=False,
                      log_file=build_dir / "build.log")
     return runner
@@ -209,7 +217,8 @@ def _cocotb_test(runner, rtl_dir, simulator, top, build_dir, env, plusargs, tmp:
 def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float = 0.0,
              backpressure: float = 0.0, seed: int = 0, waves: bool = False,
              timeout_cycles: int | None = None, driver: str = "hdl", words=None,
-             native: bool = True) -> dict:
+             native: bool = True, ddr_latency: int = simddr.LATENCY,
+             ddr_stalls: float = 0.1, capture: bool = False) -> dict:
     """Run images (uint8 N, C, H, W) through the RTL in rtl_dir. Returns outputs (N, words) as
     int64 codes in the order they are streamed (accel.core.stream.outputs_nchw gives the model's
     order), per-image latency, the initiation interval, images/s and per-stream timing.
@@ -219,11 +228,19 @@ def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float 
     backpressure are probabilities (0..1) of a gap / of READY low per cycle. words: already
     packed DMA words (N, words per image) instead of images (what a DMA buffer holds).
     native: Verilator with driver "hdl" runs as a native binary (accel.rtl.verilate); False
-    takes the cocotb build instead (the same figures, ~28x slower: tests/test_rtl_sim.py)."""
+    takes the cocotb build instead (the same figures, ~28x slower: tests/test_rtl_sim.py).
+    A design with weights in DDR gets a DDR model per read port (accel.rtl.simddr) holding
+    weights.bin: ddr_latency cycles from each AR to its data at least, AR and R stalls with
+    probability ddr_stalls; "ddr" in the result has each port's bursts, beats, least latency
+    and error flag. capture (driver "cocotbext" only: Python watches every stream each clock):
+    "captured" in the result has every stream's beats, {stream: [data word as int]}."""
     if driver not in DRIVERS:
         raise AccelError(f"unknown driver '{driver}': use one of {', '.join(DRIVERS)}")
-    if not (0 <= valid_gaps < 1 and 0 <= backpressure < 1):
-        raise AccelError("valid_gaps and backpressure are probabilities in [0, 1)")
+    if capture and driver != "cocotbext":
+        raise AccelError("capture needs driver 'cocotbext' (the HDL DMA model keeps Python out "
+                         "of the clock loop)")
+    if not (0 <= valid_gaps < 1 and 0 <= backpressure < 1 and 0 <= ddr_stalls < 1):
+        raise AccelError("valid_gaps, backpressure and ddr_stalls are probabilities in [0, 1)")
     rtl_dir = Path(rtl_dir)
     manifest = load_manifest(rtl_dir)
     check_simulator(simulator)
@@ -248,8 +265,9 @@ def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float 
     # ~28x the cocotb run by CPU time: benchmarks/results/sim_speed.json); waveforms keep the
     # cocotb build (its --trace and dump file).
     native = native and simulator == "verilator" and driver == "hdl" and not waves
-    if native:  # its testbench files and build options are part of what is built
-        key = cache.key(_design_key(rtl_dir, manifest, simulator, NATIVE_TB), verilate.FLAGS)[:24]
+    if native:  # its testbench files, build options and profile lines are part of what is built
+        key = cache.key(_design_key(rtl_dir, manifest, simulator, NATIVE_TB), verilate.FLAGS,
+                        verilate.prof_include(l["stream"] for l in manifest["layers"]))[:24]
     else:
         key = _design_key(rtl_dir, manifest, simulator)
     flavour = "native" if native else driver
@@ -264,24 +282,31 @@ def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float 
         params = {"WORDS": io["input"]["words"], "OUT_WORDS": io["output"]["words"],
                   "MAX_IMAGES": limit}
     streams = [l["stream"] for l in manifest["layers"]]
+    ddr_ports = simddr.ports(manifest)
     env = tool_env(simulator)
     plusargs = [f"+images={n}", f"+gap={round(valid_gaps * 100)}",
-                f"+bp={round(backpressure * 100)}", f"+seed={seed + 1}"]
+                f"+bp={round(backpressure * 100)}", f"+seed={seed + 1}",
+                *(simddr.plusargs(ddr_latency, ddr_stalls) if ddr_ports else [])]
     with tempfile.TemporaryDirectory(prefix="accel-sim-") as tmp:
         tmp = Path(tmp)
         for rel in manifest["mem_files"]:  # $readmemh opens bare names in the run directory
             shutil.copy(rtl_dir / rel, tmp / Path(rel).name)
         (tmp / "tb_in.mem").write_text("".join(f"{int(v):08x}\n" for v in words.reshape(-1)))
+        if ddr_ports:
+            (tmp / simddr.MEM).write_text(simddr.mem_text(rtl_dir, manifest))
         build_dir.mkdir(parents=True, exist_ok=True)
         with progress.task(f"{simulator} compile"), \
                 open(build_dir.parent / f"{build_dir.name}.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # parallel runs (pytest -n) share the cache
             _stage_sources(rtl_dir, manifest["files"], build_dir / "src")
+            ddr_tb = simddr.includes(manifest)
             if native:
-                binary = verilate.build(build_dir, sources, params, streams, env)
+                binary = verilate.build(build_dir, sources, params, streams, env,
+                                        {"includes": ddr_tb, "prof": simddr.prof_lines(manifest)}
+                                        if ddr_tb else None)
             else:
                 runner = _cocotb_build(rtl_dir, simulator, top, build_dir, sources, params, env,
-                                       waves)
+                                       waves, ddr_tb)
         with progress.task(f"{simulator} simulation", total=n, unit="images",
                            poll=_watch(tmp / PROGRESS)):
             if native:
@@ -291,7 +316,9 @@ def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float 
                        "out_words": io["output"]["words"], "out_signed": io["output"]["signed"],
                        "valid_gaps": valid_gaps, "backpressure": backpressure, "seed": seed,
                        "timeout_cycles": timeout_cycles, "streams": streams,
-                       "progress": str(tmp / PROGRESS)}
+                       "progress": str(tmp / PROGRESS), "capture": capture,
+                       "images": n, "ddr": simddr.cocotb_config(
+                           rtl_dir, manifest, ddr_latency, ddr_stalls) if ddr_ports else None}
                 res = _cocotb_test(runner, rtl_dir, simulator, top, build_dir, env, plusargs,
                                    tmp, cfg, words, waves, seed, driver)
         if res is None:
@@ -332,6 +359,8 @@ def summarize(manifest: dict, res: dict, n: int, wave_file=None) -> dict:
         "mac_utilization": (est["macs_per_image"] / (est["multipliers"] * ii)) if ii else None,
         "layers": [],
         "waves": wave_file,
+        "ddr": res.get("ddr"),  # per DDR port: bursts, beats, lat_min, err (accel.rtl.simddr)
+        "captured": res.get("captured"),  # capture=True: {stream: [data words]}
     }
     for l in manifest["layers"]:
         s = res["streams"][l["stream"]]
@@ -339,5 +368,6 @@ def summarize(manifest: dict, res: dict, n: int, wave_file=None) -> dict:
                               "simd": l.get("simd"), "estimated_cycles": l["cycles"],
                               "first_out_cycle": s["first"],
                               "cycles_per_image": (s["last"] - s["first"] + 1) / n
-                              if s["beats"] else None, "beats": s["beats"]})
+                              if s["beats"] else None, "beats": s["beats"],
+                              "held_per_image": s["held"] / n})
     return out

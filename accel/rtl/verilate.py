@@ -25,30 +25,38 @@ FLAGS = ["-O3", "--x-assign", "fast", "--x-initial", "fast", *WAIVERS,
          "-MAKEFLAGS", "OPT_FAST=-O2", "-MAKEFLAGS", "OPT_GLOBAL=-O2"]
 
 
-def prof_include(streams) -> str:
+def prof_include(streams, extra=()) -> str:
     """Verilog lines for accel_tb_main.v: the cycle count, then per stream its first and last
-    beat's cycle and its beat count, read hierarchically from accel_top (`ifdef ACCEL_PROFILE)."""
+    beat's cycle and its beat count, read hierarchically from accel_top (`ifdef ACCEL_PROFILE);
+    extra: more $fwrite lines (the DDR models' counters, accel.rtl.simddr)."""
     top = "u_dma.u_top"
     lines = [f'$fwrite(f, "cycles %0d\\n", {top}.prof_cycle);']
-    lines += [f'$fwrite(f, "stream {s} %0d %0d %0d\\n", {top}.prof_{s}_first, '
-              f'{top}.prof_{s}_last, {top}.prof_{s}_beats);' for s in streams]
+    lines += [f'$fwrite(f, "stream {s} %0d %0d %0d %0d\\n", {top}.prof_{s}_first, '
+              f'{top}.prof_{s}_last, {top}.prof_{s}_beats, {top}.prof_{s}_held);'
+              for s in streams]
+    lines += list(extra)
     return "".join(f"                {l}\n" for l in lines)
 
 
-def build(build_dir: Path, sources, params: dict, streams, env: dict) -> Path:
+def build(build_dir: Path, sources, params: dict, streams, env: dict, ddr: dict | None = None
+          ) -> Path:
     """The binary in build_dir (content-keyed by the caller, who holds its lock): built once, a
-    stamp marks it complete so a killed build is redone."""
+    stamp marks it complete so a killed build is redone. ddr: {"includes": {file: text},
+    "prof": [$fwrite lines]} of a design with weights in DDR (accel.rtl.simddr), else None."""
     binary = build_dir / MAIN
     stamp = build_dir / "built.ok"
     if stamp.is_file() and binary.is_file():
         return binary
     shutil.rmtree(build_dir / "obj", ignore_errors=True)  # a killed build's truncated objects
-    (build_dir / PROF_INCLUDE).write_text(prof_include(streams))
+    (build_dir / PROF_INCLUDE).write_text(prof_include(streams, ddr["prof"] if ddr else ()))
+    for name, text in (ddr["includes"] if ddr else {}).items():
+        (build_dir / name).write_text(text)
+    ddr_args = ["-DACCEL_DDR=1", str(TB_DIR / "accel_tb_ddr.v")] if ddr else []
     exe = shutil.which("verilator", path=env["PATH"])
     cmd = [exe, "--cc", "--exe", "--build", "-j", str(os.cpu_count() or 1), *FLAGS,
            "--timescale", "1ns/1ps", "--top-module", MAIN, "-Mdir", str(build_dir / "obj"),
            "-o", str(binary), "-DACCEL_PROFILE=1", f"-I{build_dir}",
-           *[f"-G{k}={v}" for k, v in params.items()],
+           *[f"-G{k}={v}" for k, v in params.items()], *ddr_args,
            str(TB_DIR / f"{MAIN}.cpp"), *map(str, sources),
            str(TB_DIR / "accel_tb_dma.v"), str(TB_DIR / f"{MAIN}.v")]
     log_path = build_dir / "build.log"
@@ -79,6 +87,11 @@ def run(binary: Path, run_dir: Path, plusargs, timeout_cycles: int) -> dict | No
     for row in rows[1:]:
         if row[0] == "cycles":
             res["cycles"] = int(row[1])
+        elif row[0] == "ddr":  # accel.rtl.simddr.COUNTERS of one port
+            from accel.rtl.simddr import COUNTERS
+
+            res.setdefault("ddr", {})[row[1]] = dict(zip(COUNTERS, map(int, row[2:])))
         else:
-            res["streams"][row[1]] = dict(zip(("first", "last", "beats"), map(int, row[2:])))
+            res["streams"][row[1]] = dict(zip(("first", "last", "beats", "held"),
+                                              map(int, row[2:])))
     return res

@@ -55,7 +55,7 @@ module accel_ddr_conv #(
     localparam NPIX = OH * OW;
     localparam BEATS = K * K;
     localparam SF = BEATS * C / SIMD;
-    localparam NF = OUT_C / PE;
+    localparam NF = (OUT_C + PE - 1) / PE;   // a ragged PE: the last fold partial
     localparam WW = PE * SIMD * W_BITS;
 
     // ---- windows ----

@@ -4,7 +4,8 @@
 module accel_swu_maxpool #(
     parameter C = 1, parameter BITS = 8, parameter SIGNED = 0,
     parameter H = 5, parameter W = 5, parameter K = 3, parameter S = 2,
-    parameter PT = 0, parameter PL = 0, parameter OH = 2, parameter OW = 2
+    parameter PT = 0, parameter PL = 0, parameter OH = 2, parameter OW = 2,
+    parameter PE = C
 ) (
     input  wire              clk,
     input  wire              rst_n,
@@ -24,7 +25,7 @@ module accel_swu_maxpool #(
         .clk(clk), .rst_n(rst_n), .s_data(s_data), .s_last(s_last), .s_valid(s_valid),
         .s_ready(s_ready), .m_data(w_data), .m_pad(w_pad), .m_last(w_last), .m_valid(w_valid),
         .m_ready(w_ready));
-    accel_maxpool #(.C(C), .BITS(BITS), .SIGNED(SIGNED), .BEATS(K*K)) u_pool (
+    accel_maxpool #(.C(C), .BITS(BITS), .SIGNED(SIGNED), .BEATS(K*K), .PE(PE)) u_pool (
         .clk(clk), .rst_n(rst_n), .s_data(w_data), .s_pad(w_pad), .s_last(w_last),
         .s_valid(w_valid), .s_ready(w_ready), .m_data(m_data), .m_last(m_last),
         .m_valid(m_valid), .m_ready(m_ready));

@@ -1,11 +1,17 @@
 // Max-pool over the windows of an accel_swu: BEATS positions per window, per-channel maximum of
 // the positions inside the image (M_PAD positions never win, as in the golden model).
+// PE channels are compared per cycle (PE divides C): each window position is held by the
+// accel_swu for CF = C/PE cycles, chunk j of its channels picked by a CF:1 multiplexer, while
+// the running maxima rotate by PE channels a cycle so that chunk j is always at the bottom of
+// `cur` (a rotation is wiring, not LUTs; after CF cycles the order is back). PE = C: one cycle
+// per position, all channels at once.
 `default_nettype none
 module accel_maxpool #(
     parameter C      = 8,
     parameter BITS   = 8,
     parameter SIGNED = 0,
-    parameter BEATS  = 9
+    parameter BEATS  = 9,
+    parameter PE     = C
 ) (
     input  wire              clk,
     input  wire              rst_n,
@@ -19,34 +25,60 @@ module accel_maxpool #(
     output reg               m_valid,
     input  wire              m_ready
 );
-    reg [C*BITS-1:0] cur;
+    localparam CB  = C * BITS;
+    localparam PB  = PE * BITS;
+    localparam CF  = C / PE;
+    localparam CFW = (CF > 1) ? $clog2(CF) : 1;
+    reg [CB-1:0] cur;
     reg have;
     reg [$clog2(BEATS + 1)-1:0] beat;
+    reg [CFW-1:0] chunk;
+    wire last_chunk = (CF == 1) || (chunk == CF - 1);
     wire end_beat = (beat == BEATS - 1);
-    assign s_ready = !(end_beat && m_valid && !m_ready);
-    wire push = s_valid && s_ready;
+    wire out_free = !(end_beat && m_valid && !m_ready);
+    assign s_ready = last_chunk && out_free;
+    wire step = s_valid && (!last_chunk || out_free);  // one chunk compared
+    wire push = s_valid && s_ready;                     // the position's last chunk
+    wire [PB-1:0] a_chunk = cur[PB-1:0];
+    wire [PB-1:0] b_chunk;
+    generate
+        if (CF == 1) begin : g_all
+            assign b_chunk = s_data;
+        end else begin : g_pick
+            accel_mux #(.N(CF), .W(PB)) u_pick (.in(s_data), .sel(chunk), .out(b_chunk));
+        end
+    endgenerate
     // Per-channel compare as continuous assigns (no always-block loop: cheap in event-driven
     // simulators, the same logic in synthesis).
-    wire [C*BITS-1:0] nxt;
+    wire [PB-1:0] nxt;
     genvar i;
     generate
-        for (i = 0; i < C; i = i + 1) begin : g_ch
-            wire [BITS-1:0] a = cur[i*BITS +: BITS];
-            wire [BITS-1:0] b = s_data[i*BITS +: BITS];
+        for (i = 0; i < PE; i = i + 1) begin : g_ch
+            wire [BITS-1:0] a = a_chunk[i*BITS +: BITS];
+            wire [BITS-1:0] b = b_chunk[i*BITS +: BITS];
             wire a_wins = SIGNED ? ($signed(a) >= $signed(b)) : (a >= b);
             assign nxt[i*BITS +: BITS] = s_pad ? a : (!have ? b : (a_wins ? a : b));
         end
     endgenerate
+    wire [CB-1:0] rot;
+    generate
+        if (CF == 1) begin : g_full
+            assign rot = nxt;
+        end else begin : g_rot
+            assign rot = {nxt, cur[CB-1:PB]};
+        end
+    endgenerate
     always @(posedge clk) begin
-        if (push) cur <= nxt;
+        if (step) cur <= rot;
         if (push && end_beat) begin
-            m_data <= nxt; m_last <= s_last;
+            m_data <= rot; m_last <= s_last;
         end
     end
     always @(posedge clk or negedge rst_n) begin
         if (!rst_n) begin
-            beat <= 0; have <= 1'b0; m_valid <= 1'b0;
+            beat <= 0; have <= 1'b0; m_valid <= 1'b0; chunk <= 0;
         end else begin
+            if (step && CF > 1) chunk <= last_chunk ? 0 : chunk + 1;
             if (push) begin
                 beat <= end_beat ? 0 : beat + 1;
                 have <= end_beat ? 1'b0 : (have || !s_pad);

@@ -8,6 +8,8 @@
 //        set of NF*SF words is streamed once per tile (accel_axi_wread repeats the blob)
 //   out: the tile's output vectors, pixel-major, OUT_C codes each (accel_mvau's m_data), after
 //        the tile; m_last on the image's last vector. Biases from a ROM (BIAS_FILE, word nf).
+//        NF = ceil(OUT_C/PE): as in accel_mvau, a PE need not divide OUT_C (the last fold's
+//        extra rows have zero weights and bias; their codes are dropped at m_data).
 // A tile is T vectors, the image's last one NPIX mod T when T does not divide NPIX (NPIX = vectors
 // per image). Order of work per tile: for nf < NF: for t < Tn: for sf < SF: one fold cycle.
 //
@@ -65,14 +67,14 @@ module accel_mvau_tile #(
     input  wire [PE*SIMD*W_BITS-1:0] s_w_data,
     input  wire                      s_w_valid,
     output wire                      s_w_ready,
-    output reg  [OUT_C*OUT_BITS-1:0] m_data,
+    output wire [OUT_C*OUT_BITS-1:0] m_data,
     output reg                       m_last,
     output reg                       m_valid,
     input  wire                      m_ready
 );
     localparam N  = BEATS * IN_C;
     localparam SF = N / SIMD;
-    localparam NF = OUT_C / PE;
+    localparam NF = (OUT_C + PE - 1) / PE;
     localparam XW = IN_BITS + 1;
     localparam PW = XW + W_BITS;
     localparam DW = PW + $clog2(SIMD + 1);
@@ -361,11 +363,13 @@ module accel_mvau_tile #(
     reg [NFW-1:0] enf, rnf;
     reg [OAW-1:0] ea;
     reg [PE*OUT_BITS-1:0] od;
+    reg [NF*PE*OUT_BITS-1:0] out_q;  // a ragged last fold's extra codes drive nothing
+    assign m_data = out_q[OUT_C*OUT_BITS-1:0];
     wire estart = ofull[eb] && !ebusy && !m_valid;
     wire elast = (et == olen[eb] - 1);
     always @(posedge clk) begin
         od <= oram[ea];
-        if (rv) m_data[rnf*PE*OUT_BITS +: PE*OUT_BITS] <= od;
+        if (rv) out_q[rnf*PE*OUT_BITS +: PE*OUT_BITS] <= od;
         if (rv && rnf == NF - 1) m_last <= olst[eb] && elast;
     end
     always @(posedge clk or negedge rst_n) begin

@@ -5,6 +5,9 @@
 // DONE, so no Python runs per clock cycle. Settings by plusargs: +images=N +gap=P +bp=P +seed=S
 // (P in percent). Progress for accel.rtl.sim, which polls the file: a line "<images out> <cycle>"
 // in tb_progress.txt per image and every 4096 cycles.
+// A design with weights in DDR (ACCEL_DDR defined): weights_base = +ddr_base=<hex> (default
+// 10000000) and one accel_tb_ddr per AXI read port, from the includes accel.rtl.sim generates
+// per design (accel_tb_ddr_models.vh: wires and models; accel_tb_ddr_ports.vh: the top's ports).
 `timescale 1ns/1ps
 `default_nettype none
 module accel_tb_dma #(
@@ -44,8 +47,16 @@ module accel_tb_dma #(
     wire        m_valid, m_last;
     reg         m_ready;
     integer wi, oi, img_out, cycle, per_word;
+`ifdef ACCEL_DDR
+    reg [31:0] ddr_base;
+    initial if (!$value$plusargs("ddr_base=%h", ddr_base)) ddr_base = 32'h10000000;
+`include "accel_tb_ddr_models.vh"
+`endif
     accel_top u_top (
         .ap_clk(ap_clk), .ap_rst_n(ap_rst_n),
+`ifdef ACCEL_DDR
+`include "accel_tb_ddr_ports.vh"
+`endif
         .s_axis_tdata(s_data), .s_axis_tlast(s_last), .s_axis_tvalid(s_valid),
         .s_axis_tready(s_ready),
         .m_axis_tdata(m_data), .m_axis_tkeep(m_keep), .m_axis_tlast(m_last),
