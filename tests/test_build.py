@@ -379,19 +379,21 @@ def test_fold_change_reruns_rtl_not_golden(tmp_path, capsys, monkeypatch, export
 
     def fold():
         f = json.loads((root / "rtl" / "fold.json").read_text())
-        return f, sum(l["pe"] * l["simd"] for l in f["layers"].values())
+        return f, sum(l["pe"] * l["simd"] for l in f["layers"].values() if "simd" in l)
 
     assert main(argv + ["--target-fps", "500"]) == 0
     slow, slow_mults = fold()
     assert slow["target_fps"] == 500 and slow["clock_mhz"] == 100
-    assert set(slow["layers"]) == {l.name for l in load_model(model).layers if l.kind == "conv"}
+    kinds = {l.name: l.kind for l in load_model(model).layers}
+    assert set(slow["layers"]) == {n for n, k in kinds.items() if k in ("conv", "maxpool")}
+    convs = {n: f for n, f in slow["layers"].items() if kinds[n] == "conv"}
     first = all_stamps(root)
     report = (root / "report.md").read_text()
     assert "(rtl/fold.json)" in report
     # the report's fold table: every conv's fold as chosen, the slowest layer marked once
     rows = [r for r in report.splitlines() if r.startswith("| ") and " | conv | " in r]
-    assert len(rows) == len(slow["layers"])
-    for name, f in slow["layers"].items():
+    assert len(rows) == len(convs)
+    for name, f in convs.items():
         row = next(r for r in rows if r.startswith(f"| {name} ") or r.startswith(f"| **{name} "))
         assert f" | {f['pe']} | {f['simd']} | {f['mul']} | " in row
     marked = [r for r in report.splitlines() if "(bottleneck)**" in r]

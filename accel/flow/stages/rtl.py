@@ -10,6 +10,7 @@ from accel.core.errors import AccelError
 from accel.flow import stamps
 from accel.flow.context import VerificationFailed, fit_check
 from accel.rtl import estimate, generate, sim
+from accel.rtl.fold import FOLDED
 from accel.verify import compare
 
 
@@ -31,12 +32,13 @@ def fold_table(manifest: dict) -> list:
 
 
 def chosen_fold(manifest: dict) -> dict:
-    """The fold the generator chose, in fold.yaml's layout (every conv's own keys)."""
+    """The fold the generator chose, in fold.yaml's layout (every conv's and max-pool's own
+    keys)."""
     settings = {k: v for k, v in manifest["fold"].items()
                 if k in config.FoldSpec.model_fields and v is not None}
     per_layer = config.FoldLayer.model_fields
     return {**settings, "layers": {l["name"]: {k: l[k] for k in per_layer if k in l}
-                                   for l in manifest["layers"] if l["kind"] == "conv"}}
+                                   for l in manifest["layers"] if l["kind"] in FOLDED}}
 
 
 def run(ctx) -> dict:
