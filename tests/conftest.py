@@ -1,15 +1,32 @@
 """Shared fixtures: small quantized nets, trained for a few steps, exported to model files; a
 persistent store, keyed by content, for what is slow to make and the same for the same inputs."""
 
+import fcntl
 import hashlib
+import importlib.metadata
 import math
+import os
 import shutil
 import tempfile
 from pathlib import Path
 
-import numpy as np
-import pytest
-import torch
+# Each pytest-xdist worker gets its share of the cores for torch's (and OpenMP/BLAS') thread pools,
+# it and the processes it starts (the environment is inherited; set before numpy and torch load).
+# Their default, a thread per core in each of two workers on two cores, oversubscribes the cores
+# and the pool's threads spin waiting for each other: with the other core busy, a small net's conv
+# took 25 ms with two threads, 0.7 ms with one.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+THREADS = max(1, len(os.sched_getaffinity(0)) // _WORKERS) if _WORKERS > 1 else None
+if THREADS:
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(_var, str(THREADS))
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+if THREADS:
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 from accel.training import zoo
 from accel.training.export import export_model
@@ -21,29 +38,39 @@ from accel.training.quantizers import QuantOps, QuantSpec
 # once) and `--no-loadscope-reorder` (else xdist orders files by their number of tests, which put
 # the few-test heavy files last): each worker takes the next file when it is almost done, so a
 # long file that starts last keeps one worker busy while the other idles. Heaviest first lets the
-# small files fill in at the end. The numbers: CPU minutes on a cold cache as measured on a loaded
-# machine (or estimated, "~"); only their order matters.
+# small files fill in at the end. What several files need is made by the first that asks (the
+# others find it in $ACCEL_CACHE, or wait for it under its lock: an idle worker): the default
+# design's native Verilator build (test_rtl_network.py), the default model's C-sim (test_hls.py,
+# its last test), the simulated device's build (test_driver.py); their users come later. The
+# numbers: CPU seconds of the file alone on a cold cache (2 cores, one torch thread), with what
+# it finds made in a suite run in brackets; only their order matters.
 SLOW_FIRST = [
-    "test_rtl_network.py",      # 2.0: the default design's native Verilator build (first: the
-                                # files after it that simulate that design find it built),
-                                # 200 MNIST images
-    "test_hls.py",              # 3.8: g++ C-sims of four projects, 200 MNIST images via hls4ml
-    "test_train.py",            # 4.2: four short trainings (torch on both cores)
-    "test_api.py",              # 4.3: the README example as a notebook (C, Verilator, hls4ml)
-    "test_rtl_sim.py",          # 2.8: three Verilator builds of a small net (cocotb, native)
-    "test_rtl_icarus.py",       # 2.4: small nets on Icarus
-    "test_rtl_blocks.py",       # 2.1: cocotb block testbenches on Icarus, one Verilator build
-    "test_rtl_add.py",          # ~3: small bypass nets on Verilator and Icarus
-    "test_rtl_ddr.py",          # ~2: DDR weight streaming on Icarus, one Verilator build
-    "test_rtl_estimate.py",     # 2: yosys on a small net
-    "test_overlay_package.py",  # ~2: a fresh venv, the notebook on the simulated device
-    "test_build_resume.py",     # ~2: five builds of a small net, two C-sim compiles
-    "test_build.py",            # ~2: the rtl backend on Icarus (2 MNIST images, the default design)
-    "test_compress_pipeline.py",
-    "test_qonnx_interop.py",    # 2: qonnx's channels-last conversion (kept: once per content)
-    "test_progress.py",         # 1.2: the default design's native Verilator build (shared)
-    "test_driver.py",
-    "test_fuzz.py",
+    "test_rtl_network.py",      # 58 (makes the default design's Verilator build, 40), 200 MNIST
+    "test_hls.py",              # 126: g++ C-sims of three projects (the default model's last),
+                                # 200 MNIST images via hls4ml
+    "test_rtl_sim.py",          # 86: three Verilator builds of a small net (cocotb, native)
+    "test_rtl_add.py",          # 93: small bypass nets on Verilator and Icarus
+    "test_build_resume.py",     # 58 (90 s: one process at a time): four builds of a small net
+    "test_rtl_blocks.py",       # 52: cocotb block testbenches on Icarus, one Verilator build
+    "test_driver.py",           # 55: makes the simulated device's Verilator build
+    "test_rtl_estimate.py",     # 51: yosys on a small net
+    "test_build.py",            # 115 [75]: the default model's C-sim, the rtl backend on Icarus
+                                # (2 MNIST images, the default design)
+    "test_api.py",              # 92 [~45]: the README example as a notebook (C, Verilator, hls4ml)
+    "test_cbackend.py",         # 57
+    "test_rtl_icarus.py",       # 48: small nets on Icarus
+    "test_export_modelfile.py",  # 51 [~30]: eight small nets (exports shared with other files)
+    "test_qonnx_interop.py",    # 44: qonnx's channels-last conversion (kept: once per content)
+    "test_overlay_package.py",  # 48 [~20]: a fresh venv, the notebook on the simulated device
+    "test_compress_pipeline.py",  # 35
+    "test_train.py",            # 32: four short trainings
+    "test_progress.py",         # 35 [~5]: the default design's native Verilator build (shared)
+    "test_fuzz.py",             # 24
+    "test_config.py",           # 23
+    "test_default_model.py",    # 21
+    "test_output_safety.py",    # 20
+    "test_rtl_ddr.py",          # 20: DDR weight streaming on Icarus, one Verilator build
+    "test_rtl_ddr_net.py",      # 19
 ]
 
 
@@ -86,9 +113,39 @@ def _draw(spec, bypass, hw, seed, final_relu):
     return model.eval()
 
 
+# What an exported model file is made from besides the torch model's own tensors: the code that
+# builds and exports it, and the versions of what runs it (the export key in `exported`).
+_PKG = Path(zoo.__file__).resolve().parents[1]  # the accel package
+EXPORT_CODE = {"tests/conftest.py": Path(__file__).resolve(),
+               **{str(f.relative_to(_PKG.parent)): f for sub in ("training", "core")
+                  for f in sorted((_PKG / sub).rglob("*.py"))}}
+EXPORT_TOOLS = ("torch", "brevitas", "onnx", "onnxscript", "qonnx", "numpy")
+
+
+def _export_key(model, key) -> list:
+    """Everything the exported file is made from: the draw's arguments, every tensor of the torch
+    model (weights and the calibrated quantizer scales), the export code, the tool versions."""
+    state = hashlib.sha256()
+    for name, t in model.state_dict().items():
+        t = t.detach().cpu().contiguous()
+        state.update(f"{name} {t.dtype} {tuple(t.shape)}".encode())
+        state.update(t.numpy().tobytes() if t.numel() else b"")
+    versions = []
+    for tool in EXPORT_TOOLS:
+        try:
+            versions.append(f"{tool} {importlib.metadata.version(tool)}")
+        except importlib.metadata.PackageNotFoundError:
+            versions.append(f"{tool} -")
+    return [repr(key), state.hexdigest(), *versions,
+            *(name.encode() + b"\0" + f.read_bytes() for name, f in EXPORT_CODE.items())]
+
+
 @pytest.fixture(scope="session")
-def exported(tmp_path_factory):
-    """{(wbits, abits, bypass): (torch model, model file path)} made on demand, once per session."""
+def exported(tmp_path_factory, persistent):
+    """{(wbits, abits, bypass, hw, final_relu): (torch model, model file path)} made on demand,
+    once per session. The torch model is drawn here (seeded: the same tensors in every process);
+    its export (the slow part: torch.export, ~5 s of CPU) is kept in the persistent store, keyed by
+    those tensors and the export code, so the other xdist worker and later runs copy the file."""
     cache = {}
     root = tmp_path_factory.mktemp("models")
 
@@ -97,7 +154,14 @@ def exported(tmp_path_factory):
         if key not in cache:
             model = small_squeezenet(QuantSpec(wbits, abits), bypass, hw, final_relu=final_relu)
             path = root / f"w{wbits}a{abits}-{bypass}-{hw}-{final_relu}.onnx"
-            export_model(model, (1, hw, hw), path, {"model": "test", "dataset": "mnist"})
+
+            def export(folder):
+                folder.mkdir()
+                export_model(model, (1, hw, hw), folder / "model.onnx",
+                             {"model": "test", "dataset": "mnist"})
+
+            stored = persistent("exported", _export_key(model, key), export)
+            shutil.copyfile(stored / "model.onnx", path)
             cache[key] = (model, path)
         return cache[key]
 
@@ -114,7 +178,8 @@ def persistent(pytestconfig):
     and kept in pytest's cache folder (.pytest_cache/d/accel-persistent) under name + a sha256 of
     key (every input it is made from: file bytes, tool versions, the recipe): the xdist workers
     and later runs share it. A key that misses an input would serve stale results: name them all.
-    Written to a temporary sibling and renamed, so a reader sees it complete or not at all."""
+    Written to a temporary sibling and renamed, so a reader sees it complete or not at all; made
+    under a lock, so two workers asking at once make it once."""
     root = pytestconfig.cache.mkdir("accel-persistent")
 
     def get(name: str, key: list, make) -> Path:
@@ -123,15 +188,19 @@ def persistent(pytestconfig):
             h.update((part if isinstance(part, bytes) else str(part).encode()) + b"\0")
         path = root / f"{name}-{h.hexdigest()[:24]}"
         if not path.exists():
-            tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
-            try:
-                make(tmp / "new")
-                (tmp / "new").rename(path)
-            except OSError:
-                if not path.exists():  # else another worker finished first: same content
-                    raise
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
+            # one maker: the other worker, asking for the same entry meanwhile, waits for it
+            with open(root / f".{path.name}.lock", "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                if not path.exists():
+                    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
+                    try:
+                        make(tmp / "new")
+                        (tmp / "new").rename(path)
+                    except OSError:
+                        if not path.exists():  # else another run finished first: same content
+                            raise
+                    finally:
+                        shutil.rmtree(tmp, ignore_errors=True)
         return path
 
     return get

@@ -4,16 +4,22 @@ temporary left anywhere, no child process outliving the run that started it.
 One build of a small net (--until hls: model, golden, the hls4ml project and its g++ C-sim) is
 stopped three times, each at a point detected from the files it writes and the processes it runs
 (never by a sleep): SIGINT in the golden stage, SIGKILL while the hls stage works in its temporary
-folder, SIGKILL while g++ compiles the C-sim. A fourth run completes it. An uninterrupted build of
-the same model runs meanwhile (the second core) into another folder with ANOTHER $ACCEL_CACHE.
+folder, SIGKILL while g++ compiles the C-sim. Then an uninterrupted build of the same model runs
+into another folder with ANOTHER $ACCEL_CACHE, and a fourth run completes the interrupted one.
 A shared cache would hand the reference the C-sim library the resumed runs compiled, and anything
 else the killed runs left there, so a bad entry would be in both builds and go unseen; separate
 caches prove that the resumed folder equals one made from nothing. (A cache hit and a miss give
 the same bytes because the stage records the library's content key, not whether it was compiled
-or how long that took.)"""
+or how long that took.)
+
+The two builds share only a ccache of this test's own (when ccache is installed): object files
+keyed by the preprocessed source and the flags, what compiling that source gives; the third
+run's compile, before any other, finds it empty (g++ really runs and is killed), and the fourth
+run's compile, after the reference's, takes the reference's objects: one compile of the C-sim."""
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -80,8 +86,17 @@ def _wait_for(cond, what: str, proc=None, timeout: float = 600.0):
 
 # ---------------------------------------------------------------------------------------------
 
-def _start(model: Path, out: Path, cache: Path, log: Path) -> subprocess.Popen:
-    env = dict(os.environ, ACCEL_CACHE=str(cache), PYTHONUNBUFFERED="1")
+def _ccache(tmp_path: Path) -> dict:
+    """C-sim compiles through ccache with its cache in tmp_path/ccache (csim: CXX may hold a
+    launcher); the projects' -I paths (under tmp_path) rewritten relative to the project."""
+    if "CXX" in os.environ or not shutil.which("ccache"):
+        return {}
+    return {"CXX": "ccache g++", "CCACHE_DIR": str(tmp_path / "ccache"),
+            "CCACHE_BASEDIR": str(tmp_path.resolve()), "CCACHE_NOHASHDIR": "1"}
+
+
+def _start(model: Path, out: Path, cache: Path, log: Path, env: dict) -> subprocess.Popen:
+    env = dict(os.environ, **env, ACCEL_CACHE=str(cache), PYTHONUNBUFFERED="1")
     with open(log, "ab") as f:  # the child has its own copy; no pipe to fill up
         proc = subprocess.Popen([sys.executable, "-m", "accel.cli", *ARGS, "--model", str(model),
                                  "--out", str(out)], stdout=f, stderr=subprocess.STDOUT, env=env,
@@ -162,14 +177,12 @@ def test_interrupted_build_resumes_to_the_same_bytes(exported, tmp_path):
     cache, ref_cache = tmp_path / "cache", tmp_path / "ref-cache"
     logs = tmp_path / "logs"
     logs.mkdir()
+    env = _ccache(tmp_path)
     started = []
     root = resumed / "zybo"
     try:
-        ref = _start(model, reference, ref_cache, logs / "reference.log")
-        started.append(ref)
-
         # 1. SIGINT in the golden stage: the CLI's clean exit path (exit 130, temporary removed)
-        run = _start(model, resumed, cache, logs / "run1.log")
+        run = _start(model, resumed, cache, logs / "run1.log", env)
         started.append(run)
         _wait_for(lambda: _glob1(root, ".golden-tmp-*"), "the golden stage", run)
         code, children = _stop(run, signal.SIGINT)
@@ -178,7 +191,7 @@ def test_interrupted_build_resumes_to_the_same_bytes(exported, tmp_path):
         assert _temps(resumed) == [] and not _glob1(root, "golden")
 
         # 2. SIGKILL in the hls stage, in its temporary folder (hls4ml writing the project)
-        run = _start(model, resumed, cache, logs / "run2.log")
+        run = _start(model, resumed, cache, logs / "run2.log", env)
         started.append(run)
         _wait_for(lambda: _glob1(root, ".hls-tmp-*"), "the hls stage", run)
         code, children = _stop(run, signal.SIGKILL)
@@ -189,7 +202,7 @@ def test_interrupted_build_resumes_to_the_same_bytes(exported, tmp_path):
 
         # 3. SIGKILL while g++ compiles the C-sim: the compilers (build_csim.sh's group) go too,
         # and the cache temporary that no handler could remove stays until the next run
-        run = _start(model, resumed, cache, logs / "run3.log")
+        run = _start(model, resumed, cache, logs / "run3.log", env)
         started.append(run)
         compiling = _wait_for(lambda: _compiling(run.pid), "the C-sim compile", run)
         code, children = _stop(run, signal.SIGKILL, compiling)
@@ -199,14 +212,18 @@ def test_interrupted_build_resumes_to_the_same_bytes(exported, tmp_path):
         _assert_no_orphans(children, cache, "after SIGKILL during the C-sim compile")
         assert [t for t in _temps(cache) if re.fullmatch(rf"hls/\.\w+-tmp-{run.pid}-\w+", t)]
 
+        # the reference: the same build, uninterrupted, from nothing (its own $ACCEL_CACHE)
+        ref = _start(model, reference, ref_cache, logs / "reference.log", env)
+        started.append(ref)
+        assert ref.wait(timeout=900) == 0, _tail(ref)
+
         # 4. to the end: the finished stages are taken as they are, the rest made again
-        run = _start(model, resumed, cache, logs / "run4.log")
+        run = _start(model, resumed, cache, logs / "run4.log", env)
         started.append(run)
         assert run.wait(timeout=900) == 0, _tail(run)
         log = run.log.read_text()
         for line in ("] model    cached", "] golden   cached", "] hls      done"):
             assert line in log, log
-        assert ref.wait(timeout=900) == 0, _tail(ref)
     finally:
         for p in started:
             if p.poll() is None:
@@ -222,7 +239,7 @@ def test_interrupted_build_resumes_to_the_same_bytes(exported, tmp_path):
         assert f"zybo/{f}" in got, f
     # nothing left over: beside the outputs, in them, in either cache
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        ["resumed", "reference", "cache", "ref-cache", "logs"])
+        ["resumed", "reference", "cache", "ref-cache", "logs"] + (["ccache"] if env else []))
     for where in (resumed, reference, cache, ref_cache):
         assert _temps(where) == [], where
 

@@ -12,6 +12,7 @@ shifts both ways (ties included), bypass adds of two scales, 4-bit and 8-bit.
 import ctypes
 import json
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -218,11 +219,25 @@ def projects(stress, tmp_path_factory):
     return out
 
 
+def ccache_env(base: Path) -> dict:
+    """The environment for a C-sim compile through ccache (when installed and CXX is not set):
+    projects of the same content under base compile once (base: their -I paths, rewritten
+    relative to the project; a copy compiles from its own files, a hit only for identical ones)."""
+    if "CXX" in os.environ or not shutil.which("ccache"):
+        return {}
+    return {"CXX": "ccache g++", "CCACHE_BASEDIR": str(base.resolve()), "CCACHE_NOHASHDIR": "1"}
+
+
 @pytest.fixture(scope="session")
-def csims(projects):
+def csims(projects, tmp_path_factory):
+    """The stress nets' compiled C-sims, through ccache (test_project_is_self_contained's copy of
+    stress4 compiles from the cached objects)."""
     from accel.hls.csim import CSim
 
-    return {name: CSim(path) for name, path in projects.items()}
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in ccache_env(tmp_path_factory.getbasetemp()).items():
+            mp.setenv(key, value)
+        return {name: CSim(path) for name, path in projects.items()}
 
 
 def random_images(n, shape, seed):
@@ -552,9 +567,11 @@ def test_fifo_depths_whole_tensor_only_inside_fork_joins(stress):
         generate.size_fifos(model, "tiny")
 
 
-def test_project_is_self_contained(projects, tmp_path):
+def test_project_is_self_contained(projects, csims, tmp_path, tmp_path_factory):
     """A copy elsewhere builds with its own script and passes its testbench; the TCL names only
-    files inside the folder, relative to itself."""
+    files inside the folder, relative to itself. (The compile goes through ccache, as the csims
+    fixture's of the same project: every include is found inside the copy, relative to it, and
+    the copy's file contents are checked; a missing or changed file compiles, or fails, anew.)"""
     src = projects["stress4"]
     dst = tmp_path / "elsewhere" / "copy"
     shutil.copytree(src, dst)
@@ -568,7 +585,8 @@ def test_project_is_self_contained(projects, tmp_path):
         assert step in tcl
     assert "set_part xc7z010clg400-1" in tcl and "set_top accel_top" in tcl
     subprocess.run(["bash", str(dst / "build_csim.sh"), str(tmp_path / "b")], check=True,
-                   capture_output=True)
+                   capture_output=True,
+                   env=dict(os.environ, **ccache_env(tmp_path_factory.getbasetemp())))
     proc = subprocess.run([str(tmp_path / "b" / "accel_tb"), str(dst / "tb_data")],
                           capture_output=True, text=True)
     assert proc.returncode == 0 and "0 mismatching words" in proc.stdout

@@ -3,15 +3,19 @@
 The project's build_csim.sh compiles hls4ml's network, hls4ml's trace bridge, accel_top (the AXI
 wrapper) and accel's ctypes entry points into one library. A compile costs 25-80 s, so the library
 is kept under $ACCEL_CACHE/hls/<sha256 of the sources and compiler> (default ~/.cache/accel): the
-same project, wherever it lives, compiles once.
+same project, wherever it lives, compiles once. Two processes that need the same library at once
+(two builds, the two pytest workers) compile it once: the second waits for the first's (a lock
+per key, under $ACCEL_CACHE/locks).
 
 Final outputs go through accel_top exactly as the DMA drives it (packed words, TLAST checked);
 per-layer outputs come from hls4ml's trace hooks (save_layer_output, C-sim only).
 """
 
 import ctypes
+import fcntl
 import json
 import os
+import shlex
 import subprocess
 import time
 from pathlib import Path
@@ -29,11 +33,13 @@ _SOURCES = ("firmware", "csim", "accel_top.h", "accel_top.cpp", "accel_bridge.cp
 
 
 def _compiler_id() -> str:
+    """The compiler's version line. CXX may hold a launcher before the compiler ("ccache g++"):
+    build_csim.sh splits it into words the same way, and the key is the compiler's."""
     cxx = os.environ.get("CXX", "g++")
     try:
-        return process.run([cxx, "--version"], capture_output=True, text=True,
+        return process.run([*shlex.split(cxx), "--version"], capture_output=True, text=True,
                            check=True).stdout.splitlines()[0]
-    except (OSError, subprocess.CalledProcessError):
+    except (OSError, ValueError, IndexError, subprocess.CalledProcessError):
         raise AccelError(f"no C++ compiler '{cxx}' for the C simulation: install g++ "
                          "(apt-get install g++)") from None
 
@@ -51,24 +57,41 @@ def build(project, log=None) -> tuple[Path, dict]:
                          "`accel hls --model M --out DIR` first")
     key = source_hash(project)
     done = cache.folder("hls") / key  # what compiles killed before us left is swept there
-    if (done / LIB).is_file() and (done / TB).is_file():
+    if _complete(done):
         return done, {"cached": True, "compile_seconds": 0.0, "key": key}
-    tmp = atomic.make_temp(done)
-    t0 = time.time()
+    locks = cache.cache_root() / "locks"  # not in hls/: that folder holds only the libraries
     try:
+        locks.mkdir(parents=True, exist_ok=True)
+        lock = open(locks / f"hls-{key}.lock", "w")
+    except OSError as exc:
+        raise AccelError(f"cannot write the C-sim cache {locks}: {exc.strerror}") from None
+    with lock:
         with progress.task("C-sim compile (g++)"):
-            proc = process.run(["bash", str(project / "build_csim.sh"), str(tmp)],
-                               capture_output=True, text=True)
-        if proc.returncode != 0:
-            tail = (proc.stdout + proc.stderr).strip().splitlines()[-15:]
-            raise AccelError(f"C-sim compile of {project} failed (g++):\n  " + "\n  ".join(tail))
-        seconds = time.time() - t0
-        (tmp / "build.json").write_text(json.dumps({"project": str(project),
-                                                    "compile_seconds": round(seconds, 1)}))
-        atomic.publish(tmp, done)  # another process may have finished the same build first
-    finally:
-        atomic.discard(tmp)
+            # another process compiling the same sources: wait for its library (the lock goes
+            # with its process, however it ends)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if _complete(done):
+                return done, {"cached": True, "compile_seconds": 0.0, "key": key}
+            tmp = atomic.make_temp(done)
+            t0 = time.time()
+            try:
+                proc = process.run(["bash", str(project / "build_csim.sh"), str(tmp)],
+                                   capture_output=True, text=True)
+                if proc.returncode != 0:
+                    tail = (proc.stdout + proc.stderr).strip().splitlines()[-15:]
+                    raise AccelError(f"C-sim compile of {project} failed (g++):\n  " +
+                                     "\n  ".join(tail))
+                seconds = time.time() - t0
+                (tmp / "build.json").write_text(json.dumps({"project": str(project),
+                                                            "compile_seconds": round(seconds, 1)}))
+                atomic.publish(tmp, done)  # a process without the lock may have finished first
+            finally:
+                atomic.discard(tmp)
     return done, {"cached": False, "compile_seconds": seconds, "key": key}
+
+
+def _complete(done: Path) -> bool:
+    return (done / LIB).is_file() and (done / TB).is_file()
 
 
 class _Trace(ctypes.Structure):
