@@ -47,8 +47,9 @@ def accel_from_rtl(meta: dict, rtl_dir: Path, rel: str) -> dict:
     if meta.get("ddr"):  # issue 14: the HP port wiring and the base register come later
         names = ", ".join(l["name"] for l in meta["ddr"]["layers"])
         raise AccelError(f"{rtl_dir}: weights in DDR ({names}) are not wired by the board flow "
-                         "yet (HP ports, weights_base register): drop `tile` from the fold to "
-                         "keep them on chip")
+                         "yet (HP ports, weights_base register): keep them on chip (drop `tile` "
+                         "from the fold; where the mapper put a layer in DDR because none of its "
+                         "folds fits on chip, choose a larger board or a smaller model)")
     bits = _stream_bits(meta)
     top = meta["top"]
     declared = {}
