@@ -265,9 +265,10 @@ def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float 
     # ~28x the cocotb run by CPU time: benchmarks/results/sim_speed.json); waveforms keep the
     # cocotb build (its --trace and dump file).
     native = native and simulator == "verilator" and driver == "hdl" and not waves
+    streams = [l["stream"] for l in manifest["layers"]]
     if native:  # its testbench files, build options and profile lines are part of what is built
         key = cache.key(_design_key(rtl_dir, manifest, simulator, NATIVE_TB), verilate.FLAGS,
-                        verilate.prof_include(l["stream"] for l in manifest["layers"]))[:24]
+                        verilate.prof_include(streams))[:24]
     else:
         key = _design_key(rtl_dir, manifest, simulator)
     flavour = "native" if native else driver
@@ -281,7 +282,6 @@ def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float 
     if driver == "hdl":
         params = {"WORDS": io["input"]["words"], "OUT_WORDS": io["output"]["words"],
                   "MAX_IMAGES": limit}
-    streams = [l["stream"] for l in manifest["layers"]]
     ddr_ports = simddr.ports(manifest)
     env = tool_env(simulator)
     plusargs = [f"+images={n}", f"+gap={round(valid_gaps * 100)}",
