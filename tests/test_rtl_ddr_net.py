@@ -195,8 +195,9 @@ def test_manifest_is_json_serializable(net):
 
 def test_mapper_falls_back_to_ddr_for_a_layer_that_cannot_fit(net):
     """A conv none of whose on-chip options fits the board alone (here: a cost function that
-    gives its ROM 1,000 BRAM36) gets the options with its weights in DDR, one output row per
-    tile; the others stay on chip. Without the overflow nothing changes."""
+    gives its ROM 1,000 BRAM36) gets its weights in DDR (a tile of whole output rows); the
+    others stay on chip (the mapper moves back every layer that fits there). Without the
+    overflow nothing changes."""
     from accel.rtl import mapper
 
     qm = net[0]
@@ -207,9 +208,12 @@ def test_mapper_falls_back_to_ddr_for_a_layer_that_cannot_fit(net):
 
     m = mapper.map_model(qm, "zybo", cost=cost, base=resources.fixed_cost(qm))
     conv10 = next(l for l in qm.layers if l.name == "conv10")
-    assert m.folds["conv10"].tile == conv10.shape[2] and m.fits
+    tile = m.folds["conv10"].tile
+    assert tile and tile % conv10.shape[2] == 0 and m.fits
     assert all(not f.tile for n, f in m.folds.items() if n != "conv10")
-    assert m.to_json()["layers"]["conv10"]["tile"] == conv10.shape[2]
+    assert m.to_json()["layers"]["conv10"]["tile"] == tile
+    assert m.ddr_bytes == fold.ddr_bytes(conv10, m.folds["conv10"]) > 0
+    assert m.to_json()["ddr"]["bytes_per_image"] == m.ddr_bytes
     assert not any(f.tile for f in mapper.map_model(qm, "zybo").folds.values())
 
 

@@ -45,7 +45,8 @@ def test_fastest_that_fits_and_no_faster_one_does(qm):
     room = mapper.budget(boards.get("zybo"))
     faster = [t for t in table.budgets() if t < m.ii_cycles]
     if faster:  # the next faster budget does not fit under the same search
-        assert not mapper._fit(table, faster[-1], np.array(BASE, float), room)[2]
+        assert not mapper._fit(table, faster[-1], np.array(BASE + [0], float),
+                               lambda t: np.append(room, np.inf))[2]
     # the report's facts agree with the cycle model
     byname = {l.name: l for l in qm.layers}
     for name, f in m.folds.items():
@@ -174,3 +175,59 @@ def test_a_pool_held_by_hand(qm):
         folding.matching(pool, {"pe": 5})
     with pytest.raises(AccelError, match="a max-pool takes only pe"):
         folding.matching(pool, {"pe": 4, "simd": 2})
+
+
+def weights_cost(layer, f):
+    """toy_cost plus BRAM36 for on-chip weights (their bits / 36 kbit) and 500 FF of tile
+    buffers for weights in DDR."""
+    c = toy_cost(layer, f)
+    if layer.kind == "conv":
+        c[3] = 0.0 if f.tile else layer.weight.size * layer.wtype.bits / 36864
+        c[1] += 500 if f.tile else 0
+    return c
+
+
+def _bram_board(bram):
+    base = boards.get("zybo")
+    return boards.Board("bram-poor", "test board", base.part, None, 100.0,
+                        dict(base.capacity, BRAM36=bram))
+
+
+def test_weights_go_to_ddr_only_where_the_chip_has_no_room(qm):
+    """On a board without BRAM for every weight, the plan puts the layers that must go to DDR
+    there (within the DDR read budget at the design's rate) and keeps the rest on chip; with
+    BRAM to spare every weight stays on chip."""
+    poor = _bram_board(2)  # 1.8 BRAM36 in the reserve; the weights need ~2.8
+    with pytest.raises(AccelError, match="BRAM36"):
+        mapper.map_model(qm, poor, 100.0, cost=weights_cost, base=[0, 0, 0, 0], ddr=False)
+    m = mapper.map_model(qm, poor, 100.0, cost=weights_cost, base=[0, 0, 0, 0])
+    assert m.fits and m.used[3] <= m.budget[3]
+    byname = {l.name: l for l in qm.layers}
+    tiled = [n for n, f in m.folds.items() if f.tile]
+    assert tiled and len(tiled) < len(m.convs)
+    assert m.ddr_bytes == sum(folding.ddr_bytes(byname[n], m.folds[n]) for n in tiled)
+    assert 0 < m.ddr_mb_s <= mapper.DDR_MB_S
+    # every DDR layer is needed there: none of its on-chip options meeting the rate fits
+    for n in tiled:
+        layer = byname[n]
+        rest = m.used - np.array(weights_cost(layer, m.folds[n]))
+        assert not any(np.all(rest + weights_cost(layer, o) <= m.budget + 1e-9)
+                       for o in folding.options(layer)
+                       if folding.layer_cycles(layer, o) <= m.ii_cycles)
+    rich = mapper.map_model(qm, _bram_board(60), 100.0, cost=weights_cost, base=[0, 0, 0, 0])
+    assert not any(f.tile for f in rich.folds.values()) and rich.ddr_bytes == 0
+
+
+def test_ddr_read_budget_slows_the_design_rather_than_exceed_it(qm, monkeypatch):
+    """The DDR weight reads are a budget like the LUTs: with a tiny one the plan reads no
+    more per second than it allows (a slower design), or refuses naming it."""
+    poor = _bram_board(2)
+    fast = mapper.map_model(qm, poor, 100.0, cost=weights_cost, base=[0, 0, 0, 0])
+    monkeypatch.setattr(mapper, "DDR_MB_S", fast.ddr_mb_s / 4)
+    try:
+        slow = mapper.map_model(qm, poor, 100.0, cost=weights_cost, base=[0, 0, 0, 0])
+    except AccelError as e:
+        assert "DDR weight reads" in str(e)
+    else:
+        assert slow.ddr_mb_s <= mapper.DDR_MB_S + 1e-6
+        assert slow.images_per_s < fast.images_per_s

@@ -141,12 +141,24 @@ def options(layer, pe_values=None) -> list[Fold]:
 
 
 def ddr_options(layer, opts: list[Fold]) -> list[Fold]:
-    """The mapper's fallback for a conv none of whose on-chip options fits the board: the same
-    folds with the weights in DDR, one output row per tile, where the weight stream keeps up
-    (a word per ceil(PE*SIMD*W_BITS/64) + 1 cycles, at most one per T: tile_cycles holds)."""
-    t = int(layer.shape[2])
-    return [replace(f, tile=t) for f in opts
+    """The same folds with the weights in DDR (accel_mvau_tile), a tile of 1, 2 or 4 output rows
+    or the whole image (a bigger tile reads the weights fewer times per image for a bigger
+    on-chip tile buffer), where the weight stream keeps up (a word per
+    ceil(PE*SIMD*W_BITS/64) + 1 cycles, at most one per T pixels: tile_cycles holds)."""
+    oh, ow = int(layer.shape[1]), int(layer.shape[2])
+    tiles = sorted({ow * r for r in (1, 2, 4) if r < oh} | {oh * ow})
+    return [replace(f, tile=t) for t in tiles for f in opts
             if -(-f.pe * f.simd * layer.wtype.bits // 64) + 1 <= t]
+
+
+def ddr_bytes(layer, fold: Fold) -> int:
+    """DDR bytes a conv reads per image: its weight blob once per tile (0 with on-chip weights)."""
+    if not fold.tile:
+        return 0
+    from accel.rtl import ddr
+
+    return ddr.layer_traffic(layer.shape[0], layer.fan_in, layer.wtype.bits, layer.out_pixels,
+                             fold.tile, fold.pe)["bytes"]
 
 
 def check(layer, fold: Fold) -> Fold:

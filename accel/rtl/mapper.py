@@ -16,6 +16,12 @@ The budget is the board's capacity minus a reserve for what Vivado adds around t
 (PS7, AXI DMA, interconnect, ~2-3k LUT): RESERVE below, stated in every refusal; the plan keeps
 within it by the resource model plus the model's measured error (resources.MARGIN), so that
 yosys agrees.
+
+Weights on chip or in DDR: the mapper first plans every weight on chip. A second plan may also
+put convolutions' weights in DDR (fold.ddr_options: accel_mvau_tile reading its weights once
+per tile), with the DDR read traffic as a fifth budget (DDR_MB_S at the design's rate); it is
+taken when the on-chip plan does not fit or is DDR_GAIN times slower. Weights stay on chip
+otherwise: no HP port, no DDR traffic, nothing to load at run time.
 """
 
 from dataclasses import dataclass, field
@@ -31,6 +37,10 @@ RESOURCES = ("LUT", "FF", "DSP", "BRAM36")
 RESERVE = {"LUT": boards.RESERVE["LUT"], "FF": boards.RESERVE["FF"],
            "DSP": boards.RESERVE["DSP48E1"], "BRAM36": boards.RESERVE["BRAM36"]}
 ROUNDS = 12  # re-weighting rounds per cycle budget
+# The DDR read bandwidth weights may take: half of one 64-bit HP port's ~1.2 GB/s at 100 MHz
+# (issue 14), the rest left to the input/output DMA and to stalls.
+DDR_MB_S = 600.0
+DDR_GAIN = 1.2  # a plan with DDR weights must be this much faster to beat the on-chip one
 
 
 def capacity(board) -> np.ndarray:
@@ -61,6 +71,7 @@ class Mapping:
     target_fps: float | None = None
     layer_cost: dict = field(default_factory=dict)  # folded layer -> its fold-dependent part
     convs: tuple = ()  # the convolutions among the folded layers (the others are max-pools)
+    ddr_bytes: int = 0  # weight bytes read from DDR per image (tiled convs)
 
     @property
     def ii_cycles(self) -> int:
@@ -78,6 +89,11 @@ class Mapping:
     def fits(self) -> bool:
         return bool(np.all(self.used <= self.budget + 1e-9))
 
+    @property
+    def ddr_mb_s(self) -> float:
+        """DDR read bandwidth of the weights at the design's rate."""
+        return self.ddr_bytes * self.images_per_s / 1e6
+
     def to_json(self) -> dict:
         """The chosen fold as accel_rtl.json and the build write it (FINN's auto_folding_config)."""
         return {"board": self.board, "clock_mhz": self.clock_mhz, "target_fps": self.target_fps,
@@ -85,6 +101,8 @@ class Mapping:
                 "bottleneck": self.bottleneck, "reserve": RESERVE,
                 "used": as_dict(self.used), "budget": as_dict(self.budget),
                 "capacity": as_dict(self.capacity),
+                "ddr": {"bytes_per_image": self.ddr_bytes, "mb_s": round(self.ddr_mb_s, 1),
+                        "budget_mb_s": DDR_MB_S},
                 "layers": {n: ({"pe": f.pe, "simd": f.simd, "mul": f.mul,
                                 **({"tile": f.tile} if f.tile else {})}  # fold.yaml's keys
                                if n in self.convs else {"pe": f.pe})
@@ -93,24 +111,23 @@ class Mapping:
 
 class Table:
     """Every option of every folded layer (convolutions, max-pools): its cycles and its
-    fold-dependent resources. With room (the budget), a conv none of whose on-chip options fits
-    it alone also gets the options with its weights in DDR (fold.ddr_options)."""
+    fold-dependent resources, [LUT, FF, DSP, BRAM36, DDR bytes per image]. With ddr, every conv
+    not held by --fold also gets its options with the weights in DDR (fold.ddr_options)."""
 
-    def __init__(self, qm, cost, fixed: dict, room=None):
+    def __init__(self, qm, cost, fixed: dict, ddr: bool = False):
         folded = [l for l in qm.layers if l.kind in folding.FOLDED]
         self.other = {l.name: folding.fixed_cycles(l) for l in qm.layers
                       if l.kind not in folding.FOLDED}
         self.opts, self.cyc, self.res = {}, {}, {}
         for l in folded:
             opts = fixed.get(l.name) or folding.options(l)
-            res = [cost(l, f) for f in opts]
-            if room is not None and l.kind == "conv" and l.name not in fixed and all(
-                    np.any(np.asarray(r) > room) for r in res):
-                ddr = folding.ddr_options(l, opts)
-                opts, res = opts + ddr, res + [cost(l, f) for f in ddr]
+            if ddr and l.kind == "conv" and l.name not in fixed:
+                opts = opts + folding.ddr_options(l, opts)
             self.opts[l.name] = opts
             self.cyc[l.name] = np.array([folding.layer_cycles(l, f) for f in opts])
-            self.res[l.name] = np.array(res, dtype=float)
+            self.res[l.name] = np.array(
+                [list(cost(l, f)) + [folding.ddr_bytes(l, f) if l.kind == "conv" else 0]
+                 for f in opts], dtype=float)
 
     def floor(self) -> int:
         """The fewest cycles per image any design reaches: the slowest layer at its fastest."""
@@ -135,15 +152,17 @@ class Table:
         return pick
 
     def total(self, pick: dict) -> np.ndarray:
-        return sum((self.res[n][i] for n, i in pick.items()), np.zeros(len(RESOURCES)))
+        return sum((self.res[n][i] for n, i in pick.items()), np.zeros(len(RESOURCES) + 1))
 
 
-def _fit(table: Table, t: int, base: np.ndarray, room: np.ndarray):
+def _fit(table: Table, t: int, base: np.ndarray, rooms):
     """A choice at cycle budget t that fits, if the re-weighting finds one -> (pick, used,
-    fits); else the choice with the smallest largest share of the budget. The weights start at
-    1/budget and follow the shares: a resource the design leaves idle (DSPs under LUT
-    multipliers, say) gets cheap, one that overflows dear (damped: the geometric mean with the
-    previous weights, so the choice settles instead of swinging)."""
+    fits); else the choice with the smallest largest share of the budget. rooms(t): the budget
+    (the DDR bytes an image may read depend on t). The weights start at 1/budget and follow the
+    shares: a resource the design leaves idle (DSPs under LUT multipliers, say) gets cheap, one
+    that overflows dear (damped: the geometric mean with the previous weights, so the choice
+    settles instead of swinging)."""
+    room = rooms(t)
     weights = 1.0 / np.maximum(room, 1e-9)
     best = None
     for _ in range(ROUNDS):
@@ -174,13 +193,14 @@ def _repair(table: Table, t: int, pick: dict, base: np.ndarray, room: np.ndarray
             break
         gain, swap = 0.0, None
         for name, cyc in table.cyc.items():
-            for i in np.flatnonzero(cyc <= t):
-                new = used - table.res[name][pick[name]] + table.res[name][i]
-                if np.any((new > room + 1e-9) & (used <= room + 1e-9)):
-                    continue  # would overflow a resource that fits now
-                g = over.sum() - (np.maximum(new - room, 0) / np.maximum(room, 1e-9)).sum()
-                if g > gain + 1e-12:
-                    gain, swap = g, (name, int(i), new)
+            ok = np.flatnonzero(cyc <= t)
+            new = used - table.res[name][pick[name]] + table.res[name][ok]  # every swap at once
+            spoil = np.any((new > room + 1e-9) & (used <= room + 1e-9), axis=1)
+            g = over.sum() - (np.maximum(new - room, 0) / np.maximum(room, 1e-9)).sum(axis=1)
+            g[spoil] = -np.inf  # would overflow a resource that fits now
+            j = int(np.argmax(g)) if len(g) else 0
+            if len(g) and g[j] > gain + 1e-12:
+                gain, swap = g[j], (name, int(ok[j]), new[j])
         if swap is None:
             break
         pick[swap[0]], used = swap[1], swap[2]
@@ -189,11 +209,13 @@ def _repair(table: Table, t: int, pick: dict, base: np.ndarray, room: np.ndarray
 
 def map_model(qm, board, clock_mhz: float | None = None, target_fps: float | None = None,
               fixed: dict | None = None, cost=None, base=None,
-              reserve: dict = RESERVE) -> Mapping:
+              reserve: dict = RESERVE, ddr: bool = True) -> Mapping:
     """The fastest fold that fits `board` (or, with target_fps, the cheapest meeting it).
     cost(layer, fold) -> [LUT, FF, DSP, BRAM36] of the fold-dependent part of a convolution or
     max-pool; base: the design's fold-independent resources (FIFOs, concats, GAP, io). Both default to
-    the resource model. Raises AccelError (exit 2) when nothing fits, with the numbers and a fix."""
+    the resource model. ddr: may weights go to DDR (module doc: only where the on-chip plan does
+    not fit or is DDR_GAIN times slower). Raises AccelError (exit 2) when nothing fits, with the
+    numbers and a fix."""
     from accel.rtl import resources
 
     board = boards.get(board) if isinstance(board, str) else board
@@ -202,60 +224,108 @@ def map_model(qm, board, clock_mhz: float | None = None, target_fps: float | Non
     if cost is None:
         cost, base = resources.fold_cost, resources.fixed_cost(qm)
     base = np.zeros(len(RESOURCES)) if base is None else np.asarray(base, dtype=float)
+    base = np.append(base[:len(RESOURCES)], 0.0)
     room, cap = budget(board, reserve), capacity(board)
-    table = Table(qm, cost, fixed, room)
 
-    def result(pick, used, t=None):
+    def rooms(t):  # the DDR bytes an image may read at t cycles per image
+        return np.append(room, DDR_MB_S * t / clock)
+
+    def plan(table):
+        """(pick, used, t) of the fastest fitting design (or the cheapest meeting target_fps),
+        or (None, used of the slowest try, t)."""
+        budgets = table.budgets()
+        if target_fps is not None:
+            want = int(clock * 1e6 / target_fps)
+            t = next((b for b in reversed(budgets) if b <= want), None)
+            if t is None:
+                return None, None, None
+            pick, used, ok = _fit(table, t, base, rooms)
+            return (pick if ok else None), used, t
+        best = _fastest(table, budgets, base, rooms)
+        if best is not None:
+            return best
+        _, used, _ = _fit(table, budgets[-1], base, rooms)
+        return None, used, budgets[-1]
+
+    def result(table, pick, used):
         folds = {n: table.opts[n][i] for n, i in pick.items()}
         cycles = {l.name: (int(table.cyc[l.name][pick[l.name]]) if l.name in pick
                            else table.other[l.name]) for l in qm.layers}
-        return Mapping(board.name, clock, folds, cycles, used, room, cap, target_fps,
-                       {n: as_dict(table.res[n][i]) for n, i in pick.items()},
-                       tuple(l.name for l in qm.layers if l.kind == "conv"))
+        return Mapping(board.name, clock, folds, cycles, used[:len(RESOURCES)], room, cap,
+                       target_fps, {n: as_dict(table.res[n][i]) for n, i in pick.items()},
+                       tuple(l.name for l in qm.layers if l.kind == "conv"), int(used[-1]))
 
-    budgets = table.budgets()
+    chip = Table(qm, cost, fixed)
+    tables = [chip]
+    pick, used, t = plan(chip)
+    found = result(chip, pick, used) if pick is not None else None
+    if ddr and (found is None or target_fps is None):
+        mixed = Table(qm, cost, fixed, ddr=True)
+        tables.append(mixed)
+        mpick, mused, mt = plan(mixed)
+        if mpick is not None and (found is None or mt * DDR_GAIN <= t):
+            return result(mixed, *_back_on_chip(mixed, mt, mpick, base, rooms(mt)))
+        if found is None and mused is not None:
+            used, t = mused, mt
+    if found is not None:
+        return found
+    if t is None:
+        raise AccelError(f"--target-fps {target_fps:g}: the fastest design of this model "
+                         f"reaches {clock * 1e6 / chip.floor():,.0f} images/s at {clock:g} MHz "
+                         f"(the slowest layer at its fastest fold); ask for at most that")
+    room5 = rooms(t)
     if target_fps is not None:
-        want = int(clock * 1e6 / target_fps)
-        t = next((b for b in reversed(budgets) if b <= want), None)
-        if t is None:
-            raise AccelError(f"--target-fps {target_fps:g}: the fastest design of this model "
-                             f"reaches {clock * 1e6 / budgets[0]:,.0f} images/s at {clock:g} MHz "
-                             f"(the slowest layer at its fastest fold); ask for at most that")
-        pick, used, ok = _fit(table, t, base, room)
-        if ok:
-            return result(pick, used)
-        best = _fastest(table, budgets, base, room)
-        fix = (f"the fastest design that fits is {result(*best).images_per_s:,.0f} images/s: "
-               f"--target-fps {int(result(*best).images_per_s)} (or leave --target-fps out)"
-               if best else _bigger(qm, board, clock, used, room, cost, base, reserve))
-        raise AccelError(_refusal(board, used, room, cap, f"--target-fps {target_fps:g}", fix,
+        fastest = [(b[2], result(tb, b[0], b[1])) for tb in tables
+                   if (b := _fastest(tb, tb.budgets(), base, rooms)) is not None]
+        best = min(fastest, key=lambda x: x[0])[1] if fastest else None
+        fix = (f"the fastest design that fits is {best.images_per_s:,.0f} images/s: "
+               f"--target-fps {int(best.images_per_s)} (or leave --target-fps out)"
+               if best else _bigger(qm, board, clock, used, room5, cost, base, reserve))
+        raise AccelError(_refusal(board, used, room5, cap, f"--target-fps {target_fps:g}", fix,
                                   reserve))
-    best = _fastest(table, budgets, base, room)
-    if best is not None:
-        return result(*best)
-    _, used, _ = _fit(table, budgets[-1], base, room)
     if fixed:
-        free = map_model(qm, board, clock, cost=cost, base=base, reserve=reserve)  # may raise
+        free = map_model(qm, board, clock, cost=cost, base=base, reserve=reserve, ddr=ddr)
         fix = f"leave --fold out: the mapper's design fits at {free.images_per_s:,.0f} images/s"
-        raise AccelError(_refusal(board, used, room, cap, "the --fold layers", fix, reserve))
-    raise AccelError(_refusal(board, used, room, cap, "even the slowest fold",
-                              _bigger(qm, board, clock, used, room, cost, base, reserve),
+        raise AccelError(_refusal(board, used, room5, cap, "the --fold layers", fix, reserve))
+    raise AccelError(_refusal(board, used, room5, cap, "even the slowest fold",
+                              _bigger(qm, board, clock, used, room5, cost, base, reserve),
                               reserve))
 
 
-def _fastest(table, budgets, base, room):
-    """(pick, used) at the smallest cycle budget that fits, or None. Binary search: a larger
-    budget never needs more (each layer's cheapest option at t is also allowed at t' > t)."""
-    lo, hi, found = 0, len(budgets) - 1, None
-    pick, used, ok = _fit(table, budgets[hi], base, room)
+def _back_on_chip(table: Table, t: int, pick: dict, base: np.ndarray, room: np.ndarray):
+    """Each layer the plan put in DDR back on chip where the design still fits at t (smallest
+    weight traffic first): every DDR layer is one more AXI master, one more port on the
+    interconnect and traffic on the HP port, so DDR holds only what has to be there."""
+    pick = dict(pick)
+    used = base + table.total(pick)
+    ddr = sorted((n for n, i in pick.items() if table.opts[n][i].tile),
+                 key=lambda n: table.res[n][pick[n]][-1])
+    for name in ddr:
+        ok = [i for i in np.flatnonzero(table.cyc[name] <= t) if not table.opts[name][i].tile]
+        fits = [(float(table.res[name][i][:-1] @ (1 / np.maximum(room[:-1], 1e-9))), i)
+                for i in ok
+                if np.all(used - table.res[name][pick[name]] + table.res[name][i] <= room + 1e-9)]
+        if fits:
+            i = min(fits)[1]
+            used = used - table.res[name][pick[name]] + table.res[name][i]
+            pick[name] = i
+    return pick, used
+
+
+def _fastest(table, budgets, base, rooms):
+    """(pick, used, t) at the smallest cycle budget that fits, or None. Binary search: a larger
+    budget never needs more (each layer's cheapest option at t is also allowed at t' > t, and
+    the DDR bytes an image may read grow with t)."""
+    lo, hi = 0, len(budgets) - 1
+    pick, used, ok = _fit(table, budgets[hi], base, rooms)
     if not ok:
         return None
-    found = (pick, used)
+    found = (pick, used, budgets[hi])
     while lo < hi:
         mid = (lo + hi) // 2
-        pick, used, ok = _fit(table, budgets[mid], base, room)
+        pick, used, ok = _fit(table, budgets[mid], base, rooms)
         if ok:
-            found, hi = (pick, used), mid
+            found, hi = (pick, used, budgets[mid]), mid
         else:
             lo = mid + 1
     return found
@@ -267,8 +337,12 @@ def _refusal(board, used, room, cap, what, fix, reserve) -> str:
     def share(i, r):
         less = f" less the model's {MARGIN[r]:.0%} margin" if MARGIN[r] else ""
         return f"{reserve[r]:.0%} of {cap[i]:,.0f}{less}"
-    nums = ", ".join(f"{r} {used[i]:,.0f} of {room[i]:,.0f} ({share(i, r)})"
-                     for i, r in enumerate(RESOURCES) if used[i] > room[i] + 1e-9)
+    nums = [f"{r} {used[i]:,.0f} of {room[i]:,.0f} ({share(i, r)})"
+            for i, r in enumerate(RESOURCES) if used[i] > room[i] + 1e-9]
+    if len(used) > len(RESOURCES) and used[-1] > room[-1] + 1e-9:  # the DDR weight reads
+        nums.append(f"DDR weight reads {used[-1] / 1e6:,.2f} MB per image of "
+                    f"{room[-1] / 1e6:,.2f} ({DDR_MB_S:g} MB/s at that rate)")
+    nums = ", ".join(nums)
     return f"{what} does not fit the {board.name} ({board.part}): {nums}; {fix}"
 
 

@@ -404,13 +404,7 @@ def layer_instances(layer, fold) -> list:
     from accel.rtl import mul
     from accel.rtl import netlist as generate
 
-    if fold.tile:  # DDR weights (fold.yaml's, the mapper's fallback): rare, built as they are
-        c, h, w = layer.in_shapes[0]
-        t = layer.in_types[0]
-        net = generate.Netlist(roms=False)
-        generate.conv(net, layer, generate.Stream("x", c, t.bits, t.signed, t.frac, h, w), fold)
-        return net.instances
-    key = (id(layer), fold.par)
+    key = (id(layer), fold.par, fold.tile)
     hit = _SHAPES.get(key)
     if hit is None or hit[0] is not layer:
         c, h, w = layer.in_shapes[0]
@@ -420,21 +414,25 @@ def layer_instances(layer, fold) -> list:
         if layer.kind == "maxpool":
             generate.maxpool(net, layer, src, folding.full(layer))
         else:
-            generate.conv(net, layer, src, folding.Fold(1, 1, "dsp", fold.par))
+            generate.conv(net, layer, src, folding.Fold(1, 1, "dsp", fold.par, fold.tile))
         hit = _SHAPES[key] = (layer, net.instances)
     out = []
     for module, name, params in hit[1]:
-        if module == "accel_mvau":
+        if module in ("accel_mvau", "accel_mvau_tile"):
             params = {k: v for k, v in params.items() if k not in ("MUL", "LANES")}
             params.update(PE=fold.pe, SIMD=fold.simd,
                           **mul.params(fold.mul, params["IN_BITS"], params["W_BITS"]))
+        elif module == "accel_axi_wread":  # its word: one fold's PE x SIMD weights
+            params = {**params, "WORD_BITS": fold.pe * fold.simd * layer.wtype.bits,
+                      "WORDS": folding.out_folds(layer.shape[0], fold.pe)
+                      * (layer.fan_in // fold.simd)}
         elif module == "accel_maxpool":
             params = {**params, "PE": fold.pe}
         out.append((module, name, params))
     return out
 
 
-_SHAPES: dict = {}  # (id(layer), par) -> (layer, instances at one fold of that PAR)
+_SHAPES: dict = {}  # (id(layer), par, tile) -> (layer, instances at one fold of that shape)
 
 
 def conv_params(layer, fold) -> dict:

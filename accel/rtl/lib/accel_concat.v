@@ -1,6 +1,10 @@
 // Channel concat of two pixel streams (a fire module's expand1x1 and expand3x3): output channels
 // A then B. Codes on different scales are aligned to the finer one by an exact left shift
 // (golden concat); the generator passes the shifts and the output code width.
+// A join without a register: the output is the two inputs side by side, valid when both are,
+// and each input is taken when the output is. Both inputs come from registered block outputs,
+// so this adds only wiring and an AND gate to their paths; a register here would hold a whole
+// (CA+CB)-channel pixel in flip-flops (4,096 in each of SqueezeNet v1.1's late fires).
 `default_nettype none
 module accel_concat #(
     parameter CA = 8,  parameter BA = 8, parameter SHA = 0,
@@ -18,14 +22,15 @@ module accel_concat #(
     input  wire                    b_last,
     input  wire                    b_valid,
     output wire                    b_ready,
-    output reg  [(CA+CB)*OB-1:0]   m_data,
-    output reg                     m_last,
-    output reg                     m_valid,
+    output wire [(CA+CB)*OB-1:0]   m_data,
+    output wire                    m_last,
+    output wire                    m_valid,
     input  wire                    m_ready
 );
-    wire go = a_valid && b_valid && (!m_valid || m_ready);
-    assign a_ready = go;
-    assign b_ready = go;
+    assign m_valid = a_valid && b_valid;
+    assign a_ready = m_valid && m_ready;
+    assign b_ready = m_valid && m_ready;
+    assign m_last  = a_last;
     // Widen each code to OB bits (sign- or zero-extend), then shift: generate, not a ?: between
     // a signed and an unsigned operand (that would make both unsigned).
     wire [(CA+CB)*OB-1:0] cat;
@@ -42,13 +47,6 @@ module accel_concat #(
             assign cat[(CA+i)*OB +: OB] = e << SHB;
         end
     endgenerate
-    always @(posedge clk) if (go) begin
-        m_data <= cat; m_last <= a_last;
-    end
-    always @(posedge clk or negedge rst_n) begin
-        if (!rst_n) m_valid <= 1'b0;
-        else if (go) m_valid <= 1'b1;
-        else if (m_ready) m_valid <= 1'b0;
-    end
+    assign m_data = cat;
 endmodule
 `default_nettype wire
