@@ -232,13 +232,15 @@ def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float 
     A design with weights in DDR gets a DDR model per read port (accel.rtl.simddr) holding
     weights.bin: ddr_latency cycles from each AR to its data at least, AR and R stalls with
     probability ddr_stalls; "ddr" in the result has each port's bursts, beats, least latency
-    and error flag. capture (driver "cocotbext" only: Python watches every stream each clock):
-    "captured" in the result has every stream's beats, {stream: [data word as int]}."""
+    and error flag. capture (driver "cocotbext": Python watches every stream each clock):
+    "captured" in the result has every stream's beats, {stream: [data word as int]}; the
+    native Verilator run takes them inside the simulation (accel.rtl.verilate.capture_include)."""
     if driver not in DRIVERS:
         raise AccelError(f"unknown driver '{driver}': use one of {', '.join(DRIVERS)}")
-    if capture and driver != "cocotbext":
-        raise AccelError("capture needs driver 'cocotbext' (the HDL DMA model keeps Python out "
-                         "of the clock loop)")
+    native = native and simulator == "verilator" and driver == "hdl" and not waves
+    if capture and driver != "cocotbext" and not native:
+        raise AccelError("capture needs driver 'cocotbext' or a native Verilator run (the "
+                         "cocotb build with the HDL DMA model keeps Python out of the clock loop)")
     if not (0 <= valid_gaps < 1 and 0 <= backpressure < 1 and 0 <= ddr_stalls < 1):
         raise AccelError("valid_gaps, backpressure and ddr_stalls are probabilities in [0, 1)")
     rtl_dir = Path(rtl_dir)
@@ -264,14 +266,14 @@ def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float 
     # Verilator with the HDL DMA model runs natively (accel.rtl.verilate: no cocotb, no VPI,
     # ~28x the cocotb run by CPU time: benchmarks/results/sim_speed.json); waveforms keep the
     # cocotb build (its --trace and dump file).
-    native = native and simulator == "verilator" and driver == "hdl" and not waves
     streams = [l["stream"] for l in manifest["layers"]]
     if native:  # its testbench files, build options and profile lines are part of what is built
         key = cache.key(_design_key(rtl_dir, manifest, simulator, NATIVE_TB), verilate.FLAGS,
-                        verilate.prof_include(streams))[:24]
+                        verilate.prof_include(streams),
+                        verilate.capture_include(streams) if capture else "")[:24]
     else:
         key = _design_key(rtl_dir, manifest, simulator)
-    flavour = "native" if native else driver
+    flavour = ("native-cap" if capture else "native") if native else driver
     build_dir = cache_root() / "rtl" / f"{key}-{simulator}-{flavour}{'-waves' if waves else ''}"
     top = manifest["top"] if driver == "cocotbext" else "accel_tb_dma"
     # The sources are copied into the content-keyed build folder once: the simulator then sees
@@ -303,7 +305,7 @@ def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float 
             if native:
                 binary = verilate.build(build_dir, sources, params, streams, env,
                                         {"includes": ddr_tb, "prof": simddr.prof_lines(manifest)}
-                                        if ddr_tb else None)
+                                        if ddr_tb else None, capture)
             else:
                 runner = _cocotb_build(rtl_dir, simulator, top, build_dir, sources, params, env,
                                        waves, ddr_tb)
@@ -311,6 +313,8 @@ def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float 
                            poll=_watch(tmp / PROGRESS)):
             if native:
                 res = verilate.run(binary, tmp, plusargs, timeout_cycles)
+                if capture and res is not None and res["error"] is None:
+                    res["captured"] = verilate.read_capture(tmp, streams)
             else:
                 cfg = {"input": str(tmp / "input.npy"), "output": str(tmp / "result.json"),
                        "out_words": io["output"]["words"], "out_signed": io["output"]["signed"],
@@ -340,6 +344,30 @@ def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float 
     if res["error"]:
         raise AccelError(f"RTL simulation: {res['error']}")
     return summarize(manifest, res, n, wave_file)
+
+
+def decode_beats(words: list, channels: int, bits: int, signed: bool) -> np.ndarray:
+    """A stream's beats (channels codes of bits each, channel 0 lowest) -> (beats, channels)."""
+    mask = (1 << bits) - 1
+    codes = np.array([[(int(w) >> (c * bits)) & mask for c in range(channels)] for w in words],
+                     dtype=np.int64).reshape(len(words), channels)
+    return np.where(codes >> (bits - 1), codes - (1 << bits), codes) if signed else codes
+
+
+def layer_mismatches(qm, manifest: dict, captured: dict, trace: dict) -> dict:
+    """Every layer's captured stream against the golden trace (N, C, H, W per layer), code by
+    code: {layer: (codes compared, mismatches)}; a stream with the wrong number of beats counts
+    every code as a mismatch."""
+    by_name = {l.name: l for l in qm.layers}
+    out = {}
+    for rec in manifest["layers"]:
+        layer = by_name[rec["name"]]
+        c = layer.shape[0]
+        ref = np.asarray(trace[rec["name"]]).transpose(0, 2, 3, 1).reshape(-1, c)
+        got = decode_beats(captured[rec["stream"]], c, layer.out.bits, layer.out.signed)
+        out[rec["name"]] = (ref.size, int((got != ref).sum()) if got.shape == ref.shape
+                            else ref.size)
+    return out
 
 
 def summarize(manifest: dict, res: dict, n: int, wave_file=None) -> dict:

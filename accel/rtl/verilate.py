@@ -17,6 +17,7 @@ from accel.core.errors import AccelError
 TB_DIR = Path(__file__).parent / "tb"
 MAIN = "accel_tb_main"
 PROF_INCLUDE = "accel_tb_prof.vh"  # per design: the $fwrite lines of its streams
+CAP_INCLUDE = "accel_tb_cap.vh"  # per design, capture builds: every stream's beats to a file
 RESULT = "tb_result.txt"
 WAIVERS = ["-Wno-fatal", "-Wno-WIDTH", "-Wno-UNUSED", "-Wno-UNOPTFLAT"]  # every Verilator build
 # -O3 and two-state X handling for speed; the C++ at -O2 (Verilator's -Os default: 15 % slower on
@@ -38,24 +39,58 @@ def prof_include(streams, extra=()) -> str:
     return "".join(f"                {l}\n" for l in lines)
 
 
-def build(build_dir: Path, sources, params: dict, streams, env: dict, ddr: dict | None = None
-          ) -> Path:
+def cap_file(stream: str) -> str:
+    return f"cap_{stream}.txt"
+
+
+def capture_include(streams) -> str:
+    """Verilog for accel_tb_main.v (`ifdef ACCEL_CAPTURE): per stream of accel_top a file
+    cap_<stream>.txt with the data of every beat (VALID and READY at a clock edge) in hex, one
+    line each, as the cocotb capture takes them, but inside the simulation: a 224x224 SqueezeNet
+    has millions of beats, and Python on every clock would take hours."""
+    top = "u_dma.u_top"
+    lines = []
+    for i, s in enumerate(streams):
+        lines += [f"    integer cap_{i};",
+                  f'    initial cap_{i} = $fopen("{cap_file(s)}", "w");',
+                  f"    always @(posedge ap_clk) if ({top}.{s}_valid && {top}.{s}_ready)",
+                  f'        $fwrite(cap_{i}, "%h\\n", {top}.{s}_data);']
+    return "\n".join(lines) + "\n"
+
+
+def capture_close(streams) -> list:
+    """$fclose lines for the profile include (run at DONE, before $finish)."""
+    return [f"$fclose(cap_{i});" for i in range(len(streams))]
+
+
+def read_capture(run_dir: Path, streams) -> dict:
+    """{stream: [data word as int]} from a capture run's files."""
+    return {s: [int(l, 16) for l in (run_dir / cap_file(s)).read_text().split()]
+            for s in streams}
+
+
+def build(build_dir: Path, sources, params: dict, streams, env: dict, ddr: dict | None = None,
+          capture: bool = False) -> Path:
     """The binary in build_dir (content-keyed by the caller, who holds its lock): built once, a
     stamp marks it complete so a killed build is redone. ddr: {"includes": {file: text},
-    "prof": [$fwrite lines]} of a design with weights in DDR (accel.rtl.simddr), else None."""
+    "prof": [$fwrite lines]} of a design with weights in DDR (accel.rtl.simddr), else None.
+    capture: every stream's beats to files (capture_include)."""
     binary = build_dir / MAIN
     stamp = build_dir / "built.ok"
     if stamp.is_file() and binary.is_file():
         return binary
     shutil.rmtree(build_dir / "obj", ignore_errors=True)  # a killed build's truncated objects
-    (build_dir / PROF_INCLUDE).write_text(prof_include(streams, ddr["prof"] if ddr else ()))
+    extra = list(ddr["prof"] if ddr else ()) + (capture_close(streams) if capture else [])
+    (build_dir / PROF_INCLUDE).write_text(prof_include(streams, extra))
+    (build_dir / CAP_INCLUDE).write_text(capture_include(streams) if capture else "")
     for name, text in (ddr["includes"] if ddr else {}).items():
         (build_dir / name).write_text(text)
     ddr_args = ["-DACCEL_DDR=1", str(TB_DIR / "accel_tb_ddr.v")] if ddr else []
     exe = shutil.which("verilator", path=env["PATH"])
     cmd = [exe, "--cc", "--exe", "--build", "-j", str(os.cpu_count() or 1), *FLAGS,
            "--timescale", "1ns/1ps", "--top-module", MAIN, "-Mdir", str(build_dir / "obj"),
-           "-o", str(binary), "-DACCEL_PROFILE=1", f"-I{build_dir}",
+           "-o", str(binary), "-DACCEL_PROFILE=1", *(["-DACCEL_CAPTURE=1"] if capture else []),
+           f"-I{build_dir}",
            *[f"-G{k}={v}" for k, v in params.items()], *ddr_args,
            str(TB_DIR / f"{MAIN}.cpp"), *map(str, sources),
            str(TB_DIR / "accel_tb_dma.v"), str(TB_DIR / f"{MAIN}.v")]

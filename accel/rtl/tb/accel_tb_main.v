@@ -3,7 +3,8 @@
 // DONE the ACCEL_PROFILE counters of accel_top go to tb_result.txt, at the cycle the cocotb test
 // reads them; after +timeout=<cycles> (counted from reset) without DONE the file says "timeout"
 // instead. accel_tb_prof.vh (generated per design into the build folder) holds the $fwrite lines
-// of the design's streams.
+// of the design's streams; accel_tb_cap.vh (capture builds, `ifdef ACCEL_CAPTURE) writes every
+// stream's beats to files.
 `timescale 1ns/1ps
 `default_nettype none
 module accel_tb_main #(
@@ -19,6 +20,9 @@ module accel_tb_main #(
     accel_tb_dma #(.WORDS(WORDS), .OUT_WORDS(OUT_WORDS), .MAX_IMAGES(MAX_IMAGES)) u_dma (
         .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .done(done));
 
+`ifdef ACCEL_CAPTURE
+`include "accel_tb_cap.vh"
+`endif
     integer timeout, f;
     reg [31:0] cycles = 0;
     reg [1:0] after = 0;  // cycles since DONE was seen
