@@ -64,10 +64,14 @@ def real_images(dataset: str, split: str, n: int) -> np.ndarray:
     return data._adapt(data.Split(part.x[:n], part.y[:n]), (HW, HW), 3).x
 
 
-def calibrated_net(wbits: int, dataset: str, calib: int) -> Path:
-    """The zoo's v1.1 (224x224 RGB, 1000 classes, wbits-bit weights, 8-bit activations), its
-    activation scales calibrated on `calib` real training images; made once, cached."""
-    path = cache_root() / "benchmarks" / f"squeezenet1_1-{HW}-rgb{CLASSES}-w{wbits}a8-{dataset}{calib}.onnx"
+def calibrated_net(wbits: int, dataset: str, calib: int, arch: str = "squeezenet1_1",
+                   bypass: str = "none") -> Path:
+    """The zoo's `arch` (224x224 RGB, 1000 classes, wbits-bit weights, 8-bit activations, the
+    bypass mode), its activation scales calibrated on `calib` real training images; made once,
+    cached."""
+    tag = "" if bypass == "none" else f"-{bypass}"
+    path = (cache_root() / "benchmarks" /
+            f"{arch}{tag}-{HW}-rgb{CLASSES}-w{wbits}a8-{dataset}{calib}.onnx")
     if path.is_file():
         return path
     import torch
@@ -77,8 +81,8 @@ def calibrated_net(wbits: int, dataset: str, calib: int) -> Path:
     from accel.training.quantizers import QuantOps, QuantSpec
 
     torch.manual_seed(0)
-    model = zoo.squeezenet1_1(num_classes=CLASSES, in_channels=3,
-                              ops=QuantOps(QuantSpec(wbits, 8)), dropout=0.0)
+    model = getattr(zoo, arch)(num_classes=CLASSES, in_channels=3,
+                               ops=QuantOps(QuantSpec(wbits, 8)), dropout=0.0, bypass=bypass)
     gen = torch.Generator().manual_seed(0)
     x = data.to_tensor(real_images(dataset, "train", calib))
     model.train()
@@ -90,7 +94,7 @@ def calibrated_net(wbits: int, dataset: str, calib: int) -> Path:
             model(x[i:i + STEP])
     path.parent.mkdir(parents=True, exist_ok=True)
     export_model(model.eval(), (3, HW, HW), path,
-                 {"model": "squeezenet1_1", "calibration": f"{dataset} train[0:{calib}] at {HW}x{HW} RGB"})
+                 {"model": arch + tag, "calibration": f"{dataset} train[0:{calib}] at {HW}x{HW} RGB"})
     return path
 
 
