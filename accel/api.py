@@ -329,14 +329,18 @@ class Model:
         return HlsResult(out, board, meta["tb"]["images"], (out / "report.txt").read_text(), meta)
 
     def rtl(self, out, board: str = "zybo", target_fps: float | None = None, fold=None,
-            force: bool = False) -> RtlResult:
+            force: bool = False, yosys_fit: bool = False, log=print) -> RtlResult:
         """Our Verilog accelerator in `out` (accel rtl), mapped onto `board` (accel.rtl.mapper):
         the fastest design that fits, or the cheapest reaching target_fps; fold: a fold.yaml
-        path or mapping (target_fps, clock_mhz, layers held by hand; target_fps wins over it)."""
+        path or mapping (target_fps, clock_mhz, layers held by hand; target_fps wins over it).
+        yosys_fit: synthesize it and map again until yosys agrees it fits (accel.rtl.fit)."""
+        from accel.rtl import fit
         from accel.rtl import fold as folding
         from accel.rtl.generate import write as generate
 
-        m = generate(self.qm, out, fold=folding.merge(fold, target_fps), board=board, force=force)
+        fold = folding.merge(fold, target_fps)
+        m = (fit.write_checked(self.qm, out, fold, board, force, log) if yosys_fit
+             else generate(self.qm, out, fold=fold, board=board, force=force))
         self._rtl_dir = Path(out)  # sim() and estimate() use it
         return _rtl_result(Path(out), board, m)
 

@@ -244,7 +244,7 @@ def cmd_hls(args) -> int:
 
 def cmd_rtl(args) -> int:
     r = _load(args).rtl(args.out, board=args.board, target_fps=args.target_fps, fold=args.fold,
-                        force=args.force)
+                        force=args.force, yosys_fit=args.yosys_fit)
     est = r.manifest["estimate"]
     print(f"{'layer':20} {'kind':8} {'PE':>4} {'SIMD':>5} {'mul':>4} {'DSP':>4} {'cycles/img':>11}")
     for l in r.layers:
@@ -629,6 +629,10 @@ def build_parser() -> argparse.ArgumentParser:
     rt.add_argument("--force", action="store_true",
                     help="replace an existing --out that is not an `accel rtl` output")
     _mapping_args(rt)
+    rt.add_argument("--yosys-fit", action="store_true",
+                    help="synthesize the design with yosys (minutes) and, while it exceeds the "
+                    "board's reserve, map again with the resource model scaled to what yosys "
+                    "counted (at most 3 rounds; the rounds in OUT/yosys_fit.json)")
     rt.set_defaults(func=cmd_rtl)
 
     sm = sub.add_parser("sim", help="simulate the RTL on test images (cocotb): mismatches vs "

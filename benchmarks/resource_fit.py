@@ -40,7 +40,8 @@ from accel.rtl import estimate, mul, netlist, resources  # noqa: E402
 LIB = ROOT / "accel" / "rtl" / "lib"
 CACHE = cache_root() / "rtl" / "resource_fit"
 # blocks that instantiate others
-SUBMODULES = {"accel_mvau": ["accel_requant"], "accel_maxpool": ["accel_mux"]}
+SUBMODULES = {"accel_mvau": ["accel_requant"], "accel_maxpool": ["accel_mux"],
+              "accel_mvau_tile": ["accel_requant"], "accel_axi_wread": ["accel_fifo"]}
 
 
 def divisors(n: int) -> list[int]:
@@ -100,6 +101,36 @@ def mvau_sweep(rng, n: int) -> list:
                  ACC_SHIFT=0, BIAS_SHIFT=0, OUT_SHIFT=out_shift, RELU=int(not signed_out),
                  OUT_BITS=out_bits, LO=lo, HI=hi, **mul.params(style, in_bits, w_bits))
         out.append(("accel_mvau", p))
+    return out
+
+
+def tile_sweep(rng, n: int) -> list:
+    """accel_mvau_tile (weights from DDR): accel_mvau's arithmetic with a tile of T output pixels
+    (one to four rows of a 13..55-wide map, or a whole small map); no weight ROM."""
+    out = []
+    for _, p in mvau_sweep(rng, 4 * n):
+        if len(out) == n:
+            break
+        ow = pick(rng, [7, 13, 13, 27, 55])
+        t = ow * pick(rng, [1, 1, 2, 4])
+        nn = p["BEATS"] * p["IN_C"]
+        if 2 * t * nn * p["IN_BITS"] > 400_000 or 2 * t * p["OUT_C"] * p["OUT_BITS"] > 400_000:
+            continue  # tile buffers beyond what the mapper would choose
+        out.append(("accel_mvau_tile", dict(p, T=t, NPIX=t * pick(rng, [1, 4, 13]))))
+    return out
+
+
+def wread_sweep(rng, n: int) -> list:
+    """accel_axi_wread: one fold's PE x SIMD weights a word, NF*SF words a pass."""
+    out = []
+    while len(out) < n:
+        ww = pick(rng, [2, 4, 8]) * pick(rng, [1, 2, 3, 4, 8, 9, 16, 27, 32, 64, 128])
+        if ww > 1024:
+            continue
+        out.append(("accel_axi_wread", dict(ADDR_W=32, WORD_BITS=ww,
+                                            WORDS=pick(rng, [16, 144, 576, 2304, 9216, 65536]),
+                                            REPEAT=pick(rng, [1, 4, 13, 27, 55]),
+                                            MAX_BURSTS=4, FIFO_BEATS=64)))
     return out
 
 
@@ -184,6 +215,8 @@ def small_sweep() -> list:
 
 def sweep(quick: bool = False) -> list:
     return (small_sweep() + swu_sweep(block_rng("accel_swu"), 16 if quick else 40) +
+            wread_sweep(block_rng("accel_axi_wread"), 12 if quick else 24) +
+            tile_sweep(block_rng("accel_mvau_tile"), 12 if quick else 40) +
             mvau_sweep(block_rng("accel_mvau"), 30 if quick else 72))
 
 
@@ -347,11 +380,12 @@ def synth(batch: list, probe: bool) -> list:
         files: dict = {}
         for i, (module, p) in enumerate(batch):
             seed = int(item_key(module, p)[:8], 16)
-            if module == "accel_mvau":
+            if module in ("accel_mvau", "accel_mvau_tile"):
                 w, b = mvau_roms(p, seed)
                 (tmp / f"w{i}.mem").write_text(w)
                 (tmp / f"b{i}.mem").write_text(b)
-                files[i] = {"WEIGHT_FILE": f"w{i}.mem", "BIAS_FILE": f"b{i}.mem"}
+                files[i] = {"BIAS_FILE": f"b{i}.mem", **(
+                    {"WEIGHT_FILE": f"w{i}.mem"} if module == "accel_mvau" else {})}
             elif module == "probe_rom":
                 (tmp / f"r{i}.mem").write_text(rom_probe(p, seed))
                 files[i] = {"FILE": f"r{i}.mem"}
@@ -383,7 +417,7 @@ def weight(module: str, p: dict) -> float:
     """A rough yosys effort of an item, to size the batches."""
     if module.startswith("probe_"):
         return 0.05
-    if module == "accel_mvau":
+    if module in ("accel_mvau", "accel_mvau_tile"):
         nn = p["BEATS"] * p["IN_C"]
         return 1 + (nn * p["IN_BITS"] + p["PE"] * p["SIMD"] * 40 +
                     nn * p["OUT_C"] * p["W_BITS"] / 64) / 1500

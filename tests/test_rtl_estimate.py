@@ -205,7 +205,7 @@ def test_log_watch_follows_synth_xilinx(tmp_path):
 
 
 def test_a_killed_runs_partial_json_is_swept(tmp_path, monkeypatch):
-    """_write_json's partial file has accel.core.atomic's temporary form: when the run dies
+    """write_json's partial file has accel.core.atomic's temporary form: when the run dies
     between writing and renaming it, the next lookup of that cache folder removes it."""
     from accel.core import cache
 
@@ -213,7 +213,7 @@ def test_a_killed_runs_partial_json_is_swept(tmp_path, monkeypatch):
     folder = tmp_path / "rtl" / "yosys"
     code = ("import os, sys; from pathlib import Path; from accel.rtl import estimate; "
             "os.replace = lambda *a: os._exit(9); "  # killed after the write, before the rename
-            "estimate._write_json(Path(sys.argv[1]), {'cells': {}})")
+            "estimate.write_json(Path(sys.argv[1]), {'cells': {}})")
     proc = subprocess.Popen([sys.executable, "-c", code, str(folder / "k.json")])
     assert proc.wait() == 9
     [part] = folder.iterdir()

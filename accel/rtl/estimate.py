@@ -179,7 +179,7 @@ def cached_timing(cached: Path, manifest: dict, instances: dict) -> dict:
     path = cached.with_name(f"{cached.stem}.timing-{code_hash('rtl/timing.py')[:16]}.json")
     if not path.is_file():
         netlist = gzip.decompress(cached.with_suffix(".netlist.json.gz").read_bytes())
-        _write_json(path, layer_timing(json.loads(netlist), manifest, instances))
+        write_json(path, layer_timing(json.loads(netlist), manifest, instances))
     return json.loads(path.read_text())
 
 
@@ -201,7 +201,7 @@ def summarize(cells: dict) -> dict:
             "CARRY4": cells.get("CARRY4", 0)}
 
 
-def _write_json(path: Path, data) -> None:
+def write_json(path: Path, data) -> None:
     """path whole or absent, never cut: written under a temporary name of accel.core.atomic's
     form, which the next cache.folder() lookup sweeps when a killed run leaves it."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -246,12 +246,12 @@ def estimate(rtl_dir, board: str = "zybo", cache: bool = True) -> dict:
         text = log.read_text()
         version = re.search(r"^ (Yosys .*\S)", text, flags=re.M)
         if version and steps.get(version.group(1)) != synth_steps(text):
-            _write_json(steps_file, dict(steps, **{version.group(1): synth_steps(text)}))
+            write_json(steps_file, dict(steps, **{version.group(1): synth_steps(text)}))
         instances = parse_instances((rtl_dir / INSTANCES).read_text())
         found = {"cells": parse_stat(text), "instances": instances,
                  "layers": by_layer(manifest, parse_modules(text), instances)}
         _stash_netlist(rtl_dir / NETLIST, netlist)
-        _write_json(cached, found)
+        write_json(cached, found)
     cells = found["cells"]
     res = summarize(cells)
     cap = {"LUT": b.capacity["LUT"], "FF": b.capacity["FF"], "DSP": b.capacity["DSP48E1"],

@@ -130,12 +130,14 @@ module {TOP} (
 """
 
 
-def write(model, out_dir, fold=None, board: str = "zybo", force: bool = False) -> dict:
+def write(model, out_dir, fold=None, board: str = "zybo", force: bool = False,
+          scale=None) -> dict:
     """Write the RTL project for a model file (path or QuantModel) into out_dir, atomically. An
-    existing out_dir is replaced only when it is an `accel rtl` output or force is given."""
+    existing out_dir is replaced only when it is an `accel rtl` output or force is given.
+    scale: the mapper's budget shrunk per resource (accel.rtl.fit, after yosys)."""
     atomic.check(out_dir, "rtl", force)  # a bad --out fails before any work
     qm = model if isinstance(model, QuantModel) else load_model(model)
-    folds, settings = mapper.load(qm, fold, board)
+    folds, settings = mapper.load(qm, fold, board, scale)
     net, inp, res = build_netlist(qm, folds)
     lib_files = sorted(LIB.glob("*.v"))
     convs = [l for l in net.layers if l["kind"] == "conv"]

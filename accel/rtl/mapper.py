@@ -209,13 +209,14 @@ def _repair(table: Table, t: int, pick: dict, base: np.ndarray, room: np.ndarray
 
 def map_model(qm, board, clock_mhz: float | None = None, target_fps: float | None = None,
               fixed: dict | None = None, cost=None, base=None,
-              reserve: dict = RESERVE, ddr: bool = True) -> Mapping:
+              reserve: dict = RESERVE, ddr: bool = True, scale=None) -> Mapping:
     """The fastest fold that fits `board` (or, with target_fps, the cheapest meeting it).
     cost(layer, fold) -> [LUT, FF, DSP, BRAM36] of the fold-dependent part of a convolution or
     max-pool; base: the design's fold-independent resources (FIFOs, concats, GAP, io). Both default to
     the resource model. ddr: may weights go to DDR (module doc: only where the on-chip plan does
-    not fit or is DDR_GAIN times slower). Raises AccelError (exit 2) when nothing fits, with the
-    numbers and a fix."""
+    not fit or is DDR_GAIN times slower). scale: per resource (LUT, FF, DSP, BRAM36), what yosys
+    counted over what the model said on an earlier design (accel.rtl.fit): the budget shrinks
+    by it. Raises AccelError (exit 2) when nothing fits, with the numbers and a fix."""
     from accel.rtl import resources
 
     board = boards.get(board) if isinstance(board, str) else board
@@ -226,6 +227,8 @@ def map_model(qm, board, clock_mhz: float | None = None, target_fps: float | Non
     base = np.zeros(len(RESOURCES)) if base is None else np.asarray(base, dtype=float)
     base = np.append(base[:len(RESOURCES)], 0.0)
     room, cap = budget(board, reserve), capacity(board)
+    if scale is not None:
+        room = room / np.asarray(scale, dtype=float)
 
     def rooms(t):  # the DDR bytes an image may read at t cycles per image
         return np.append(room, DDR_MB_S * t / clock)
@@ -364,7 +367,7 @@ def _bigger(qm, board, clock, used, room, cost, base, reserve) -> str:
             "resolution or fewer bits)")
 
 
-def load(qm, spec=None, board: str = "zybo") -> tuple[dict, dict]:
+def load(qm, spec=None, board: str = "zybo", scale=None) -> tuple[dict, dict]:
     """Folds for every conv and max-pool of qm from a fold.yaml path, a dict of the same layout, or None, by
     the board-aware mapper (accel.rtl.mapper): the fastest design that fits `board`, or with
     target_fps the cheapest meeting it; layers given in the spec are held to their fields.
@@ -382,5 +385,5 @@ def load(qm, spec=None, board: str = "zybo") -> tuple[dict, dict]:
             raise AccelError(f"{source}: no convolution or max-pool named '{name}' in the model "
                              f"(folded layers: {', '.join(by_name)})")
         fixed[name] = folding.matching(by_name[name], f.model_dump(exclude_none=True))
-    m = map_model(qm, b, clock_mhz, s.target_fps, fixed)
+    m = map_model(qm, b, clock_mhz, s.target_fps, fixed, scale=scale)
     return m.folds, {"target_fps": s.target_fps, "clock_mhz": clock_mhz, "mapping": m.to_json()}
