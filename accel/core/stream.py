@@ -24,6 +24,21 @@ MAX_TRANSFER = (1 << DMA_LENGTH_WIDTH) - 1  # bytes in one DMA transfer
 OVERLAY_FORMAT = "accel-overlay-1"
 OVERLAY_METADATA = "accel_overlay.json"
 
+# The AXI4-Lite register map of a design with weights in DDR: accel/rtl/lib/accel_ctrl.v gets
+# these as parameters from the generated board top, the driver and the simulated device read
+# them here. 32-bit registers at byte offsets of a 2^CTRL_ADDR_BITS window:
+CTRL_REG = 0x00           # bit 0 RUN: set once, only after a base write; only reset clears it
+#                           bit 1 BASE_SET (read-only): WEIGHTS_BASE was written
+WEIGHTS_BASE_REG = 0x04   # the weight image's DDR byte address; bits below WEIGHTS_ALIGN read 0;
+#                           writes are ignored once RUN is set
+WEIGHTS_BYTES_REG = 0x08  # read-only: the weight image's size the bitstream was built for
+ID_REG = 0x0C             # read-only: CTRL_ID
+CTRL_RUN, CTRL_BASE_SET = 0x1, 0x2
+CTRL_ID = 0x41434331      # "ACC1"
+CTRL_ADDR_BITS = 16
+WEIGHTS_ALIGN = 4096      # an AXI burst never crosses 4 KB: blobs and the image start on pages
+WEIGHTS_FILE = "weights.bin"
+
 
 class StreamError(ValueError):
     """Data that does not fit the stream contract (callers add where it came from)."""
