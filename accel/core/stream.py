@@ -13,6 +13,7 @@ attributes (input_shape, input_type, layers, output, path, meta, class_names).
             word of every image
 """
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -140,12 +141,23 @@ def decode_outputs(words, out_io: dict) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # the overlay metadata: what the board-side driver reads
 
+def weights_metadata(image: bytes, port: str) -> dict:
+    """accel_overlay.json's "weights" of a design with weights in DDR: the image file beside the
+    metadata (the driver checks it by size and sha256 before it writes it to DDR) and the PS7
+    port its readers use."""
+    return {"file": WEIGHTS_FILE, "bytes": len(image), "sha256": hashlib.sha256(image).hexdigest(),
+            "align": WEIGHTS_ALIGN, "port": port}
+
+
 def overlay_metadata(qm, io: dict, *, board: str, part, clock_mhz, backend: str, bitstream, hwh,
                      dma_base, dma_range, axilite: bool, ctrl_base, driver, model_sha256,
-                     vlnv: str) -> dict:
+                     vlnv: str, weights: dict | None = None) -> dict:
     """accel_overlay.json: the model, the io packing, and where the DMA and the accelerator's
     control are (cells "dma" and "accel" in the block design; the accelerator's IP VLNV, which
-    the driver binds its pynq DefaultIP subclass to)."""
+    the driver binds its pynq DefaultIP subclass to). weights (weights_metadata): the design
+    reads its weights from DDR, its AXI-Lite control is the CTRL_REG... map above."""
+    control = ("weights_base (AXI4-Lite)" if weights else
+               "ap_ctrl (AXI4-Lite)" if axilite else "none (free running)")
     return {
         "format": OVERLAY_FORMAT, "board": board, "part": part, "clock_mhz": clock_mhz,
         "backend": backend, "bitstream": bitstream, "hwh": hwh,
@@ -156,8 +168,8 @@ def overlay_metadata(qm, io: dict, *, board: str, part, clock_mhz, backend: str,
         "model_sha256": model_sha256, "io": io,
         "dma": {"cell": "dma", "base": dma_base, "range": dma_range,
                 "stream_bits": io["input"]["tdata_bits"], "mode": "simple (no SG)"},
-        "accel": {"cell": "accel", "vlnv": vlnv,
-                  "control": "ap_ctrl (AXI4-Lite)" if axilite else "none (free running)",
-                  "base": ctrl_base if axilite else None},
+        "accel": {"cell": "accel", "vlnv": vlnv, "control": control,
+                  "base": ctrl_base if axilite or weights else None},
+        "weights": weights,
         "driver": list(driver),
     }
