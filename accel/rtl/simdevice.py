@@ -47,7 +47,6 @@ import numpy as np
 
 from accel.core import cache, stream
 from accel.core.errors import AccelError
-from accel.flow.vivado import WEIGHTS_HP
 from accel.rtl import project_for, sim, simddr
 
 SR_HALTED, SR_IDLE, SR_INTERR = 0x1, 0x2, 0x10
@@ -460,7 +459,7 @@ def overlay_metadata(qm, rtl_dir, control: str = "none") -> dict:
     ddr, board_top = manifest.get("ddr"), manifest.get("board_top")
     weights = None
     if ddr:
-        weights = stream.weights_metadata(simddr.image(rtl_dir, manifest), "S_AXI_" + WEIGHTS_HP)
+        weights = stream.weights_metadata(simddr.image(rtl_dir, manifest), "simulated")
     meta = stream.overlay_metadata(
         qm, manifest["io"], board="sim", part=None, clock_mhz=manifest["fold"]["clock_mhz"],
         backend="rtl", bitstream=None, hwh=None, dma_base=None, dma_range=None,
