@@ -442,7 +442,9 @@ def _run(args) -> int:
     shown = 32
     print(f"{where}: {len(y)} {name} test images")
     print("predicted: " + " ".join(res.names[:shown]) + (" ..." if len(y) > shown else ""))
-    print("label:     " + " ".join(str(qm.class_names[int(v)]) for v in y[:shown])
+    names = qm.class_names  # a label past them (a dataset with more classes): its number
+    print("label:     " + " ".join(str(names[int(v)]) if int(v) < len(names) else str(int(v))
+                                   for v in y[:shown])
           + (" ..." if len(y) > shown else ""))
     print(f"accuracy: {acc_pct:.2f} % ({int((res.labels == y).sum())}/{len(y)}); golden model: "
           f"{mismatches} mismatching images")

@@ -222,13 +222,82 @@ def test_mapper_falls_back_to_ddr_for_a_layer_that_cannot_fit(net):
     assert not any(f.tile for f in mapper.map_model(qm, "zybo").folds.values())
 
 
-def test_board_flow_refuses_ddr_designs_for_now(net):
-    """The Vivado flow does not wire the read masters yet: a clear refusal, not a bitstream whose
-    readers fetch from address 0."""
-    from accel.flow.vivado import accel_from_rtl
+def test_board_flow_wires_the_weight_masters(net, tmp_path):
+    """The Vivado flow (tclsh, stub Vivado: tests/test_vivado_tcl.py) packages accel_board with
+    its AXI4-Lite control and one AXI4 read master per DDR layer, joins the masters on one
+    SmartConnect onto S_AXI_HP2 (64-bit, enabled in the PS7), maps all of DDR into each master's
+    address space, puts the control on GP0 at CTRL_BASE and records both in addresses.txt."""
+    import shutil
+
+    from accel.core import boards
+    from accel.flow.vivado import CTRL_BASE, CTRL_RANGE, WEIGHTS_HP, accel_from_rtl
+
+    if shutil.which("tclsh") is None:
+        pytest.skip("tclsh (Debian: tcl) missing")
+    from test_vivado_tcl import run_flow
 
     _, root, m, onchip, _, _ = net
-    with pytest.raises(AccelError, match=r"weights in DDR \(fire2.squeeze, fire3.expand3x3, "
-                                         r"conv10\) are not wired by the board flow yet"):
-        accel_from_rtl(m, root / "ddr", "rtl")
-    assert accel_from_rtl(onchip, root / "onchip", "rtl")["backend"] == "rtl"
+    ports = [r["port"] for r in m["ddr"]["layers"]]
+    accel = accel_from_rtl(m, root / "ddr", "../ddr")
+    assert accel["ip_vlnv"] == "accel:rtl:accel_board:1.0" and accel["rtl_top"] == "accel_board"
+    assert accel["s_axilite"] == "s_axi_ctrl" and accel["ddr_masters"] == ports
+    assert accel["weights_hp"] == WEIGHTS_HP == "HP2"
+    assert "../ddr/rtl/accel_board.v" in accel["rtl_files"]
+    assert "../ddr/rtl/accel_ctrl.v" in accel["rtl_files"]
+    plain = accel_from_rtl(onchip, root / "onchip", "rtl")  # on-chip: unchanged, no AXI-Lite
+    assert plain["rtl_top"] == "accel_top" and plain["s_axilite"] == "" and \
+        plain["ddr_masters"] == [] and "rtl/accel_ctrl.v" not in plain["rtl_files"]
+
+    board = boards.get("zybo")
+    d = run_flow(tmp_path / "viv", board, accel)
+    ps7 = d.props["ps7"]
+    assert ps7["CONFIG.PCW_USE_S_AXI_HP2"] == "1" and ps7["CONFIG.PCW_S_AXI_HP2_DATA_WIDTH"] == "64"
+    assert ps7["CONFIG.PCW_USE_S_AXI_HP0"] == "1" and "CONFIG.PCW_USE_S_AXI_HP1" not in ps7
+    assert d.cells()["wt_ic"].startswith("xilinx.com:ip:smartconnect:")
+    assert d.props["wt_ic"]["CONFIG.NUM_SI"] == str(len(ports)) == "3"
+    assert d.props["wt_ic"]["CONFIG.NUM_MI"] == "1"
+    nets = d.nets()
+    for i, p in enumerate(ports):
+        assert (f"accel/{p}", f"wt_ic/S{i:02d}_AXI") in nets
+    assert ("wt_ic/M00_AXI", "ps7/S_AXI_HP2") in nets
+    assert ("ctrl_ic/M01_AXI", "accel/s_axi_ctrl") in nets and d.props["ctrl_ic"]["CONFIG.NUM_MI"] == "2"
+    clock = next(n for n in d.nets("connect_bd_net") if n[0] == "ps7/FCLK_CLK0")
+    assert "ps7/S_AXI_HP2_ACLK" in clock and "wt_ic/aclk" in clock and "accel/ap_clk" in clock
+    reset = next(n for n in d.nets("connect_bd_net") if n[0] == "rst/peripheral_aresetn")
+    assert "wt_ic/aresetn" in reset
+    ddr_range = f"0x{board.ddr_mb << 20:08X}"
+    addr = d.addresses()
+    assert addr[("ps7/Data", "accel/s_axi_ctrl/Reg")] == (f"0x{CTRL_BASE:08X}", f"0x{CTRL_RANGE:X}")
+    for p in ports:
+        assert addr[(f"accel/{p}", "ps7/S_AXI_HP2/HP2_DDR_LOWOCM")] == ("0x00000000", ddr_range)
+    assert len(addr) == 4 + len(ports)
+    lines = (tmp_path / "viv" / "addresses.txt").read_text().splitlines()
+    assert f"accel 0x{CTRL_BASE:08X} 0x{CTRL_RANGE:X}" in lines
+    assert [l for l in lines if l.startswith("m_axi_")] == [
+        f"{p} S_AXI_HP2 0x00000000 {ddr_range}" for p in ports]
+    # packaging: the AXI4 interfaces inferred, each master its own 4 GB address space, the
+    # control one 64 KB block "Reg", all on ap_clk
+    assert ["xilinx.com:interface:aximm_rtl:1.0", "accel_core"] in d.called(
+        "ipx::infer_bus_interfaces")
+    assert d.props["accel_core"]["name"] == "accel_board"
+    assoc = d.called("ipx::associate_bus_interfaces")
+    for p in ports + ["s_axi_ctrl"]:
+        assert ["-busif", p, "-clock", "ap_clk", "accel_core"] in assoc
+        assert [c for c in d.calls if c[0] == "set_property" and
+                c[1:3] == ["master_address_space_ref", p]] or p == "s_axi_ctrl"
+    for p in ports:
+        assert d.props[f"space:{p}"] == {"range": "4G", "width": "32"}
+    assert d.called("ipx::add_address_block") == [["Reg", "map:s_axi_ctrl"]]
+    assert d.props["block:Reg"] == {"range": str(CTRL_RANGE), "width": "32"}
+    assert ["slave_memory_map_ref", "s_axi_ctrl", "accel_core"] in d.called("set_property")
+
+
+def test_board_flow_checks_the_weight_image(net, tmp_path):
+    from accel.flow.vivado import accel_from_rtl
+
+    _, root, m, _, _, _ = net
+    with pytest.raises(AccelError, match="weights in DDR but no 'board_top'"):
+        accel_from_rtl({**m, "board_top": None}, root / "ddr", "rtl")
+    with pytest.raises(AccelError, match=r"weights.bin: missing or not the \d+ bytes"):
+        accel_from_rtl({**m, "ddr": {**m["ddr"], "bytes": m["ddr"]["bytes"] + 8}},
+                       root / "ddr", "rtl")

@@ -16,6 +16,8 @@
 #   dma       axi_dma, simple mode (no SG), MM2S -> accel, accel -> S2MM, stream width = the accel's
 #   mem_ic    smartconnect dma/M_AXI_MM2S + dma/M_AXI_S2MM -> ps7/S_AXI_HP0
 #   accel     the accelerator (ACCEL(ip_vlnv))
+#   wt_ic     (weights in DDR) smartconnect accel/m_axi_<layer> ... -> ps7/S_AXI_<weights_hp>;
+#             accel/s_axi_ctrl (weights_base, run bit) on ctrl_ic/M01_AXI
 #   irq_concat xlconcat: dma/mm2s_introut, dma/s2mm_introut (+ accel/interrupt) -> ps7/IRQ_F2P
 
 set here [file dirname [file normalize [info script]]]
@@ -80,6 +82,20 @@ set_property -dict [list \
     CONFIG.PCW_IRQ_F2P_INTR 1 \
 ] $ps7
 
+# Weights in DDR: every layer's AXI4 read master (64-bit, bursts of <= 16 beats, read only) goes
+# through one SmartConnect onto one more HP port, 64 bits wide. Bandwidth: an HP port moves 8
+# bytes per FCLK0 cycle (800 MB/s at 100 MHz) and its DDR controller port ~2.8 GB/s (UG585 ch.
+# 22), while the weight reads of a tiled design are bytes_per_image (accel_rtl.json ddr) times
+# images/s: the three DDR layers of tests/test_rtl_ddr_net.py read 1,480 B per image at the
+# estimated 51,440 images/s, 76 MB/s, a tenth of one port; one shared port is the simple choice
+# until a design needs more. HP2 rather than HP1: HP0/HP1 share one DDR controller port, HP2/HP3 the other, so the
+# DMA's images and the weights do not queue behind each other (accel/flow/vivado.py WEIGHTS_HP).
+set nweights [llength $ACCEL(ddr_masters)]
+set hp $ACCEL(weights_hp)
+if {$nweights > 0} {
+    set_property -dict [list CONFIG.PCW_USE_S_AXI_$hp 1 CONFIG.PCW_S_AXI_${hp}_DATA_WIDTH 64] $ps7
+}
+
 set rst [create_bd_cell -type ip -vlnv xilinx.com:ip:proc_sys_reset:5.0 rst]
 
 set dma [create_bd_cell -type ip -vlnv xilinx.com:ip:axi_dma:7.1 dma]
@@ -104,6 +120,12 @@ set ctrl_ic [create_bd_cell -type ip -vlnv xilinx.com:ip:smartconnect:1.0 ctrl_i
 set_property -dict [list CONFIG.NUM_SI 1 CONFIG.NUM_MI $nctrl] $ctrl_ic
 set mem_ic [create_bd_cell -type ip -vlnv xilinx.com:ip:smartconnect:1.0 mem_ic]
 set_property -dict [list CONFIG.NUM_SI 2 CONFIG.NUM_MI 1] $mem_ic
+set clocked [list]
+if {$nweights > 0} {
+    set wt_ic [create_bd_cell -type ip -vlnv xilinx.com:ip:smartconnect:1.0 wt_ic]
+    set_property -dict [list CONFIG.NUM_SI $nweights CONFIG.NUM_MI 1] $wt_ic
+    set clocked [list [get_bd_pins ps7/S_AXI_${hp}_ACLK] [get_bd_pins wt_ic/aclk]]
+}
 
 set nirq [expr {$ACCEL(interrupt) eq "" ? 2 : 3}]
 set irq [create_bd_cell -type ip -vlnv xilinx.com:ip:xlconcat:2.1 irq_concat]
@@ -114,11 +136,12 @@ connect_bd_net [get_bd_pins ps7/FCLK_CLK0] [get_bd_pins ps7/M_AXI_GP0_ACLK] \
     [get_bd_pins ps7/S_AXI_HP0_ACLK] [get_bd_pins rst/slowest_sync_clk] \
     [get_bd_pins dma/s_axi_lite_aclk] [get_bd_pins dma/m_axi_mm2s_aclk] \
     [get_bd_pins dma/m_axi_s2mm_aclk] [get_bd_pins ctrl_ic/aclk] [get_bd_pins mem_ic/aclk] \
-    [get_bd_pins accel/$ACCEL(clock_pin)]
+    [get_bd_pins accel/$ACCEL(clock_pin)] {*}$clocked
 connect_bd_net [get_bd_pins ps7/FCLK_RESET0_N] [get_bd_pins rst/ext_reset_in]
 connect_bd_net [get_bd_pins rst/peripheral_aresetn] [get_bd_pins dma/axi_resetn] \
     [get_bd_pins ctrl_ic/aresetn] [get_bd_pins mem_ic/aresetn] \
-    [get_bd_pins accel/$ACCEL(reset_pin)]
+    [get_bd_pins accel/$ACCEL(reset_pin)] \
+    {*}[expr {$nweights > 0 ? [list [get_bd_pins wt_ic/aresetn]] : {}}]
 
 # control: GP0 -> DMA registers (+ the HLS block-level control)
 connect_bd_intf_net [get_bd_intf_pins ps7/M_AXI_GP0] [get_bd_intf_pins ctrl_ic/S00_AXI]
@@ -134,6 +157,16 @@ connect_bd_intf_net [get_bd_intf_pins accel/$ACCEL(m_axis)] [get_bd_intf_pins dm
 connect_bd_intf_net [get_bd_intf_pins dma/M_AXI_MM2S] [get_bd_intf_pins mem_ic/S00_AXI]
 connect_bd_intf_net [get_bd_intf_pins dma/M_AXI_S2MM] [get_bd_intf_pins mem_ic/S01_AXI]
 connect_bd_intf_net [get_bd_intf_pins mem_ic/M00_AXI] [get_bd_intf_pins ps7/S_AXI_HP0]
+
+# weights: accel/m_axi_<layer> -> wt_ic -> ps7/S_AXI_<weights_hp> -> DDR
+set i 0
+foreach m $ACCEL(ddr_masters) {
+    connect_bd_intf_net [get_bd_intf_pins accel/$m] [get_bd_intf_pins wt_ic/[format S%02d_AXI $i]]
+    incr i
+}
+if {$nweights > 0} {
+    connect_bd_intf_net [get_bd_intf_pins wt_ic/M00_AXI] [get_bd_intf_pins ps7/S_AXI_$hp]
+}
 
 # interrupts
 connect_bd_net [get_bd_pins dma/mm2s_introut] [get_bd_pins irq_concat/In0]
@@ -157,10 +190,18 @@ foreach space {Data_MM2S Data_S2MM} {
         -target_address_space [get_bd_addr_spaces dma/$space] \
         [get_bd_addr_segs ps7/S_AXI_HP0/HP0_DDR_LOWOCM] -force
 }
+# the weight masters see all of DDR at its physical addresses (the driver writes the physical
+# address of its weight buffer into weights_base)
+foreach m $ACCEL(ddr_masters) {
+    assign_bd_address -offset 0x00000000 -range $ACCEL(ddr_range) \
+        -target_address_space [get_bd_addr_spaces accel/$m] \
+        [get_bd_addr_segs ps7/S_AXI_$hp/${hp}_DDR_LOWOCM] -force
+}
 set f [open addresses.txt w]
 puts $f "dma $ACCEL(dma_base) $ACCEL(dma_range)"
 if {$ACCEL(s_axilite) ne ""} { puts $f "accel $ACCEL(ctrl_base) $ACCEL(ctrl_range)" }
 puts $f "ddr 0x00000000 $ACCEL(ddr_range)"
+foreach m $ACCEL(ddr_masters) { puts $f "$m S_AXI_$hp 0x00000000 $ACCEL(ddr_range)" }
 close $f
 
 validate_bd_design

@@ -13,6 +13,7 @@ attributes (input_shape, input_type, layers, output, path, meta, class_names).
             word of every image
 """
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,21 @@ DMA_LENGTH_WIDTH = 23  # the AXI DMA's buffer length register (c_sg_length_width
 MAX_TRANSFER = (1 << DMA_LENGTH_WIDTH) - 1  # bytes in one DMA transfer
 OVERLAY_FORMAT = "accel-overlay-1"
 OVERLAY_METADATA = "accel_overlay.json"
+
+# The AXI4-Lite register map of a design with weights in DDR: accel/rtl/lib/accel_ctrl.v gets
+# these as parameters from the generated board top, the driver and the simulated device read
+# them here. 32-bit registers at byte offsets of a 2^CTRL_ADDR_BITS window:
+CTRL_REG = 0x00           # bit 0 RUN: set once, only after a base write; only reset clears it
+#                           bit 1 BASE_SET (read-only): WEIGHTS_BASE was written
+WEIGHTS_BASE_REG = 0x04   # the weight image's DDR byte address; bits below WEIGHTS_ALIGN read 0;
+#                           writes are ignored once RUN is set
+WEIGHTS_BYTES_REG = 0x08  # read-only: the weight image's size the bitstream was built for
+ID_REG = 0x0C             # read-only: CTRL_ID
+CTRL_RUN, CTRL_BASE_SET = 0x1, 0x2
+CTRL_ID = 0x41434331      # "ACC1"
+CTRL_ADDR_BITS = 16
+WEIGHTS_ALIGN = 4096      # an AXI burst never crosses 4 KB: blobs and the image start on pages
+WEIGHTS_FILE = "weights.bin"
 
 
 class StreamError(ValueError):
@@ -125,12 +141,23 @@ def decode_outputs(words, out_io: dict) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # the overlay metadata: what the board-side driver reads
 
+def weights_metadata(image: bytes, port: str) -> dict:
+    """accel_overlay.json's "weights" of a design with weights in DDR: the image file beside the
+    metadata (the driver checks it by size and sha256 before it writes it to DDR) and the PS7
+    port its readers use."""
+    return {"file": WEIGHTS_FILE, "bytes": len(image), "sha256": hashlib.sha256(image).hexdigest(),
+            "align": WEIGHTS_ALIGN, "port": port}
+
+
 def overlay_metadata(qm, io: dict, *, board: str, part, clock_mhz, backend: str, bitstream, hwh,
                      dma_base, dma_range, axilite: bool, ctrl_base, driver, model_sha256,
-                     vlnv: str) -> dict:
+                     vlnv: str, weights: dict | None = None) -> dict:
     """accel_overlay.json: the model, the io packing, and where the DMA and the accelerator's
     control are (cells "dma" and "accel" in the block design; the accelerator's IP VLNV, which
-    the driver binds its pynq DefaultIP subclass to)."""
+    the driver binds its pynq DefaultIP subclass to). weights (weights_metadata): the design
+    reads its weights from DDR, its AXI-Lite control is the CTRL_REG... map above."""
+    control = ("weights_base (AXI4-Lite)" if weights else
+               "ap_ctrl (AXI4-Lite)" if axilite else "none (free running)")
     return {
         "format": OVERLAY_FORMAT, "board": board, "part": part, "clock_mhz": clock_mhz,
         "backend": backend, "bitstream": bitstream, "hwh": hwh,
@@ -141,8 +168,8 @@ def overlay_metadata(qm, io: dict, *, board: str, part, clock_mhz, backend: str,
         "model_sha256": model_sha256, "io": io,
         "dma": {"cell": "dma", "base": dma_base, "range": dma_range,
                 "stream_bits": io["input"]["tdata_bits"], "mode": "simple (no SG)"},
-        "accel": {"cell": "accel", "vlnv": vlnv,
-                  "control": "ap_ctrl (AXI4-Lite)" if axilite else "none (free running)",
-                  "base": ctrl_base if axilite else None},
+        "accel": {"cell": "accel", "vlnv": vlnv, "control": control,
+                  "base": ctrl_base if axilite or weights else None},
+        "weights": weights,
         "driver": list(driver),
     }

@@ -12,16 +12,24 @@ import re
 import shutil
 from pathlib import Path
 
-from accel.core import process, stream
+from accel.core import cache, process, stream
 from accel.core.errors import AccelError
 
-TCL_DIR = Path(importlib.resources.files("accel.vivado"))  # the top-level vivado/ folder
+# The top-level vivado/ beside this package (a checkout; cache.MAPPED keys the same files), else
+# the installed accel.vivado. Not importlib first: an editable install resolves accel.vivado to
+# the checkout it was installed from, which need not be the one running.
+TCL_DIR = (cache.MAPPED["vivado"] if (cache.MAPPED["vivado"] / "build.tcl").is_file()
+           else Path(importlib.resources.files("accel.vivado")))
 SCRIPTS = ("build.tcl", "package_rtl.tcl")
 
 # The fixed address map (PS7 GP0 window 0x40000000-0x7FFFFFFF; the same places Vivado's address
 # editor would pick first). Recorded in params.tcl, addresses.txt and the overlay's json.
 DMA_BASE, DMA_RANGE = 0x40400000, 0x10000
-CTRL_BASE, CTRL_RANGE = 0x43C00000, 0x10000
+CTRL_BASE, CTRL_RANGE = 0x43C00000, 1 << stream.CTRL_ADDR_BITS  # HLS s_axi_control or accel_ctrl
+# The HP port the weight masters of a DDR design share (one SmartConnect): the DMA has HP0, and
+# HP0/HP1 share one DDR controller port while HP2/HP3 share the other (UG585, memory
+# interconnect), so HP2 keeps the weight reads off the DMA's path to DDR.
+WEIGHTS_HP = "HP2"
 
 
 def accel_from_hls(meta: dict, ip_zip: str) -> dict:
@@ -35,23 +43,30 @@ def accel_from_hls(meta: dict, ip_zip: str) -> dict:
 
 
 def accel_from_rtl(meta: dict, rtl_dir: Path, rel: str) -> dict:
-    """accel_rtl.json (keys top, files, mem_files, io, control) -> the accelerator; `rel` is the
-    RTL folder relative to the Vivado folder. The TDATA width of the Verilog top's ports must be
-    the one accel_rtl.json declares."""
+    """accel_rtl.json (keys top, files, mem_files, io, control, ddr, board_top) -> the
+    accelerator; `rel` is the RTL folder relative to the Vivado folder. The TDATA width of the
+    Verilog top's ports must be the one accel_rtl.json declares. A design with weights in DDR is
+    packaged as its board top (accel_ctrl's AXI4-Lite in front of accel_top) with one AXI4 read
+    master per DDR layer (ddr_masters, onto S_AXI_<weights_hp>)."""
     for key in ("top", "files", "io"):
         if key not in meta:
             raise AccelError(f"{rtl_dir}/accel_rtl.json has no '{key}': regenerate with `accel rtl`")
     if meta.get("control", "none") != "none":
         raise AccelError(f"{rtl_dir}: RTL control '{meta['control']}' is not supported by the "
                          "board flow (free-running AXI4-Stream only)")
-    if meta.get("ddr"):  # issue 14: the HP port wiring and the base register come later
-        names = ", ".join(l["name"] for l in meta["ddr"]["layers"])
-        raise AccelError(f"{rtl_dir}: weights in DDR ({names}) are not wired by the board flow "
-                         "yet (HP ports, weights_base register): keep them on chip (drop `tile` "
-                         "from the fold; where the mapper put a layer in DDR because none of its "
-                         "folds fits on chip, choose a larger board or a smaller model)")
     bits = _stream_bits(meta)
-    top = meta["top"]
+    top, lite, masters = meta["top"], "", []
+    if meta.get("ddr"):  # weights in DDR: the IP is accel_board (accel_ctrl + accel_top)
+        board_top = meta.get("board_top")
+        if not board_top:
+            raise AccelError(f"{rtl_dir}/accel_rtl.json has weights in DDR but no 'board_top': "
+                             "regenerate with `accel rtl`")
+        image = Path(rtl_dir) / meta["ddr"]["file"]
+        if not image.is_file() or image.stat().st_size != meta["ddr"]["bytes"]:
+            raise AccelError(f"{image}: missing or not the {meta['ddr']['bytes']} bytes "
+                             "accel_rtl.json lists: regenerate with `accel rtl`")
+        top, lite = board_top["module"], board_top["s_axilite"]
+        masters = [l["port"] for l in meta["ddr"]["layers"]]
     declared = {}
     for f in meta["files"]:
         path = Path(rtl_dir) / f
@@ -70,8 +85,9 @@ def accel_from_rtl(meta: dict, rtl_dir: Path, rel: str) -> dict:
     return {"backend": "rtl", "ip_vlnv": f"accel:rtl:{top}:1.0", "rtl_top": top,
             "rtl_files": [f"{rel}/{f}" for f in meta["files"]],
             "rtl_mem_files": [f"{rel}/{f}" for f in meta.get("mem_files", [])],
-            "s_axis": "s_axis", "m_axis": "m_axis", "s_axilite": "", "interrupt": "",
-            "clock_pin": "ap_clk", "reset_pin": "ap_rst_n", "stream_bits": bits}
+            "s_axis": "s_axis", "m_axis": "m_axis", "s_axilite": lite, "interrupt": "",
+            "clock_pin": "ap_clk", "reset_pin": "ap_rst_n", "stream_bits": bits,
+            "ddr_masters": masters, "weights_hp": WEIGHTS_HP if masters else ""}
 
 
 def _stream_bits(meta: dict) -> int:
@@ -89,7 +105,7 @@ def params(board, name: str, accel: dict) -> dict:
          "dma_range": f"0x{DMA_RANGE:X}", "ctrl_base": f"0x{CTRL_BASE:08X}",
          "ctrl_range": f"0x{CTRL_RANGE:X}", "ddr_range": f"0x{board.ddr_mb << 20:08X}",
          "dma_length_width": stream.DMA_LENGTH_WIDTH, "ip_zip": "", "rtl_top": "", "rtl_files": [],
-         "rtl_mem_files": []}
+         "rtl_mem_files": [], "ddr_masters": [], "weights_hp": ""}
     p.update(accel)
     p["ps7_config"] = [x for k, v in board.ps7.items() for x in (f"CONFIG.{k}", v)]
     return p

@@ -34,6 +34,11 @@ Protocol, as accel_overlay.json "io" documents it (packing and decoding: stream.
     TLAST, so the driver arms one S2MM transfer per image (into its slice of one receive buffer).
   * control: none for the RTL accelerator (free running); Vitis HLS block-level control over
     AXI-Lite for the HLS one (0x00 AP_CTRL: write 0x81 = ap_start + auto_restart once).
+  * weights in DDR (accel_overlay.json "weights"; the RTL accelerator's accel_ctrl registers,
+    stream.CTRL_REG...): at load the driver checks weights.bin (size, sha256) and the bitstream
+    (ID, WEIGHTS_BYTES), allocates ONE contiguous buffer, writes the image once, writes the
+    buffer's physical address to WEIGHTS_BASE and sets RUN (the core is held in reset until
+    then, so no weight is read from an unwritten address); close() frees the buffer.
 
 Waits: by the DMA's interrupts where the board image provides them (the channel's `wait_async`
 under a deadline), else by polling the channel's status with a deadline; never a bare `wait()`,
@@ -47,6 +52,7 @@ beside this file), `accel.core.stream` in the accel package.
 """
 
 import asyncio
+import hashlib
 import json
 import math
 import time
@@ -225,6 +231,59 @@ class Accelerator:
         self.ip = _find_ip(overlay, meta["accel"]["cell"], "accelerator") if self.axilite else None
         self._allocate = allocate
         self._buffers: dict = {}
+        self.weights, self.weights_buffer = meta.get("weights"), None
+        if self.weights:
+            self.wctrl = _find_ip(overlay, meta["accel"]["cell"], "accelerator")
+            self.load_weights(Path(meta.get("_dir") or Path(meta["_path"]).parent))
+
+    # -- weights in DDR --------------------------------------------------------------------
+    def load_weights(self, folder: Path) -> None:
+        """Put the overlay's weight image in DDR once and point the accelerator at it."""
+        w, ip = self.weights, self.wctrl
+        path = folder / w["file"]
+        try:
+            image = path.read_bytes()
+        except OSError as e:
+            raise DriverError(f"{path}: no weight image ({e.strerror}): copy the whole overlay "
+                              "folder from `accel build`") from None
+        if len(image) != w["bytes"] or hashlib.sha256(image).hexdigest() != w["sha256"]:
+            raise DriverError(f"{path}: {len(image)} bytes that are not the weight image "
+                              f"accel_overlay.json lists ({w['bytes']} bytes, sha256 "
+                              f"{w['sha256'][:12]}...): copy the whole overlay folder again")
+        ident, size = ip.read(stream.ID_REG), ip.read(stream.WEIGHTS_BYTES_REG)
+        if ident != stream.CTRL_ID or size != len(image):
+            raise DriverError(f"the accelerator's control reads ID 0x{ident:08x} and a "
+                              f"{size}-byte weight image, accel_overlay.json says 0x"
+                              f"{stream.CTRL_ID:08x} and {len(image)} bytes: the loaded "
+                              "bitstream is not this overlay's (reload it: download=True)")
+        if ip.read(stream.CTRL_REG) & stream.CTRL_RUN:
+            raise DriverError("the accelerator already runs with weights at 0x"
+                              f"{ip.read(stream.WEIGHTS_BASE_REG):08x} (an earlier driver's "
+                              "buffer; the base cannot change while it runs): reload the "
+                              "bitstream (AccelOverlay(..., download=True))")
+        buf = self.allocate((-(-len(image) // 8) * 8,), np.uint8)  # whole 64-bit beats
+        arr = np.asarray(buf)
+        arr[:len(image)] = np.frombuffer(image, np.uint8)
+        arr[len(image):] = 0
+        if callable(getattr(buf, "flush", None)):
+            buf.flush()  # the readers fetch from DDR, not from the CPU's cache
+        self.weights_buffer = buf
+        address = self._weights_address(buf)
+        if address % stream.WEIGHTS_ALIGN or not 0 < address < 1 << 32:
+            raise DriverError(f"the weight buffer is at 0x{address:x}: the readers need a "
+                              f"{stream.WEIGHTS_ALIGN}-byte aligned 32-bit address")
+        ip.write(stream.WEIGHTS_BASE_REG, address)
+        ip.write(stream.CTRL_REG, stream.CTRL_RUN)
+        base, ctrl = ip.read(stream.WEIGHTS_BASE_REG), ip.read(stream.CTRL_REG)
+        if base != address or not ctrl & stream.CTRL_RUN:
+            raise DriverError(f"the accelerator did not take the weight buffer: WEIGHTS_BASE "
+                              f"reads 0x{base:08x} (wrote 0x{address:08x}), CTRL 0x{ctrl:x}")
+
+    @staticmethod
+    def _weights_address(buf) -> int:
+        """The bus address the weight readers use: the buffer's physical address (the HP
+        port's address map is DDR at 0, as build.tcl assigns it)."""
+        return int(buf.physical_address)
 
     # -- buffers ---------------------------------------------------------------------------
     def allocate(self, shape, dtype=np.uint32):
@@ -242,13 +301,20 @@ class Accelerator:
         return self._buffers[n]
 
     def close(self):
+        """Free the DMA buffers. The weight buffer stays while the accelerator may read it: see
+        free_weights."""
         for bufs in self._buffers.values():
             for b in bufs:
-                for name in ("freebuffer", "close"):
-                    if callable(getattr(b, name, None)):
-                        getattr(b, name)()
-                        break
+                _free(b)
         self._buffers.clear()
+
+    def free_weights(self):
+        """Free the weight buffer. The readers keep fetching from its address until the
+        bitstream is reloaded (RUN is sticky: AXI cannot abort a burst): reads only, harmless to
+        whoever gets the memory next, but this driver cannot run images any more."""
+        if self.weights_buffer is not None:
+            _free(self.weights_buffer)
+            self.weights_buffer = None
 
     # -- control ---------------------------------------------------------------------------
     def start(self):
@@ -269,6 +335,8 @@ class Accelerator:
         """Send the packed images in in_buf (whole images of io.input.words uint32 words) and
         receive io.output.words words per image into out_buf. Checks sizes before any transfer."""
         n = self._check_buffers(in_buf, out_buf)
+        if self.weights and self.weights_buffer is None:
+            raise DriverError("the weight buffer was freed (close()): load the overlay again")
         self.start()
         send, recv = self.dma.sendchannel, self.dma.recvchannel
         for ch, what in ((send, "MM2S (send)"), (recv, "S2MM (receive)")):
@@ -499,8 +567,9 @@ def overlay_class(pynq):
                 return self.accelerator.benchmark(images, repeats, batch, layout)
 
             def close(self):
-                """Free the DMA buffers (contiguous memory)."""
+                """Free the DMA buffers and the weight buffer (contiguous memory)."""
                 self.accelerator.close()
+                self.accelerator.free_weights()
 
         _CLASSES[(pynq, "overlay")] = AccelOverlay
     return _CLASSES[(pynq, "overlay")]
@@ -526,6 +595,13 @@ def _blocking_loop():
             loop = asyncio.new_event_loop()
             asyncio.set_event_loop(loop)
             return loop
+
+
+def _free(buf):
+    for name in ("freebuffer", "close"):
+        if callable(getattr(buf, name, None)):
+            getattr(buf, name)()
+            return
 
 
 def _transfer(ch, buf, start: int, nbytes: int, what: str):

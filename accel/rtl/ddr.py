@@ -15,6 +15,8 @@ import math
 
 import numpy as np
 
+from accel.core import stream
+
 BEAT_BYTES = 8      # the AXI data width of accel_axi_wread (64-bit HP port)
 MAX_BURST = 16      # beats per burst (AXI3 HP ports of the Zynq-7000)
 
@@ -122,8 +124,9 @@ def tile_buffer_bytes(cout: int, n: int, in_bits: int, w_bits: int, out_bits: in
 
 
 # ---- a design's DDR layers: one weights buffer, the layers' blobs at fixed offsets ----------
-ALIGN = 4096  # each blob starts on a 4 KB page: its bursts split alike wherever a page-aligned
-              # buffer lands (accel_axi_wread never crosses a page)
+# each blob starts on a 4 KB page: its bursts split alike wherever a page-aligned buffer lands
+# (accel_axi_wread never crosses a page; accel_ctrl keeps the base page aligned)
+ALIGN = stream.WEIGHTS_ALIGN
 
 
 def plan(qm, folds: dict) -> dict:

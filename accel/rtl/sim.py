@@ -21,7 +21,7 @@ import numpy as np
 from accel.core import cache, process, progress, stream
 from accel.core.cache import cache_root
 from accel.core.errors import AccelError
-from accel.rtl import simddr, verilate
+from accel.rtl import ddr, simddr, verilate
 
 SIMULATORS = ("icarus", "verilator")
 TB_DIR = Path(__file__).parent / "tb"
@@ -218,7 +218,8 @@ def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float 
              backpressure: float = 0.0, seed: int = 0, waves: bool = False,
              timeout_cycles: int | None = None, driver: str = "hdl", words=None,
              native: bool = True, ddr_latency: int = simddr.LATENCY,
-             ddr_stalls: float = 0.1, capture: bool = False) -> dict:
+             ddr_stalls: float = 0.1, capture: bool = False, ddr_image: bytes | None = None,
+             ddr_base: int = simddr.BASE) -> dict:
     """Run images (uint8 N, C, H, W) through the RTL in rtl_dir. Returns outputs (N, words) as
     int64 codes in the order they are streamed (accel.core.stream.outputs_nchw gives the model's
     order), per-image latency, the initiation interval, images/s and per-stream timing.
@@ -234,7 +235,10 @@ def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float 
     probability ddr_stalls; "ddr" in the result has each port's bursts, beats, least latency
     and error flag. capture (driver "cocotbext": Python watches every stream each clock):
     "captured" in the result has every stream's beats, {stream: [data word as int]}; the
-    native Verilator run takes them inside the simulation (accel.rtl.verilate.capture_include)."""
+    native Verilator run takes them inside the simulation (accel.rtl.verilate.capture_include).
+    ddr_image, ddr_base: what the DDR models hold (default: weights.bin) and where
+    (weights_base; page aligned): the simulated device passes the bytes of the buffer the driver
+    wrote, at the address it wrote into the register."""
     if driver not in DRIVERS:
         raise AccelError(f"unknown driver '{driver}': use one of {', '.join(DRIVERS)}")
     native = native and simulator == "verilator" and driver == "hdl" and not waves
@@ -288,14 +292,21 @@ def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float 
     env = tool_env(simulator)
     plusargs = [f"+images={n}", f"+gap={round(valid_gaps * 100)}",
                 f"+bp={round(backpressure * 100)}", f"+seed={seed + 1}",
-                *(simddr.plusargs(ddr_latency, ddr_stalls) if ddr_ports else [])]
+                *(simddr.plusargs(ddr_latency, ddr_stalls, ddr_base) if ddr_ports else [])]
     with tempfile.TemporaryDirectory(prefix="accel-sim-") as tmp:
         tmp = Path(tmp)
         for rel in manifest["mem_files"]:  # $readmemh opens bare names in the run directory
             shutil.copy(rtl_dir / rel, tmp / Path(rel).name)
         (tmp / "tb_in.mem").write_text("".join(f"{int(v):08x}\n" for v in words.reshape(-1)))
         if ddr_ports:
-            (tmp / simddr.MEM).write_text(simddr.mem_text(rtl_dir, manifest))
+            if ddr_image is None:
+                ddr_image = simddr.image(rtl_dir, manifest)
+            if len(ddr_image) != manifest["ddr"]["bytes"] or ddr_base % ddr.ALIGN:
+                raise AccelError(f"DDR image of {len(ddr_image)} bytes at 0x{ddr_base:x}: the "
+                                 f"design reads {manifest['ddr']['bytes']} bytes from a "
+                                 f"{ddr.ALIGN}-byte aligned base")
+            (tmp / simddr.MEM).write_text(simddr.mem_text(ddr_image))
+            (tmp / "weights.bin").write_bytes(ddr_image)
         build_dir.mkdir(parents=True, exist_ok=True)
         with progress.task(f"{simulator} compile"), \
                 open(build_dir.parent / f"{build_dir.name}.lock", "w") as lock:
@@ -322,7 +333,8 @@ def simulate(rtl_dir, images=None, simulator: str = "icarus", valid_gaps: float 
                        "timeout_cycles": timeout_cycles, "streams": streams,
                        "progress": str(tmp / PROGRESS), "capture": capture,
                        "images": n, "ddr": simddr.cocotb_config(
-                           rtl_dir, manifest, ddr_latency, ddr_stalls) if ddr_ports else None}
+                           tmp / "weights.bin", manifest, ddr_latency, ddr_stalls, ddr_base)
+                       if ddr_ports else None}
                 res = _cocotb_test(runner, rtl_dir, simulator, top, build_dir, env, plusargs,
                                    tmp, cfg, words, waves, seed, driver)
         if res is None:

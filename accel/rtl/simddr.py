@@ -12,6 +12,7 @@ and report per port the bursts, beats, least latency seen and a protocol/range e
 
 from pathlib import Path
 
+from accel.core.errors import AccelError
 from accel.rtl.netlist import AXI_MASTER
 
 BASE = 0x1000_0000  # weights_base in simulation: page aligned, as ddr.plan counts the bursts
@@ -60,22 +61,31 @@ def prof_lines(manifest: dict) -> list[str]:
             for p in ports(manifest)]
 
 
-def mem_text(rtl_dir: Path, manifest: dict) -> str:
-    """weights.bin as $readmemh text: one little-endian 64-bit word a line."""
-    data = (Path(rtl_dir) / manifest["ddr"]["file"]).read_bytes()
+def image(rtl_dir: Path, manifest: dict) -> bytes:
+    """The design's weights.bin."""
+    path = Path(rtl_dir) / manifest["ddr"]["file"]
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise AccelError(f"{path}: no weight image ({e.strerror}): regenerate the design with "
+                         "`accel rtl`") from None
+
+
+def mem_text(data: bytes) -> str:
+    """A weight image as $readmemh text: one little-endian 64-bit word a line."""
     data += bytes(-len(data) % 8)
     return "".join(f"{int.from_bytes(data[i:i + 8], 'little'):016x}\n"
                    for i in range(0, len(data), 8))
 
 
-def plusargs(latency: int, stalls: float) -> list[str]:
-    return [f"+ddr_lat={latency}", f"+ddr_stall={round(stalls * 100)}", f"+ddr_base={BASE:x}"]
+def plusargs(latency: int, stalls: float, base: int = BASE) -> list[str]:
+    return [f"+ddr_lat={latency}", f"+ddr_stall={round(stalls * 100)}", f"+ddr_base={base:x}"]
 
 
-def cocotb_config(rtl_dir: Path, manifest: dict, latency: int, stalls: float) -> dict:
+def cocotb_config(image_file: Path, manifest: dict, latency: int, stalls: float,
+                  base: int = BASE) -> dict:
     """tb/network.py's "ddr" settings: the ports, the image and where each blob starts."""
     layers = manifest["ddr"]["layers"]
-    return {"ports": ports(manifest), "base": BASE,
-            "image": str(Path(rtl_dir) / manifest["ddr"]["file"]),
+    return {"ports": ports(manifest), "base": base, "image": str(image_file),
             "passes": [(l["offset"], l["passes"]) for l in layers], "latency": latency,
             "stalls": stalls, "counters": list(COUNTERS)}

@@ -23,6 +23,13 @@ What is modelled (AXI DMA PG021, simple mode, as PYNQ's _SDMAChannel drives it):
     driver's interrupt wait runs here too. A channel that never completes never raises its line.
   * control="axilite" adds an HLS-style AP_CTRL register (0x00): nothing runs until ap_start;
     with auto_restart (0x81) images stream back to back, with ap_start alone one image runs.
+  * Weights in DDR (accel_rtl.json "ddr"): the accelerator's AXI-Lite control is accel_ctrl's
+    register map (stream.CTRL_REG..., the same rules as the RTL: RUN only after a base write and
+    sticky, the base frozen under RUN, its low bits zero). Nothing runs before RUN. Every
+    simulation run's DDR models hold what the simulated DDR holds at WEIGHTS_BASE when it
+    starts: the buffers allocate() handed out, at their physical addresses (SimMemory), so the
+    driver's weight buffer is read where the driver said it is; memory no live buffer holds
+    reads as stale pseudo-random bytes, as DDR would (no fault), counted in stray_bytes.
 
 Simulated time: every simulate() run reports latency and initiation interval in clock cycles;
 `SimOverlay.stats()` sums them into simulated images/s at the accelerator clock.
@@ -40,15 +47,13 @@ import numpy as np
 
 from accel.core import cache, stream
 from accel.core.errors import AccelError
-from accel.rtl import project_for, sim
+from accel.rtl import project_for, sim, simddr
 
 SR_HALTED, SR_IDLE, SR_INTERR = 0x1, 0x2, 0x10
 
 
 class SimBuffer(np.ndarray):
     """What pynq.allocate returns, in host memory: an ndarray with the PynqBuffer methods."""
-
-    _next_address = 0x1000_0000
 
     def flush(self):
         pass
@@ -57,21 +62,59 @@ class SimBuffer(np.ndarray):
         pass
 
     def freebuffer(self):
-        pass
+        memory = getattr(self, "_memory", None)
+        if memory is not None:
+            memory.free(self)
 
     def close(self):
-        pass
+        self.freebuffer()
 
     @property
     def physical_address(self) -> int:
         return getattr(self, "_address", 0)
 
 
-def allocate(shape, dtype=np.uint32, **_):
-    buf = np.zeros(shape, dtype=dtype).view(SimBuffer)
-    buf._address = SimBuffer._next_address
-    SimBuffer._next_address += (buf.nbytes + 0xFFF) & ~0xFFF
-    return buf
+class SimMemory:
+    """The board's DDR as the simulated device sees it: the live buffers of allocate(), each at a
+    page-aligned physical address (CMA hands out whole pages)."""
+
+    PAGE = 0x1000
+
+    def __init__(self, start: int = 0x1000_0000):
+        self.next, self.live = start, {}  # address -> buffer
+        self.stray_bytes = 0  # bytes read that no live buffer held
+
+    def allocate(self, shape, dtype=np.uint32, **_):
+        buf = np.zeros(shape, dtype=dtype).view(SimBuffer)
+        buf._address, buf._memory = self.next, self
+        self.live[self.next] = buf
+        self.next += max(self.PAGE, -(-buf.nbytes // self.PAGE) * self.PAGE)
+        return buf
+
+    def free(self, buf):
+        self.live.pop(buf.physical_address, None)
+
+    def read(self, address: int, n: int) -> bytes:
+        """n bytes at a physical address: the live buffers' contents, stale bytes elsewhere."""
+        i = np.arange(address, address + n, dtype=np.uint64)
+        out = ((i * np.uint64(0x9E3779B1)) >> np.uint64(13)).astype(np.uint8)  # stale DDR
+        held = np.zeros(n, bool)
+        for a, buf in self.live.items():
+            lo, hi = max(a, address), min(a + buf.nbytes, address + n)
+            if lo < hi:
+                out[lo - address:hi - address] = \
+                    np.asarray(buf).reshape(-1).view(np.uint8)[lo - a:hi - a]
+                held[lo - address:hi - address] = True
+        self.stray_bytes += int(n - held.sum())
+        return out.tobytes()
+
+
+_default_memory = SimMemory()
+
+
+def allocate(shape, dtype=np.uint32, **kw):
+    """A buffer of the default simulated memory (a SimOverlay allocates from its device's)."""
+    return _default_memory.allocate(shape, dtype, **kw)
 
 
 class SimInterrupt:
@@ -211,6 +254,37 @@ class SimControl:
             self.regs[0x00] = (self.regs[0x00] & ~0x01) | 0x02 | 0x04
 
 
+class SimWeightControl:
+    """accel_ctrl's registers (accel/rtl/lib/accel_ctrl.v; map in accel.core.stream) for a
+    design with weights in DDR: the same rules as the RTL, so a driver that breaks one fails
+    here as it would on the board."""
+
+    def __init__(self, device, weight_bytes: int):
+        self.device, self.weight_bytes = device, int(weight_bytes)
+        self.base, self.base_set, self.run = 0, False, False
+        self.mask = (0xFFFFFFFF // stream.WEIGHTS_ALIGN) * stream.WEIGHTS_ALIGN
+
+    def read(self, offset: int) -> int:
+        return {stream.CTRL_REG: int(self.run) * stream.CTRL_RUN
+                | int(self.base_set) * stream.CTRL_BASE_SET,
+                stream.WEIGHTS_BASE_REG: self.base, stream.WEIGHTS_BYTES_REG: self.weight_bytes,
+                stream.ID_REG: stream.CTRL_ID}.get(offset & ~3, 0)
+
+    def write(self, offset: int, value: int):  # a whole word (pynq MMIO.write: all strobes)
+        value = int(value) & 0xFFFFFFFF
+        if offset == stream.WEIGHTS_BASE_REG and not self.run:
+            self.base, self.base_set = value & self.mask, True
+        elif offset == stream.CTRL_REG and value & stream.CTRL_RUN and self.base_set:
+            self.run = True
+            self.device.pump()
+
+    def budget(self) -> float:
+        return float("inf") if self.run else 0
+
+    def consumed(self, n: int):
+        pass
+
+
 class SimDevice:
     """The accelerator: consumes MM2S words, runs whole images through the RTL simulation, and
     emits one TLAST-terminated packet of output words per image."""
@@ -229,6 +303,10 @@ class SimDevice:
         self.packets = deque()  # output words per finished image (TLAST at the end)
         self.s2mm = None  # (channel, destination words) of the armed S2MM transfer
         self.control = SimControl(self) if control == "axilite" else None
+        self.memory = SimMemory()
+        ddr = self.manifest.get("ddr")
+        if ddr:
+            self.control = SimWeightControl(self, ddr["bytes"])
         self.runs = []  # simulate() cycle figures per run
 
     def feed(self, ch: SimChannel, words: np.ndarray):
@@ -269,12 +347,20 @@ class SimDevice:
     def _simulate(self, n: int):
         words = self.pending[:n * self.words].reshape(n, self.words)
         self.pending = self.pending[n * self.words:]
+        ddr = {}
+        if isinstance(self.control, SimWeightControl):  # what DDR holds at the base, now
+            base = self.control.base
+            ddr = {"ddr_base": base,
+                   "ddr_image": self.memory.read(base, self.control.weight_bytes)}
         with _quiet(self.quiet, self.log) as logfile:
             try:
-                res = sim.simulate(self.rtl_dir, words=words, simulator=self.simulator)
+                res = sim.simulate(self.rtl_dir, words=words, simulator=self.simulator, **ddr)
             except AccelError as e:
                 raise AccelError(f"simulated device: {e}"
                                  + (f" (simulator log: {logfile})" if logfile else "")) from None
+        bad = {p: c for p, c in (res.get("ddr") or {}).items() if c["err"]}
+        if bad:  # the DDR model saw an AXI rule broken or a read outside the image
+            raise AccelError(f"simulated device: weight read error on {', '.join(bad)}")
         out = np.asarray(res["outputs"], dtype=np.int64).astype(np.uint32)  # two's complement
         for row in out:
             self.packets.append(row.reshape(-1))
@@ -294,8 +380,10 @@ class SimOverlay:
         self.ip_dict = {dma_cell: {"type": "xilinx.com:ip:axi_dma:7.1"}}
         if device.control is not None:
             setattr(self, accel_cell, device.control)
-            self.ip_dict[accel_cell] = {"type": "accel:hls:accel_top:1.0"}
-        self.allocate = allocate
+            top = (device.manifest.get("board_top") or {}).get("module")
+            self.ip_dict[accel_cell] = {"type": f"accel:rtl:{top}:1.0" if top
+                                        else "accel:hls:accel_top:1.0"}
+        self.allocate = device.memory.allocate
 
     def stats(self) -> dict:
         """Simulated throughput: images, clock cycles and images/s at the accelerator clock."""
@@ -365,15 +453,23 @@ def model_path(folder) -> Path:
 
 
 def overlay_metadata(qm, rtl_dir, control: str = "none") -> dict:
-    """accel_overlay.json for the simulated device (no bitstream, no addresses)."""
+    """accel_overlay.json for the simulated device (no bitstream, no addresses); a design with
+    weights in DDR lists its weights.bin, which the driver loads from the RTL folder (_dir)."""
     manifest = sim.load_manifest(rtl_dir)
+    ddr, board_top = manifest.get("ddr"), manifest.get("board_top")
+    weights = None
+    if ddr:
+        weights = stream.weights_metadata(simddr.image(rtl_dir, manifest), "simulated")
     meta = stream.overlay_metadata(
         qm, manifest["io"], board="sim", part=None, clock_mhz=manifest["fold"]["clock_mhz"],
         backend="rtl", bitstream=None, hwh=None, dma_base=None, dma_range=None,
         axilite=control == "axilite", ctrl_base=0, driver=[],
-        model_sha256=cache.file_hash(qm.path),
-        vlnv=f"accel:rtl:{manifest['top']}:1.0")  # as accel/flow/vivado.py accel_from_rtl
+        model_sha256=cache.file_hash(qm.path),  # the VLNV as accel/flow/vivado.py accel_from_rtl
+        vlnv=f"accel:rtl:{(board_top or {}).get('module') or manifest['top']}:1.0",
+        weights=weights)
     meta["_path"] = f"simulated device ({rtl_dir})"
+    if weights:
+        meta["_dir"] = str((Path(rtl_dir) / ddr["file"]).parent)
     return meta
 
 

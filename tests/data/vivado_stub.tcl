@@ -37,6 +37,7 @@ foreach cmd {
     phys_opt_design route_design write_hw_platform
     ipx::package_project ipx::infer_bus_interfaces ipx::associate_bus_interfaces
     ipx::create_xgui_files ipx::update_checksums ipx::check_integrity ipx::save_core
+    ipx::remove_memory_map ipx::get_address_spaces ipx::get_memory_maps
 } {
     proc $cmd {args} "stub_record call [list $cmd] {*}\$args; return {}"
 }
@@ -47,6 +48,12 @@ foreach cmd {get_bd_pins get_bd_intf_pins get_bd_addr_spaces get_bd_addr_segs ge
 }
 proc current_project {args} { stub_record call current_project {*}$args; return accel_project }
 proc current_fileset {args} { stub_record call current_fileset {*}$args; return sources_1 }
+# ipx::add_*: recorded, return "<kind>:<name>" (the properties set on it are then told apart);
+# the getters above return "" (nothing inferred: the flow adds its own)
+foreach {cmd kind} {ipx::add_address_space space ipx::add_memory_map map
+                    ipx::add_address_block block} {
+    proc $cmd {args} "stub_record call [list $cmd] {*}\$args; return $kind:\[lindex \$args 0\]"
+}
 proc ipx::current_core {args} { stub_record call ipx::current_core {*}$args; return accel_core }
 
 proc get_board_parts {args} {

@@ -1,6 +1,7 @@
 """Stage overlay: what the board needs in one folder, which is also a pip-installable Python package
 (PYNQ's convention for overlays): <name>.bit + .hwh, accel_overlay.json (model, io packing, DMA and
-control addresses, the accelerator's VLNV), the model file, the golden test vectors
+control addresses, the accelerator's VLNV), the model file, weights.bin for a design with weights
+in DDR (the driver puts it in DDR once), the golden test vectors
 (test_vectors.npz), the board-side runtime (accel/python: __main__, driver, errors, images, with
 stream.py beside them and a generated __init__), notebooks/accel_overlay.ipynb, and a
 pyproject.toml that makes the folder itself the package accel_<board> (`pip install <folder>`;
@@ -91,13 +92,20 @@ def run(ctx) -> dict:
     desc, _ = accelerator(ctx)
     project = (ctx.root / "hls" / "project" / "accel_hls.json" if ctx.backend == "hls"
                else ctx.root / "rtl" / "accel" / "accel_rtl.json")
-    meta = metadata(ctx.qm, json.loads(project.read_text())["io"], ctx.name, board=ctx.board,
+    manifest = json.loads(project.read_text())
+    image = None
+    if manifest.get("ddr"):  # the weight image the driver puts in DDR (accel_from_rtl checked it)
+        image = project.parent / manifest["ddr"]["file"]
+    meta = metadata(ctx.qm, manifest["io"], ctx.name, board=ctx.board,
                     backend=ctx.backend, vlnv=desc["ip_vlnv"], axilite=bool(desc["s_axilite"]),
-                    model=ctx.model_path)
+                    model=ctx.model_path,
+                    weights=stream.weights_metadata(image.read_bytes(),
+                                                    f"S_AXI_{desc['weights_hp']}")
+                    if image else None)
     tmp = atomic.make_temp(ctx.root / "overlay")
     try:
         package(tmp, meta, bit=src / viv["bit"], hwh=src / viv["hwh"],
-                model=ctx.model_path, vectors=golden_vectors(ctx))
+                model=ctx.model_path, vectors=golden_vectors(ctx), weights=image)
         info = {"stage": "overlay", "key": key, "status": "done",
                 "files": sorted(p.name for p in tmp.iterdir()),
                 "note": f"package {package_name(ctx.name)}: {ctx.name}.bit + .hwh + "
@@ -109,14 +117,14 @@ def run(ctx) -> dict:
 
 
 def metadata(qm, io: dict, name: str, *, board, backend: str, vlnv: str, axilite: bool,
-             model: Path) -> dict:
+             model: Path, weights: dict | None = None) -> dict:
     """accel_overlay.json of the overlay `name` (accel_<board>) for the accelerator `io` and
     `vlnv` (accel/flow/vivado.py accel_from_hls / accel_from_rtl) on `board` (accel.core.boards)."""
     return stream.overlay_metadata(
         qm, io, board=board.name, part=board.part, clock_mhz=board.clock_mhz, backend=backend,
         bitstream=f"{name}.bit", hwh=f"{name}.hwh", dma_base=vivado.DMA_BASE,
         dma_range=vivado.DMA_RANGE, axilite=axilite, ctrl_base=vivado.CTRL_BASE,
-        driver=RUNTIME_FILES, model_sha256=cache.file_hash(model), vlnv=vlnv)
+        driver=RUNTIME_FILES, model_sha256=cache.file_hash(model), vlnv=vlnv, weights=weights)
 
 
 def package_name(name: str) -> str:
@@ -133,10 +141,11 @@ def golden_vectors(ctx) -> dict:
 
 
 def package(folder: Path, meta: dict, *, bit: Path, hwh: Path, model: Path,
-            vectors: dict) -> None:
+            vectors: dict, weights: Path | None = None) -> None:
     """Write the overlay package into `folder` (empty): meta is accel_overlay.json (`metadata`;
     its bitstream and hwh name the copies of bit and hwh); vectors: images, expected, labels (or
-    None), source."""
+    None), source; weights: the weight image of a design with weights in DDR (meta["weights"]
+    names its copy)."""
     name = Path(meta["bitstream"]).stem
     pkg = package_name(name)
     shutil.copyfile(bit, folder / meta["bitstream"])
@@ -153,6 +162,9 @@ def package(folder: Path, meta: dict, *, bit: Path, hwh: Path, model: Path,
     notebook.write(folder / "notebooks" / notebook.NAME, pkg, meta)
     files = [meta["bitstream"], meta["hwh"], stream.OVERLAY_METADATA, "model.onnx",
              driver.VECTORS]
+    if meta.get("weights"):
+        shutil.copyfile(weights, folder / meta["weights"]["file"])
+        files.append(meta["weights"]["file"])
     (folder / "pyproject.toml").write_text(PYPROJECT.format(
         package=pkg, dist=pkg.replace("_", "-"), model=meta["model"]["file"],
         board=meta["board"], version=f"1.0.0+{meta['model_sha256'][:12]}",

@@ -237,7 +237,7 @@ def _make_device(meta):
 
         dev = simdevice.SimDevice(where, control="axilite" if axilite else "none")
         ov = simdevice.SimOverlay(dev, meta["dma"]["cell"], meta["accel"]["cell"])
-        return _Device(getattr(ov, meta["dma"]["cell"]), dev.control, simdevice.allocate,
+        return _Device(getattr(ov, meta["dma"]["cell"]), dev.control, ov.allocate,
                        meta["accel"].get("base"))
     if kind == "replay":
         return _Device(_ReplayDMA(where, meta["io"]["input"]["words"]), None, _buffer, None)
