@@ -1,6 +1,7 @@
 """A user's own model on the boards, end to end: the 3-class 64x64 RGB shapes folder of
 benchmarks/shapes.py, `accel train --dataset folder:DIR` + `accel export`, then per board the
-mapper's design (`accel rtl --board B`), the RTL simulated on every test image of the folder with
+mapper's design checked by yosys (`accel rtl --board B --yosys-fit`: mapped again while yosys
+counts more than the reserve), the RTL simulated on every test image of the folder with
 random VALID gaps and READY backpressure against the golden model (`accel sim`), and yosys
 (`accel estimate --yosys`) against the board's capacity minus the reserve.
 
@@ -113,10 +114,15 @@ def board_run(board: str, model: Path, qm, images, out_dir: Path, result: dict, 
 
     rtl = out_dir / board
     t0 = time.time()
-    proc = accel("rtl", "--model", model, "--board", board, "--out", rtl, "--force", check=False)
-    result["rtl"] = {"command": f"accel rtl --model MODEL --board {board} --out {rtl}",
+    fit = ["--yosys-fit"] if yosys else []  # the automatic path: mapped, then checked by yosys
+    proc = accel("rtl", "--model", model, "--board", board, "--out", rtl, "--force", *fit,
+                 check=False)
+    result["rtl"] = {"command": f"accel rtl --model MODEL --board {board} --out {rtl} "
+                                f"{' '.join(fit)}".strip(),
                      "exit": proc.returncode, "stdout": proc.stdout.strip().splitlines(),
                      "seconds": round(time.time() - t0, 1)}
+    if (rtl / "yosys_fit.json").is_file():
+        result["yosys_fit"] = json.loads((rtl / "yosys_fit.json").read_text())
     if proc.returncode != 0:
         save()
         return

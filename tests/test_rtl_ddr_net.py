@@ -217,7 +217,7 @@ def test_mapper_falls_back_to_ddr_for_a_layer_that_cannot_fit(net):
     assert tile and tile % conv10.shape[2] == 0 and m.fits
     assert all(not f.tile for n, f in m.folds.items() if n != "conv10")
     assert m.to_json()["layers"]["conv10"]["tile"] == tile
-    assert m.ddr_bytes == fold.ddr_bytes(conv10, m.folds["conv10"]) > 0
+    assert m.ddr_bytes == ddr.layer_bytes(conv10, m.folds["conv10"]) > 0
     assert m.to_json()["ddr"]["bytes_per_image"] == m.ddr_bytes
     assert not any(f.tile for f in mapper.map_model(qm, "zybo").folds.values())
 

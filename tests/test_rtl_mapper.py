@@ -13,7 +13,7 @@ from accel.core.errors import AccelError
 from accel.core.modelfile import load_model
 from accel.api import DEFAULT_MODEL
 from accel.rtl import fold as folding
-from accel.rtl import mapper, mul, resources
+from accel.rtl import ddr, mapper, mul, resources
 
 
 @pytest.fixture(scope="module")
@@ -205,7 +205,7 @@ def test_weights_go_to_ddr_only_where_the_chip_has_no_room(qm):
     byname = {l.name: l for l in qm.layers}
     tiled = [n for n, f in m.folds.items() if f.tile]
     assert tiled and len(tiled) < len(m.convs)
-    assert m.ddr_bytes == sum(folding.ddr_bytes(byname[n], m.folds[n]) for n in tiled)
+    assert m.ddr_bytes == sum(ddr.layer_bytes(byname[n], m.folds[n]) for n in tiled)
     assert 0 < m.ddr_mb_s <= mapper.DDR_MB_S
     # every DDR layer is needed there: none of its on-chip options meeting the rate fits
     for n in tiled:

@@ -92,6 +92,14 @@ def layer_traffic(cout: int, n: int, w_bits: int, pixels: int, t: int, pe: int =
             "bytes": nbytes * passes, "bursts": bursts_per_pass(nbytes) * passes}
 
 
+def layer_bytes(layer, fold) -> int:
+    """DDR bytes a conv reads per image with this fold: its blob once per tile (0 on chip)."""
+    if not fold.tile:
+        return 0
+    return layer_traffic(layer.shape[0], layer.fan_in, layer.wtype.bits, layer.out_pixels,
+                         fold.tile, fold.pe)["bytes"]
+
+
 def ddr_traffic(qm, layers, t: int | None = None) -> dict:
     """DDR weight reads per image of the named conv layers of a QuantModel when each is tiled with
     t output pixels per tile (None: one output row). {layer: layer_traffic(...), "total": bytes}."""

@@ -151,16 +151,6 @@ def ddr_options(layer, opts: list[Fold]) -> list[Fold]:
             if -(-f.pe * f.simd * layer.wtype.bits // 64) + 1 <= t]
 
 
-def ddr_bytes(layer, fold: Fold) -> int:
-    """DDR bytes a conv reads per image: its weight blob once per tile (0 with on-chip weights)."""
-    if not fold.tile:
-        return 0
-    from accel.rtl import ddr
-
-    return ddr.layer_traffic(layer.shape[0], layer.fan_in, layer.wtype.bits, layer.out_pixels,
-                             fold.tile, fold.pe)["bytes"]
-
-
 def check(layer, fold: Fold) -> Fold:
     if layer.kind == "maxpool":
         c = layer.shape[0]

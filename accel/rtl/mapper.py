@@ -30,6 +30,7 @@ import numpy as np
 
 from accel.core import boards
 from accel.core.errors import AccelError
+from accel.rtl.ddr import layer_bytes
 from accel.rtl import fold as folding
 
 RESOURCES = ("LUT", "FF", "DSP", "BRAM36")
@@ -126,7 +127,7 @@ class Table:
             self.opts[l.name] = opts
             self.cyc[l.name] = np.array([folding.layer_cycles(l, f) for f in opts])
             self.res[l.name] = np.array(
-                [list(cost(l, f)) + [folding.ddr_bytes(l, f) if l.kind == "conv" else 0]
+                [list(cost(l, f)) + [layer_bytes(l, f) if l.kind == "conv" else 0]
                  for f in opts], dtype=float)
 
     def floor(self) -> int:
