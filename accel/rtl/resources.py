@@ -315,11 +315,6 @@ BLOCKS = {"accel_fork": _fork, "accel_concat": _concat, "accel_add": _elementwis
           "accel_swu": _swu, "accel_maxpool": _maxpool, "accel_gap": _gap,
           "accel_pack": _pack, "accel_unpack": _unpack, "accel_mvau": _mvau,
           "accel_mvau_tile": _mvau_tile, "accel_axi_wread": _axi_wread}
-# Blocks not in resources.json yet (issue 14's DDR path, first-order and NOT fitted: expect
-# errors well beyond MARGIN until benchmarks/resource_fit.py covers them): their terms priced
-# with a fitted block's coefficients (None: none) and 1 LUT / 1 FF per unit of any other term.
-UNFITTED = {"accel_mvau_tile": "accel_mvau", "accel_axi_wread": None}
-
 
 def terms(module: str, params: dict) -> dict:
     """Everything the model knows of one instance before the coefficients: {"LUT": terms,
@@ -339,20 +334,10 @@ def _dot(coef: dict, t: dict) -> float:
     return sum(c * t.get(name, 0) for name, c in coef.items())
 
 
-def _coef(module: str, t: dict) -> dict:
-    """The fitted coefficients of a block, or for an UNFITTED one its stand-in's with 1.0 for
-    every other term it has."""
-    fitted = coefficients()
-    if module in fitted:
-        return fitted[module]
-    base = fitted[UNFITTED[module]] if UNFITTED[module] else {"LUT": {}, "FF": {}}
-    return {k: {**{name: 1.0 for name in t[k]}, **base[k]} for k in ("LUT", "FF")}
-
-
 def instance(module: str, params: dict) -> dict:
     """LUT, FF, DSP48E1, BRAM36 of one block instance (plus the LUT-RAM share of the LUTs)."""
     t = terms(module, params)
-    c = _coef(module, t)
+    c = coefficients()[module]
     lut_logic = max(_dot(c["LUT"], t["LUT"]), 0.0)
     return {"LUT": lut_logic + t["LUT_memory"], "FF": max(_dot(c["FF"], t["FF"]), 0.0),
             "DSP": t["DSP"], "BRAM36": t["BRAM36"], "LUT_memory": t["LUT_memory"]}
