@@ -443,9 +443,32 @@ def _spread(rng, total, npix, lo, hi):
     return v
 
 
+# (channels summed per cycle, input beat, output beat) per seed: "c" a whole pixel or image per
+# beat, "p" P codes a beat (accel_mvau's folds), 1 one code a beat (into accel_pack); P = 0: all C
+GAP_MODES = [(0, "c", "c"), (3, "p", 1), (2, "c", 1), (4, "c", "c"), (1, "p", 1), (2, "p", "c")]
+
+
+def gap_beats(x, c: int, p: int, bits: int, rng) -> list[list[int]]:
+    """(N, C, NPIX, 1) codes -> per image, per pixel ceil(C/P) beats of P codes; the last beat's
+    lanes beyond C carry random junk (a partial fold's rows): the block must ignore them."""
+    n, _, npix, _ = x.shape
+    nb = -(-c // p)
+    frames = []
+    for i in range(n):
+        beats = []
+        for q in range(npix):
+            codes = list(x[i, :, q, 0]) + list(rng.integers(0, 1 << bits, nb * p - c))
+            beats += [pack(codes[w * p:(w + 1) * p], bits) for w in range(nb)]
+        frames.append(beats)
+    return frames
+
+
 def case_gap(rng, seed):
     npix, sh = GAP_SHAPES[seed % len(GAP_SHAPES)]
-    c, bits = int(rng.integers(1, 5)), int(rng.integers(2, 9))
+    p, in_mode, out_mode = GAP_MODES[seed % len(GAP_MODES)]
+    c, bits = int(rng.integers(1, 5) if not p else rng.integers(max(p, 2), 8)), \
+        int(rng.integers(2, 9))
+    p = p or c
     signed = bool(rng.random() < 0.6) or seed == 2
     out_bits = int(rng.integers(2, 9))
     out_signed = bool(rng.random() < 0.6)
@@ -476,12 +499,19 @@ def case_gap(rng, seed):
     ties = (2 * num) % (2 * den) == den
     cover = {"ties": int(ties.sum()), "negative_ties": int((ties & (num < 0)).sum()),
              "tie_possible": int(tie_ok)}
+    in_c, out_c = (c if in_mode == "c" else p), (c if out_mode == "c" else 1)
     params = dict(C=c, BITS=bits, SIGNED=int(signed), NPIX=npix, SH=sh, OUT_BITS=out_bits,
-                  LO=lo, HI=hi)
-    cfg = stream_cfg(rng, seed, {"s": {"frames": pixel_frames(x, bits)}},
-                     {"m": {"frames": pixel_frames(y, out_bits), "lane_bits": out_bits,
-                            "lanes": c}},
-                     n * (npix + c * 80))
+                  LO=lo, HI=hi, P=p, IN_C=in_c, OUT_C=out_c)
+    frames_in = pixel_frames(x, bits) if in_c == c else gap_beats(x, c, p, bits, rng)
+    frames_out = (pixel_frames(y, out_bits) if out_c == c else
+                  [[int(v) & ((1 << out_bits) - 1) for v in y[i, :, 0, 0]] for i in range(n)])
+    cover["sliced"] = int(in_c == c and p < c)
+    cover["ragged"] = int(c % p != 0)
+    cover["narrow_in"] = int(in_c == p < c)
+    cover["narrow_out"] = int(out_c == 1 < c)
+    cfg = stream_cfg(rng, seed, {"s": {"frames": frames_in}},
+                     {"m": {"frames": frames_out, "lane_bits": out_bits, "lanes": out_c}},
+                     n * (npix * -(-c // p) + c * 80))
     return Case("accel_gap", "tb_gap", "gap", [LIB / "accel_gap.v"], params, cfg, cover=cover)
 
 
@@ -720,6 +750,8 @@ def test_corners_are_drawn():
         assert cov[b]["sat_hi"] > 0 and cov[b]["sat_lo"] > 0, cov[b]
     assert cov["requant"]["ties"] > 0 and cov["requant"]["sat"] > 0
     assert cov["gap"]["ties"] > 0 and cov["gap"]["negative_ties"] > 0, cov["gap"]
+    assert all(cov["gap"][k] > 0 for k in ("sliced", "ragged", "narrow_in", "narrow_out")), \
+        cov["gap"]
 
 
 def test_swu_par_cycles(tmp_path):
