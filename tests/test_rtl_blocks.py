@@ -325,6 +325,23 @@ def _mul(seed, p):
     return mul.params(style, p["IN_BITS"], p["W_BITS"])
 
 
+def fold_frames(y, pe: int, p: dict) -> list[list[int]]:
+    """(N, C, H, W) codes -> per image, per pixel NF beats of PE codes; the last fold's rows
+    beyond C have zero weights and bias: their lanes carry 0 requantized (0 within [LO, HI])."""
+    n, c, h, w = y.shape
+    nf = out_folds(c, pe)
+    pad = min(max(0, p["LO"]), p["HI"])
+    frames = []
+    for i in range(n):
+        beats = []
+        for r in range(h):
+            for q in range(w):
+                codes = list(y[i, :, r, q]) + [pad] * (nf * pe - c)
+                beats += [pack(codes[f * pe:(f + 1) * pe], p["OUT_BITS"]) for f in range(nf)]
+        frames.append(beats)
+    return frames
+
+
 def case_mvau(rng, seed):
     """accel_mvau alone on pixels: a 1x1 convolution, SIMD | IN_C, PE one of fold.pes (a divisor
     of OUT_C or a ragged PE: the last output fold partial)."""
@@ -338,11 +355,15 @@ def case_mvau(rng, seed):
         return kinds.conv_acc(x, wt, b, (1, 1), (0, 0, 0, 0), bs, a)
 
     x, wt, bias, y, p, cover = _mvau_numbers(rng, seed, (cin, 1, 1), cout, (n, cin, h, w), conv)
-    params = dict(BEATS=1, IN_C=cin, OUT_C=cout, PE=pe, SIMD=simd, **p, **_mul(seed, p))
+    # seeds 3, 4 (mod 5): a fold a beat (M_C = PE: the conv before a global pool), NF beats
+    m_c = pe if seed % 5 >= 3 else cout
+    params = dict(BEATS=1, IN_C=cin, OUT_C=cout, PE=pe, SIMD=simd, **p, **_mul(seed, p),
+                  **({"M_C": m_c} if m_c != cout else {}))
+    out = pixel_frames(y, p["OUT_BITS"]) if m_c == cout else fold_frames(y, pe, p)
+    cover["fold_beats"] = int(m_c < cout)
     cfg = stream_cfg(rng, seed, {"s": {"frames": pixel_frames(x, p["IN_BITS"]),
                                        "pads": [[0] * (h * w)] * n}},
-                     {"m": {"frames": pixel_frames(y, p["OUT_BITS"]), "lane_bits": p["OUT_BITS"],
-                            "lanes": cout}},
+                     {"m": {"frames": out, "lane_bits": p["OUT_BITS"], "lanes": m_c}},
                      n * h * w * (cin // simd) * out_folds(cout, pe) + 10)
     return Case("accel_mvau", "tb_mvau", "mvau", [LIB / "accel_requant.v", LIB / "accel_mvau.v"],
                 params, cfg, _roms(wt, bias, p["W_BITS"], p["B_BITS"], pe, simd), cover)
@@ -745,6 +766,7 @@ def test_corners_are_drawn():
         for k, v in make_case(b, s).cover.items():
             cov.setdefault(b, {}).setdefault(k, 0)
             cov[b][k] += v
+    assert cov["mvau"]["fold_beats"] > 0
     for b in ("mvau", "conv"):
         assert cov[b]["ties_even"] > 0 and cov[b]["ties_odd"] > 0, cov[b]
         assert cov[b]["sat_hi"] > 0 and cov[b]["sat_lo"] > 0, cov[b]
