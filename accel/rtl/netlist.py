@@ -175,7 +175,8 @@ def conv(net: Netlist, layer, src: Stream, f: folding.Fold, fold_beats: bool = F
                                                     layer.wtype.bits),
                            multipliers=f.multipliers, macs=layer.macs,
                            cycles=folding.layer_cycles(layer, f), acc_bits=acc_w,
-                           window=win, par=f.par, **({"tile": f.tile} if f.tile else {})))
+                           window=win, par=f.par, **({"tile": f.tile} if f.tile else {}),
+                           **({"codes_per_beat": m_c} if m_c != cout else {})))
     return dst
 
 
@@ -291,7 +292,8 @@ def gap(net: Netlist, layer, src: Stream, rate: int, code_beats: bool = False) -
                   OUT_C=dst.channels),
              {**_ports("s", src), **_ports("m", dst)})
     net.layers.append(dict(name=layer.name, kind="gap", stream=lid, pe=p,
-                           cycles=folding.gap_cycles(layer, p)))
+                           cycles=folding.gap_cycles(layer, p),
+                           **({"codes_per_beat": 1} if code_beats else {})))
     return dst
 
 
