@@ -40,7 +40,8 @@ from accel.rtl import estimate, mul, netlist, resources  # noqa: E402
 LIB = ROOT / "accel" / "rtl" / "lib"
 CACHE = cache_root() / "rtl" / "resource_fit"
 # blocks that instantiate others
-SUBMODULES = {"accel_mvau": ["accel_requant"], "accel_maxpool": ["accel_mux"]}
+SUBMODULES = {"accel_mvau": ["accel_requant"], "accel_maxpool": ["accel_mux"],
+              "accel_gap": ["accel_mux"]}
 
 
 def divisors(n: int) -> list[int]:

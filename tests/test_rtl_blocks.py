@@ -533,7 +533,8 @@ def case_gap(rng, seed):
     cfg = stream_cfg(rng, seed, {"s": {"frames": frames_in}},
                      {"m": {"frames": frames_out, "lane_bits": out_bits, "lanes": out_c}},
                      n * (npix * -(-c // p) + c * 80))
-    return Case("accel_gap", "tb_gap", "gap", [LIB / "accel_gap.v"], params, cfg, cover=cover)
+    return Case("accel_gap", "tb_gap", "gap", [LIB / "accel_mux.v", LIB / "accel_gap.v"], params,
+                cfg, cover=cover)
 
 
 def case_unpack(rng, seed):

@@ -171,6 +171,12 @@ def _swu(p):
     return mems, 0, lut, ff
 
 
+def _mux_luts(n: int, w: int) -> int:
+    """LUTs of an accel_mux of n w-bit words: a LUT6 per 4 inputs a bit, MUXF7/F8 join up to 16,
+    LUTs again above."""
+    return w * (-(-n // 4) + (n > 16) * -(-n // 16)) if n > 1 else 0
+
+
 def _maxpool(p):
     c, bits = p["C"], p["BITS"]
     pe = p.get("PE", c)
@@ -181,9 +187,7 @@ def _maxpool(p):
     # its cost is far from linear in BITS, so one coefficient per width) and a 3-way select;
     # PE < C: a CF:1 multiplexer tree per compared bit (accel_mux: a LUT6 per 4 inputs, MUXF7/F8
     # join up to 16, LUTs again above)
-    lut = {"one": 1, "beat": bw, f"ch{bits}": pe,
-           "mux": pe * bits * (-(-cf // 4) + (cf > 16) * -(-cf // 16)) if cf > 1 else 0,
-           "chunk": cw}
+    lut = {"one": 1, "beat": bw, f"ch{bits}": pe, "mux": _mux_luts(cf, pe * bits), "chunk": cw}
     return [], 0, lut, {"one": 1, "bits": 2 * c * bits, "beat": bw, "chunk": cw}
 
 
@@ -199,8 +203,8 @@ def _gap(p):
     sw, uw, db = gap_widths(bits, p["NPIX"], p["SH"])
     nb = -(-c // pp)
     mems = [(nb, pp * sw, False, "mem")] * 2 if nb > 1 else []
-    lut = {"one": 1, "sums": pp * sw, "slice": pp * bits * nb if in_c == c and nb > 1 else 0,
-           "pick": pp * sw if pp > 1 else 0, "out": out_c * ob, "div": uw, "den": db}
+    lut = {"one": 1, "sums": pp * sw, "slice": _mux_luts(nb, pp * bits) if in_c == c else 0,
+           "pick": _mux_luts(pp, sw), "out": out_c * ob, "div": uw, "den": db}
     ff = {"one": 1, "words": 2 * pp * sw if nb == 1 else 0, "x1": pp * bits, "out": out_c * ob,
           "div": uw, "den": db,
           "ctr": clog2(p["NPIX"] + 1) + 2 * max(clog2(nb), 1) + clog2(c) + clog2(pp)}

@@ -74,7 +74,8 @@ module accel_gap #(
             assign x = s_data;
         end else begin : g_slice       // slice wd of the held pixel (zeros beyond C)
             wire [(NB*P+1)*BITS-1:0] xp = {{(NB*P - C + 1)*BITS{1'b0}}, s_data};
-            assign x = xp[wd*P*BITS +: P*BITS];
+            accel_mux #(.N(NB), .W(P*BITS), .SB(BW)) u_slice (
+                .in(xp[NB*P*BITS-1:0]), .sel(wd), .out(x));
         end
     endgenerate
     reg v1, b1, first1, end1, last1;
@@ -134,7 +135,7 @@ module accel_gap #(
             end
         end
     endgenerate
-    assign cur = q[b1*P*SW +: P*SW];
+    assign cur = b1 ? q[P*SW +: P*SW] : q[0 +: P*SW];
     // ---- division of bank db, channel ch = lane of word dw ----
     reg dbusy;
     reg [CW-1:0] ch;
@@ -148,8 +149,12 @@ module accel_gap #(
     wire dstore = dfin && (!m_valid || m_ready);
     assign dre = dstart || (dload && lane == P - 1 && ch != C - 1);
     assign dra = dstart ? {BW{1'b0}} : dw + 1'b1;
-    wire [P*SW-1:0] dq = q[db*P*SW +: P*SW];
-    wire signed [SW-1:0] sum_ch = dq[lane*SW +: SW];
+    wire [P*SW-1:0] dq = db ? q[P*SW +: P*SW] : q[0 +: P*SW];
+    // lane's sum; accel_mux trees here and for the slice: an indexed part-select with a stride
+    // not a power of two costs yosys a multiplier and a barrel shifter
+    wire signed [SW-1:0] sum_ch;
+    accel_mux #(.N(P), .W(SW), .SB(LW)) u_pick (.in(dq), .sel(lane), .out(sum_ch));
+
     wire signed [UW-1:0] num    = $signed(sum_ch) <<< LSH;
     localparam [UW-1:0] OFFSET  = DEN << M;
     wire [UW-1:0] num_off = num + OFFSET;
