@@ -59,8 +59,8 @@ module accel_gap #(
     endgenerate
 
     // ---- summing: stage 1 takes P codes (word wd of the pixel) and reads the word's sums ----
-    reg [1:0] full;                    // per bank: summed, waiting for or in the division
-    reg [1:0] lastb;                   // per bank: that image's TLAST
+    wire [1:0] full;                   // per bank: summed, waiting for or in the division
+    wire [1:0] lastb;                  // per bank: that image's TLAST
     reg ab;                            // the bank being summed
     reg [BW-1:0] wd;
     reg [$clog2(NPIX + 1)-1:0] pix;
@@ -90,9 +90,11 @@ module accel_gap #(
             v1 <= 1'b0; wd <= 0; pix <= 0; ab <= 1'b0;
         end else begin
             v1 <= take;
-            if (take) begin
-                wd <= wend ? 0 : wd + 1'b1;
-                if (wend) pix <= (pix == NPIX - 1) ? 0 : pix + 1'b1;
+            if (take) begin  // (if/else, not ?: with an unsized 0: that makes 32-bit adders)
+                if (wend) wd <= 0;
+                else wd <= wd + 1'b1;
+                if (iend) pix <= 0;
+                else if (wend) pix <= pix + 1'b1;
                 if (iend) ab <= !ab;
             end
         end
@@ -113,12 +115,24 @@ module accel_gap #(
     // bank is summed, the divider while it is full). Consecutive reads of a bank are different
     // words when NB > 1, so a read never meets the write of the same word; NB = 1 is a register.
     reg db;                            // the bank being divided
+    reg [CW-1:0] ch;                   // its channel
+    wire dstore;                       // the channel's code goes out (the division below)
     reg [BW-1:0] dw;                   // its word
     wire dre;                          // the divider reads word dra
     wire [BW-1:0] dra;
     wire [2*P*SW-1:0] q;               // the banks' read data, bank 1 high
     generate
         for (b = 0; b < 2; b = b + 1) begin : g_bank
+            // its flags (a register each: a write to full[b1] would cost yosys 32-bit index
+            // arithmetic, and carry chains it leaves behind)
+            reg f, l;
+            assign full[b] = f;
+            assign lastb[b] = l;
+            always @(posedge clk or negedge rst_n)
+                if (!rst_n) f <= 1'b0;
+                else if (v1 && end1 && b1 == b) f <= 1'b1;
+                else if (dstore && ch == C - 1 && db == b) f <= 1'b0;
+            always @(posedge clk) if (v1 && end1 && b1 == b) l <= last1;
             if (NB == 1) begin : g_reg
                 reg [P*SW-1:0] word;
                 always @(posedge clk) if (v1 && b1 == b) word <= sum;
@@ -138,7 +152,6 @@ module accel_gap #(
     assign cur = b1 ? q[P*SW +: P*SW] : q[0 +: P*SW];
     // ---- division of bank db, channel ch = lane of word dw ----
     reg dbusy;
-    reg [CW-1:0] ch;
     reg [LW-1:0] lane;
     reg [$clog2(UW + 2):0] bitn;
     reg [UW-1:0] dvd, quo;
@@ -146,7 +159,7 @@ module accel_gap #(
     wire dstart = !dbusy && full[db];
     wire dload  = dbusy && (bitn == 0);
     wire dfin   = dbusy && (bitn == UW + 1);
-    wire dstore = dfin && (!m_valid || m_ready);
+    assign dstore = dfin && (!m_valid || m_ready);
     assign dre = dstart || (dload && lane == P - 1 && ch != C - 1);
     assign dra = dstart ? {BW{1'b0}} : dw + 1'b1;
     wire [P*SW-1:0] dq = db ? q[P*SW +: P*SW] : q[0 +: P*SW];
@@ -201,15 +214,6 @@ module accel_gap #(
             rem <= rem_nx; quo <= quo_nx; dvd <= {dvd[UW-2:0], 1'b0};
         end
 
-    always @(posedge clk or negedge rst_n) begin
-        if (!rst_n) begin
-            full <= 2'b00;
-        end else begin
-            if (v1 && end1) full[b1] <= 1'b1;
-            if (dstore && ch == C - 1) full[db] <= 1'b0;
-        end
-    end
-    always @(posedge clk) if (v1 && end1) lastb[b1] <= last1;
 
     // ---- output: each rounded, saturated code as it is done ----
     generate
