@@ -41,7 +41,8 @@ LIB = ROOT / "accel" / "rtl" / "lib"
 CACHE = cache_root() / "rtl" / "resource_fit"
 # blocks that instantiate others
 SUBMODULES = {"accel_mvau": ["accel_requant"], "accel_maxpool": ["accel_mux"],
-              "accel_mvau_tile": ["accel_requant"], "accel_axi_wread": ["accel_fifo"]}
+              "accel_mvau_tile": ["accel_requant"], "accel_axi_wread": ["accel_fifo"],
+              "accel_gap": ["accel_mux"]}
 
 
 def divisors(n: int) -> list[int]:
@@ -188,13 +189,21 @@ def small_sweep() -> list:
                                           BEATS=pick(rng, [9, 9, 4]),
                                           PE=pick(rng, divisors(c)[:-1]))))
     rng = block_rng("accel_gap")
-    for _ in range(14):
-        c, bits, ob = pick(rng, CHANNELS[:15]), int(rng.integers(2, 9)), int(rng.integers(2, 9))
+    for i in range(24):  # a third each: all C at once, a held pixel sliced, a conv's folds
+        mode = i % 3
+        c = pick(rng, CHANNELS[:15] if mode == 0 else [10, 16, 64, 100, 200, 500, 1000])
+        bits, ob = int(rng.integers(2, 9)), int(rng.integers(2, 9))
         npix = pick(rng, [1, 4, 9, 13 * 13, 14 * 14, 3 * 3, 6 * 6, 169, 49])
         signed = int(rng.random() < 0.6)
         lo, hi = (-(1 << (ob - 1)), (1 << (ob - 1)) - 1) if signed else (0, (1 << ob) - 1)
+        p = c if mode == 0 else min(c, pick(rng, [1, 2, 3, 4, 5, 8, 10, 16, 32]))
         out.append(("accel_gap", dict(C=c, BITS=bits, SIGNED=signed, NPIX=npix,
-                                      SH=int(rng.integers(-2, 3)), OUT_BITS=ob, LO=lo, HI=hi)))
+                                      SH=int(rng.integers(-2, 3)), OUT_BITS=ob, LO=lo, HI=hi,
+                                      P=p, IN_C=p if mode == 2 else c,
+                                      OUT_C=1 if mode == 2 or (mode == 1 and i % 2) else c)))
+    for p in (1, 8):  # SqueezeNet v1.1's classifier tail (224x224, 1000 classes): conv10's folds
+        out.append(("accel_gap", dict(C=1000, BITS=8, SIGNED=0, NPIX=169, SH=1, OUT_BITS=8, LO=0,
+                                      HI=255, P=p, IN_C=p, OUT_C=1)))
     rng = block_rng("accel_pack")
     for _ in range(10):
         c = pick(rng, [2, 3, 5, 10, 16, 100, 200, 1000])
@@ -307,7 +316,7 @@ def header(module: str) -> str:
         text = PROBE_V[PROBE_V.index(f"module {module}"):]
     else:
         text = (LIB / f"{module}.v").read_text()
-    head = text[text.index(f"module {module}"):]
+    head = re.sub(r"//[^\n]*", "", text[text.index(f"module {module}"):])  # PARAM: no comments
     return head[:head.index(");", head.index(") (")) + 2]
 
 

@@ -80,12 +80,12 @@ def pytest_collection_modifyitems(config, items):
 
 
 def small_squeezenet(spec: QuantSpec, bypass: str = "none", hw: int = 15, seed: int = 0,
-                     final_relu: bool = True):
+                     final_relu: bool = True, classes: int = 5):
     """A 3-fire SqueezeNet small enough for fast tests, with quantizer scales calibrated on random
     images. Random weights can leave a layer dead (all ReLU inputs negative: its quantizer's scale
     collapses to Brevitas' clamp, not a power of two); such draws are skipped."""
     for attempt in range(20):
-        model = _draw(spec, bypass, hw, seed + 1000 * attempt, final_relu)
+        model = _draw(spec, bypass, hw, seed + 1000 * attempt, final_relu, classes)
         scales = [float(m.act_quant.scale()) for m in model.modules() if hasattr(m, "act_quant")
                   and hasattr(m.act_quant, "scale")]
         if all(math.frexp(s)[0] == 0.5 for s in scales):
@@ -93,10 +93,10 @@ def small_squeezenet(spec: QuantSpec, bypass: str = "none", hw: int = 15, seed: 
     raise RuntimeError("no live random draw")
 
 
-def _draw(spec, bypass, hw, seed, final_relu):
+def _draw(spec, bypass, hw, seed, final_relu, classes):
     torch.manual_seed(seed)
     fires = [(3, 4, 4), (3, 4, 4), (4, 6, 5)]
-    model = zoo.SqueezeNet(QuantOps(spec), in_channels=1, num_classes=5, conv1=(8, 3, 1, 0),
+    model = zoo.SqueezeNet(QuantOps(spec), in_channels=1, num_classes=classes, conv1=(8, 3, 1, 0),
                            fires=fires, pools_after=("conv1", "fire3"), bypass=bypass, dropout=0.0,
                            final_relu=final_relu)
     model.train()
@@ -142,18 +142,19 @@ def _export_key(model, key) -> list:
 
 @pytest.fixture(scope="session")
 def exported(tmp_path_factory, persistent):
-    """{(wbits, abits, bypass, hw, final_relu): (torch model, model file path)} made on demand,
-    once per session. The torch model is drawn here (seeded: the same tensors in every process);
+    """{(wbits, abits, bypass, hw, final_relu[, classes]): (torch model, model file path)} made
+    on demand, once per session. The torch model is drawn here (seeded: the same tensors in every process);
     its export (the slow part: torch.export, ~5 s of CPU) is kept in the persistent store, keyed by
     those tensors and the export code, so the other xdist worker and later runs copy the file."""
     cache = {}
     root = tmp_path_factory.mktemp("models")
 
-    def get(wbits=8, abits=8, bypass="none", hw=15, final_relu=True):
-        key = (wbits, abits, bypass, hw, final_relu)
+    def get(wbits=8, abits=8, bypass="none", hw=15, final_relu=True, classes=5):
+        key = (wbits, abits, bypass, hw, final_relu) + ((classes,) if classes != 5 else ())
         if key not in cache:
-            model = small_squeezenet(QuantSpec(wbits, abits), bypass, hw, final_relu=final_relu)
-            path = root / f"w{wbits}a{abits}-{bypass}-{hw}-{final_relu}.onnx"
+            model = small_squeezenet(QuantSpec(wbits, abits), bypass, hw, final_relu=final_relu,
+                                     classes=classes)
+            path = root / f"w{wbits}a{abits}-{bypass}-{hw}-{final_relu}-{classes}.onnx"
 
             def export(folder):
                 folder.mkdir()

@@ -325,6 +325,23 @@ def _mul(seed, p):
     return mul.params(style, p["IN_BITS"], p["W_BITS"])
 
 
+def fold_frames(y, pe: int, p: dict) -> list[list[int]]:
+    """(N, C, H, W) codes -> per image, per pixel NF beats of PE codes; the last fold's rows
+    beyond C have zero weights and bias: their lanes carry 0 requantized (0 within [LO, HI])."""
+    n, c, h, w = y.shape
+    nf = out_folds(c, pe)
+    pad = min(max(0, p["LO"]), p["HI"])
+    frames = []
+    for i in range(n):
+        beats = []
+        for r in range(h):
+            for q in range(w):
+                codes = list(y[i, :, r, q]) + [pad] * (nf * pe - c)
+                beats += [pack(codes[f * pe:(f + 1) * pe], p["OUT_BITS"]) for f in range(nf)]
+        frames.append(beats)
+    return frames
+
+
 def case_mvau(rng, seed):
     """accel_mvau alone on pixels: a 1x1 convolution, SIMD | IN_C, PE one of fold.pes (a divisor
     of OUT_C or a ragged PE: the last output fold partial)."""
@@ -338,11 +355,15 @@ def case_mvau(rng, seed):
         return kinds.conv_acc(x, wt, b, (1, 1), (0, 0, 0, 0), bs, a)
 
     x, wt, bias, y, p, cover = _mvau_numbers(rng, seed, (cin, 1, 1), cout, (n, cin, h, w), conv)
-    params = dict(BEATS=1, IN_C=cin, OUT_C=cout, PE=pe, SIMD=simd, **p, **_mul(seed, p))
+    # seeds 3, 4 (mod 5): a fold a beat (M_C = PE: the conv before a global pool), NF beats
+    m_c = pe if seed % 5 >= 3 else cout
+    params = dict(BEATS=1, IN_C=cin, OUT_C=cout, PE=pe, SIMD=simd, **p, **_mul(seed, p),
+                  **({"M_C": m_c} if m_c != cout else {}))
+    out = pixel_frames(y, p["OUT_BITS"]) if m_c == cout else fold_frames(y, pe, p)
+    cover["fold_beats"] = int(m_c < cout)
     cfg = stream_cfg(rng, seed, {"s": {"frames": pixel_frames(x, p["IN_BITS"]),
                                        "pads": [[0] * (h * w)] * n}},
-                     {"m": {"frames": pixel_frames(y, p["OUT_BITS"]), "lane_bits": p["OUT_BITS"],
-                            "lanes": cout}},
+                     {"m": {"frames": out, "lane_bits": p["OUT_BITS"], "lanes": m_c}},
                      n * h * w * (cin // simd) * out_folds(cout, pe) + 10)
     return Case("accel_mvau", "tb_mvau", "mvau", [LIB / "accel_requant.v", LIB / "accel_mvau.v"],
                 params, cfg, _roms(wt, bias, p["W_BITS"], p["B_BITS"], pe, simd), cover)
@@ -443,9 +464,32 @@ def _spread(rng, total, npix, lo, hi):
     return v
 
 
+# (channels summed per cycle, input beat, output beat) per seed: "c" a whole pixel or image per
+# beat, "p" P codes a beat (accel_mvau's folds), 1 one code a beat (into accel_pack); P = 0: all C
+GAP_MODES = [(0, "c", "c"), (3, "p", 1), (2, "c", 1), (4, "c", "c"), (1, "p", 1), (2, "p", "c")]
+
+
+def gap_beats(x, c: int, p: int, bits: int, rng) -> list[list[int]]:
+    """(N, C, NPIX, 1) codes -> per image, per pixel ceil(C/P) beats of P codes; the last beat's
+    lanes beyond C carry random junk (a partial fold's rows): the block must ignore them."""
+    n, _, npix, _ = x.shape
+    nb = -(-c // p)
+    frames = []
+    for i in range(n):
+        beats = []
+        for q in range(npix):
+            codes = list(x[i, :, q, 0]) + list(rng.integers(0, 1 << bits, nb * p - c))
+            beats += [pack(codes[w * p:(w + 1) * p], bits) for w in range(nb)]
+        frames.append(beats)
+    return frames
+
+
 def case_gap(rng, seed):
     npix, sh = GAP_SHAPES[seed % len(GAP_SHAPES)]
-    c, bits = int(rng.integers(1, 5)), int(rng.integers(2, 9))
+    p, in_mode, out_mode = GAP_MODES[seed % len(GAP_MODES)]
+    c, bits = int(rng.integers(1, 5) if not p else rng.integers(max(p, 2), 8)), \
+        int(rng.integers(2, 9))
+    p = p or c
     signed = bool(rng.random() < 0.6) or seed == 2
     out_bits = int(rng.integers(2, 9))
     out_signed = bool(rng.random() < 0.6)
@@ -476,13 +520,21 @@ def case_gap(rng, seed):
     ties = (2 * num) % (2 * den) == den
     cover = {"ties": int(ties.sum()), "negative_ties": int((ties & (num < 0)).sum()),
              "tie_possible": int(tie_ok)}
+    in_c, out_c = (c if in_mode == "c" else p), (c if out_mode == "c" else 1)
     params = dict(C=c, BITS=bits, SIGNED=int(signed), NPIX=npix, SH=sh, OUT_BITS=out_bits,
-                  LO=lo, HI=hi)
-    cfg = stream_cfg(rng, seed, {"s": {"frames": pixel_frames(x, bits)}},
-                     {"m": {"frames": pixel_frames(y, out_bits), "lane_bits": out_bits,
-                            "lanes": c}},
-                     n * (npix + c * 80))
-    return Case("accel_gap", "tb_gap", "gap", [LIB / "accel_gap.v"], params, cfg, cover=cover)
+                  LO=lo, HI=hi, P=p, IN_C=in_c, OUT_C=out_c)
+    frames_in = pixel_frames(x, bits) if in_c == c else gap_beats(x, c, p, bits, rng)
+    frames_out = (pixel_frames(y, out_bits) if out_c == c else
+                  [[int(v) & ((1 << out_bits) - 1) for v in y[i, :, 0, 0]] for i in range(n)])
+    cover["sliced"] = int(in_c == c and p < c)
+    cover["ragged"] = int(c % p != 0)
+    cover["narrow_in"] = int(in_c == p < c)
+    cover["narrow_out"] = int(out_c == 1 < c)
+    cfg = stream_cfg(rng, seed, {"s": {"frames": frames_in}},
+                     {"m": {"frames": frames_out, "lane_bits": out_bits, "lanes": out_c}},
+                     n * (npix * -(-c // p) + c * 80))
+    return Case("accel_gap", "tb_gap", "gap", [LIB / "accel_mux.v", LIB / "accel_gap.v"], params,
+                cfg, cover=cover)
 
 
 def case_unpack(rng, seed):
@@ -715,11 +767,14 @@ def test_corners_are_drawn():
         for k, v in make_case(b, s).cover.items():
             cov.setdefault(b, {}).setdefault(k, 0)
             cov[b][k] += v
+    assert cov["mvau"]["fold_beats"] > 0
     for b in ("mvau", "conv"):
         assert cov[b]["ties_even"] > 0 and cov[b]["ties_odd"] > 0, cov[b]
         assert cov[b]["sat_hi"] > 0 and cov[b]["sat_lo"] > 0, cov[b]
     assert cov["requant"]["ties"] > 0 and cov["requant"]["sat"] > 0
     assert cov["gap"]["ties"] > 0 and cov["gap"]["negative_ties"] > 0, cov["gap"]
+    assert all(cov["gap"][k] > 0 for k in ("sliced", "ragged", "narrow_in", "narrow_out")), \
+        cov["gap"]
 
 
 def test_swu_par_cycles(tmp_path):

@@ -109,11 +109,31 @@ def full(layer) -> Fold:
     return Fold(layer.shape[0], 1)
 
 
+def gap_widths(bits: int, npix: int, sh: int) -> tuple[int, int, int]:
+    """accel_gap's widths (its localparams): the signed sum SW, the division's numerator UW and
+    the denominator DB, for BITS-bit codes, NPIX pixels and SH = out_frac - in_frac."""
+    sw = bits + (npix).bit_length() + 1   # $clog2(NPIX + 1) = bit_length(NPIX)
+    den = npix if sh >= 0 else npix << -sh
+    db = den.bit_length()                 # $clog2(DEN + 1)
+    return sw, sw + max(sh, 0) + db + 2, db
+
+
+def gap_cycles(layer, p: int | None = None) -> int:
+    """Cycles per image of accel_gap summing p channels a cycle (default all): a pixel takes
+    ceil(C/p) cycles, the division (overlapped with the next image's sums: two banks) UW + 2
+    cycles a channel and one to start; the longer of the two is the period."""
+    c = layer.shape[0]
+    _, uw, _ = gap_widths(layer.in_types[0].bits, layer.in_pixels, -layer.out_shift)
+    return max(layer.in_pixels * -(-c // (p or c)), c * (uw + 2) + 1)
+
+
 def fixed_cycles(layer) -> int:
-    """Cycles per image of a layer without a fold: a concat and a global pool take one pixel per
-    beat."""
+    """Cycles per image of a layer without a fold: a concat takes one pixel per beat; a global
+    pool sums ceil(C/P) cycles a pixel with P chosen from its producer's rate (accel.rtl.netlist:
+    never slower than the layer before it), so what it adds is its division (gap_cycles at
+    P = C)."""
     if layer.kind == "gap":
-        return layer.in_pixels
+        return gap_cycles(layer)
     return layer.out_pixels
 
 

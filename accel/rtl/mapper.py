@@ -224,7 +224,7 @@ def map_model(qm, board, clock_mhz: float | None = None, target_fps: float | Non
     clock = float(clock_mhz or board.clock_mhz)
     fixed = fixed or {}
     if cost is None:
-        cost, base = resources.fold_cost, resources.fixed_cost(qm)
+        cost, base = resources.conv_cost(qm), resources.fixed_cost(qm)
     base = np.zeros(len(RESOURCES)) if base is None else np.asarray(base, dtype=float)
     base = np.append(base[:len(RESOURCES)], 0.0)
     room, cap = budget(board, reserve), capacity(board)

@@ -131,7 +131,10 @@ def _window(net: Netlist, src: Stream, name: str, k: int, stride: int, pads, oh:
     return win
 
 
-def conv(net: Netlist, layer, src: Stream, f: folding.Fold) -> Stream:
+def conv(net: Netlist, layer, src: Stream, f: folding.Fold, fold_beats: bool = False) -> Stream:
+    """fold_beats (a conv whose only consumer is a global pool, fold_beat_convs): the MVAU emits
+    a fold of PE codes a beat (M_C = PE), so no Cout-wide output register; a tiled fold keeps
+    whole pixels."""
     lid = ident(layer.name)
     k = layer.weight.shape[2]  # square (accel.core.kinds)
     beats = folding.beats(layer, f)
@@ -147,14 +150,16 @@ def conv(net: Netlist, layer, src: Stream, f: folding.Fold) -> Stream:
     wmem, bmem, bbits = weight_rom(layer, f, net.roms)
     net.mems[f"{lid}_b.mem"] = bmem
     lo, hi = arith.code_range(out.bits, out.signed, out.narrow)
-    dst = net.stream(lid, cout, out.bits, out.signed, out.frac, oh, ow)
+    m_c = f.pe if fold_beats and not f.tile and f.pe < cout else cout
+    dst = net.stream(lid, m_c, out.bits, out.signed, out.frac, oh, ow)
     params = dict(BEATS=beats, IN_C=feed.channels, IN_BITS=src.bits, IN_SIGNED=int(src.signed),
                   OUT_C=cout, PE=f.pe, SIMD=f.simd, W_BITS=layer.wtype.bits, B_BITS=bbits,
                   ACC_W=acc_w, ACC_SHIFT=layer.acc_shift, BIAS_SHIFT=layer.bias_shift,
                   OUT_SHIFT=out_shift,
                   RELU=int(layer.relu), OUT_BITS=out.bits, LO=lo, HI=hi,
                   **({} if f.tile else {"WEIGHT_FILE": f"{lid}_w.mem"}), BIAS_FILE=f"{lid}_b.mem",
-                  **mul.params(f.mul, src.bits, layer.wtype.bits))
+                  **mul.params(f.mul, src.bits, layer.wtype.bits),
+                  **({"M_C": m_c} if m_c != cout else {}))
     ports = {**_ports("s", feed, pad=win and f.par == 1),
              **({} if win and f.par == 1 else {"s_pad": "1'b0"}),
              **_ports("m", dst)}
@@ -170,7 +175,8 @@ def conv(net: Netlist, layer, src: Stream, f: folding.Fold) -> Stream:
                                                     layer.wtype.bits),
                            multipliers=f.multipliers, macs=layer.macs,
                            cycles=folding.layer_cycles(layer, f), acc_bits=acc_w,
-                           window=win, par=f.par, **({"tile": f.tile} if f.tile else {})))
+                           window=win, par=f.par, **({"tile": f.tile} if f.tile else {}),
+                           **({"codes_per_beat": m_c} if m_c != cout else {})))
     return dst
 
 
@@ -267,19 +273,44 @@ def add(net: Netlist, layer, a: Stream, b: Stream) -> Stream:
     return dst
 
 
-def gap(net: Netlist, layer, src: Stream) -> Stream:
+def gap(net: Netlist, layer, src: Stream, rate: int, code_beats: bool = False) -> Stream:
+    """accel_gap. src carries whole pixels (C codes a beat) or a conv's folds (fewer codes a
+    beat, conv(fold_beats=True)): then it sums those P = src.channels a cycle. On whole pixels it
+    sums P = ceil(C / rate) a cycle, rate = the producer's cycles per pixel (at least 1), so a
+    pixel's ceil(C/P) <= rate cycles never slow the layer before it. code_beats (the pool is the
+    net's output): one code a beat out, so accel_pack holds one code, not C."""
     lid = ident(layer.name)
     out = layer.out
+    c = layer.shape[0]
+    p = src.channels if src.channels < c else -(-c // max(rate, 1))
     lo, hi = arith.code_range(out.bits, out.signed, out.narrow)
-    dst = net.stream(lid, src.channels, out.bits, out.signed, out.frac, 1, 1)
+    dst = net.stream(lid, 1 if code_beats else c, out.bits, out.signed, out.frac, 1, 1)
     net.inst("accel_gap", f"u_{lid}",
-             dict(C=src.channels, BITS=src.bits, SIGNED=int(src.signed),
+             dict(C=c, BITS=src.bits, SIGNED=int(src.signed),
                   NPIX=layer.in_pixels, SH=-layer.out_shift,
-                  OUT_BITS=out.bits, LO=lo, HI=hi),
+                  OUT_BITS=out.bits, LO=lo, HI=hi, P=p, IN_C=src.channels,
+                  OUT_C=dst.channels),
              {**_ports("s", src), **_ports("m", dst)})
-    net.layers.append(dict(name=layer.name, kind="gap", stream=lid,
-                           cycles=folding.fixed_cycles(layer)))
+    net.layers.append(dict(name=layer.name, kind="gap", stream=lid, pe=p,
+                           cycles=folding.gap_cycles(layer, p),
+                           **({"codes_per_beat": 1} if code_beats else {})))
     return dst
+
+
+def fold_beat_convs(qm: QuantModel) -> set:
+    """The convs whose output only a global pool reads: their MVAU may emit a fold a beat
+    (conv(fold_beats=True)), the pool summing those PE codes a cycle."""
+    return {l.name for l in qm.layers if l.kind == "conv" and l.output != qm.output
+            and [c.kind for c in qm.consumers(l.output)] == ["gap"]}
+
+
+def _rate(qm: QuantModel, tensor: str, folds: dict) -> int:
+    """Cycles per output pixel of the layer producing tensor (1: the input, a concat, an add)."""
+    layer = next((l for l in qm.layers if l.output == tensor), None)
+    if layer is None or layer.kind not in folding.FOLDED:
+        return 1
+    f = folds.get(layer.name) or folding.full(layer)
+    return max(1, folding.layer_cycles(layer, f) // layer.out_pixels)
 
 
 # Bypass FIFO sizing. A fork pushes a pixel only when both branches take it. When the branches
@@ -406,10 +437,11 @@ def build_netlist(qm: QuantModel, folds: dict,
         pending[tensor] = fork(net, tensors[tensor], consumers, windowed, depths)
         return pending[tensor].pop(0)
 
+    beats = fold_beat_convs(qm)
     for layer in qm.layers:
         srcs = [take(i, layer) for i in layer.inputs]
         if layer.kind == "conv":
-            out = conv(net, layer, srcs[0], folds[layer.name])
+            out = conv(net, layer, srcs[0], folds[layer.name], layer.name in beats)
         elif layer.kind == "maxpool":
             out = maxpool(net, layer, srcs[0], folds.get(layer.name) or folding.full(layer))
         elif layer.kind == "concat":
@@ -417,9 +449,10 @@ def build_netlist(qm: QuantModel, folds: dict,
         elif layer.kind == "add":
             out = add(net, layer, *srcs)
         else:  # gap: accel.core.kinds has refused every kind without an RTL block
-            out = gap(net, layer, srcs[0])
+            out = gap(net, layer, srcs[0], _rate(qm, layer.inputs[0], folds),
+                      layer.output == qm.output and not qm.consumers(layer.output))
         tensors[layer.output] = out
-    res = tensors[qm.output]
+    res = tensors[qm.output]  # whole pixels, or one code a beat from a global pool
     net.inst("accel_pack", "u_pack", dict(C=res.channels, BITS=res.bits, SIGNED=int(res.signed)),
              {**_ports("s", res), "m_data": "m_axis_tdata", "m_keep": "m_axis_tkeep",
               "m_last": "m_axis_tlast", "m_valid": "m_axis_tvalid", "m_ready": "m_axis_tready"})

@@ -171,6 +171,12 @@ def _swu(p):
     return mems, 0, lut, ff
 
 
+def _mux_luts(n: int, w: int) -> int:
+    """LUTs of an accel_mux of n w-bit words: a LUT6 per 4 inputs a bit, MUXF7/F8 join up to 16,
+    LUTs again above."""
+    return w * (-(-n // 4) + (n > 16) * -(-n // 16)) if n > 1 else 0
+
+
 def _maxpool(p):
     c, bits = p["C"], p["BITS"]
     pe = p.get("PE", c)
@@ -181,31 +187,28 @@ def _maxpool(p):
     # its cost is far from linear in BITS, so one coefficient per width) and a 3-way select;
     # PE < C: a CF:1 multiplexer tree per compared bit (accel_mux: a LUT6 per 4 inputs, MUXF7/F8
     # join up to 16, LUTs again above)
-    lut = {"one": 1, "beat": bw, f"ch{bits}": pe,
-           "mux": pe * bits * (-(-cf // 4) + (cf > 16) * -(-cf // 16)) if cf > 1 else 0,
-           "chunk": cw}
+    lut = {"one": 1, "beat": bw, f"ch{bits}": pe, "mux": _mux_luts(cf, pe * bits), "chunk": cw}
     return [], 0, lut, {"one": 1, "bits": 2 * c * bits, "beat": bw, "chunk": cw}
 
 
-def _gap_widths(p):
-    npix, sh = p["NPIX"], p["SH"]
-    sw = p["BITS"] + clog2(npix + 1) + 1
-    lsh = max(sh, 0)
-    den = npix if sh >= 0 else npix << (-sh)
-    nw = sw + lsh
-    db = clog2(den + 1)
-    uw = nw + db + 2
-    return sw, uw, db
-
-
 def _gap(p):
-    c = p["C"]
-    sw, uw, db = _gap_widths(p)
-    ob = p["OUT_BITS"]
-    lut = {"one": 1, "sums": c * sw, "out": c * ob, "div": uw, "den": db}
-    ff = {"one": 1, "sums": c * sw, "out": c * ob, "div": uw, "den": db,
-          "ctr": clog2(p["NPIX"] + 1) + clog2(c)}
-    return [], 0, lut, ff
+    """accel_gap: P adders of SW bits, two banks of NB = ceil(C/P) words of P sums (memories by
+    the memory() rule; NB = 1: two registers), the slice of a held pixel (an NB-input mux per
+    code bit), the divider's pick of a sum (P inputs per bit), the bit-serial divider and the
+    output register (OUT_C codes)."""
+    from accel.rtl.fold import gap_widths
+
+    c, bits, ob = p["C"], p["BITS"], p["OUT_BITS"]
+    pp, in_c, out_c = p.get("P", c), p.get("IN_C", c), p.get("OUT_C", c)
+    sw, uw, db = gap_widths(bits, p["NPIX"], p["SH"])
+    nb = -(-c // pp)
+    mems = [(nb, pp * sw, False, "mem")] * 2 if nb > 1 else []
+    lut = {"one": 1, "sums": pp * sw, "slice": _mux_luts(nb, pp * bits) if in_c == c else 0,
+           "pick": _mux_luts(pp, sw), "out": out_c * ob, "div": uw, "den": db}
+    ff = {"one": 1, "words": 2 * pp * sw if nb == 1 else 0, "x1": pp * bits, "out": out_c * ob,
+          "div": uw, "den": db,
+          "ctr": clog2(p["NPIX"] + 1) + 2 * max(clog2(nb), 1) + clog2(c) + clog2(pp)}
+    return mems, 0, lut, ff
 
 
 def _pack(p):
@@ -258,7 +261,8 @@ def _mvau(p):
     adders = pe * max(simd - 1, 0) * dw  # the SIMD sum: DSP post-adders or fabric
     lut = {"one": 1,
            "sel": sel, "pick": pick,  # mux inputs: the fold slice, the bank pick
-           "nfdec": nf * -(-nfw // 5) if nf > 1 else 0,
+           # the fold's slice of a pixel-wide output register (none when a fold is the beat)
+           "nfdec": nf * -(-nfw // 5) if nf > 1 and p.get("M_C", out_c) == out_c else 0,
            "acc": pe * acc_w, "acc_dsp1": pe * acc_w if simd == 1 and hard == pe * simd else 0,
            "tree_dsp": adders if style == "dsp" and soft == 0 else 0,
            "tree": adders if style != "dsp" or soft else 0,
@@ -270,7 +274,7 @@ def _mvau(p):
     ff = {"one": 1, "cbuf": n * in_bits * (not banked),
           "inbuf": n * in_bits * (beats > 1) * (not banked),
           "x1": simd * in_bits, "x1_pe1": simd * in_bits if pe == 1 and hard else 0,
-          "acc": pe * acc_w, "out": out_c * out_bits, "wq_dsp": hard * wb,
+          "acc": pe * acc_w, "out": p.get("M_C", out_c) * out_bits, "wq_dsp": hard * wb,
           "dsp": dsp, "ctr": sfw + 3 * nfw + rw}
     return mems, dsp, lut, ff
 
@@ -379,17 +383,18 @@ def model(qm, folds: dict) -> dict:
 _CONV: dict = {}  # id(layer) -> (layer, {fold: cost})
 
 
-def layer_instances(layer, fold) -> list:
+def layer_instances(layer, fold, fold_beats: bool = False) -> list:
     """(module, instance, parameters) of what accel.rtl.netlist builds for a folded layer and a
     fold: a conv's accel_mvau and, when windowed, its accel_swu (the window's PAR follows the
     fold); a max-pool's accel_swu and accel_maxpool. netlist.conv / maxpool run once per layer
     and PAR; PE, SIMD and the multiplier style only change the MVAU's or pool's parameters,
-    patched in here: the mapper asks for thousands."""
+    patched in here: the mapper asks for thousands. fold_beats: a conv before a global pool
+    (netlist.fold_beat_convs), its MVAU emitting PE codes a beat."""
     from accel.rtl import fold as folding
     from accel.rtl import mul
     from accel.rtl import netlist as generate
 
-    key = (id(layer), fold.par, fold.tile)
+    key = (id(layer), fold.par, fold.tile, fold_beats)
     hit = _SHAPES.get(key)
     if hit is None or hit[0] is not layer:
         c, h, w = layer.in_shapes[0]
@@ -399,14 +404,17 @@ def layer_instances(layer, fold) -> list:
         if layer.kind == "maxpool":
             generate.maxpool(net, layer, src, folding.full(layer))
         else:
-            generate.conv(net, layer, src, folding.Fold(1, 1, "dsp", fold.par, fold.tile))
+            generate.conv(net, layer, src, folding.Fold(1, 1, "dsp", fold.par, fold.tile),
+                          fold_beats)
         hit = _SHAPES[key] = (layer, net.instances)
     out = []
     for module, name, params in hit[1]:
         if module in ("accel_mvau", "accel_mvau_tile"):
-            params = {k: v for k, v in params.items() if k not in ("MUL", "LANES")}
+            params = {k: v for k, v in params.items() if k not in ("MUL", "LANES", "M_C")}
             params.update(PE=fold.pe, SIMD=fold.simd,
-                          **mul.params(fold.mul, params["IN_BITS"], params["W_BITS"]))
+                          **mul.params(fold.mul, params["IN_BITS"], params["W_BITS"]),
+                          **({"M_C": fold.pe} if module == "accel_mvau" and fold_beats
+                             and fold.pe < params["OUT_C"] else {}))
         elif module == "accel_axi_wread":  # its word: one fold's PE x SIMD weights
             params = {**params, "WORD_BITS": fold.pe * fold.simd * layer.wtype.bits,
                       "WORDS": folding.out_folds(layer.shape[0], fold.pe)
@@ -417,7 +425,7 @@ def layer_instances(layer, fold) -> list:
     return out
 
 
-_SHAPES: dict = {}  # (id(layer), par, tile) -> (layer, instances at one fold of that shape)
+_SHAPES: dict = {}  # (id(layer), par, tile, fold_beats) -> (layer, instances at one fold)
 
 
 def conv_params(layer, fold) -> dict:
@@ -426,20 +434,29 @@ def conv_params(layer, fold) -> dict:
                 if m in ("accel_mvau", "accel_mvau_tile"))
 
 
-def fold_cost(layer, fold) -> list:
+def fold_cost(layer, fold, fold_beats: bool = False) -> list:
     """[LUT, FF, DSP, BRAM36] of a folded layer's fold-dependent part (a conv's accel_mvau and
     window unit, a max-pool's window unit and pool); remembered per layer and fold (the mapper
-    asks again for every board it tries)."""
+    asks again for every board it tries). fold_beats: as layer_instances."""
     hit = _CONV.get(id(layer))
     if hit is None or hit[0] is not layer:
         hit = _CONV[id(layer)] = (layer, {})
     memo = hit[1]
-    if fold not in memo:
+    if (fold, fold_beats) not in memo:
         total = {}
-        for module, _, params in layer_instances(layer, fold):
+        for module, _, params in layer_instances(layer, fold, fold_beats):
             total = _add(total, instance(module, params))
-        memo[fold] = [total.get(k, 0) for k in KEYS]
-    return list(memo[fold])
+        memo[fold, fold_beats] = [total.get(k, 0) for k in KEYS]
+    return list(memo[fold, fold_beats])
+
+
+def conv_cost(qm):
+    """The mapper's cost(layer, fold) for qm: fold_cost with the convs before a global pool
+    emitting a fold a beat, as accel.rtl.netlist builds them."""
+    from accel.rtl.netlist import fold_beat_convs
+
+    beats = fold_beat_convs(qm)
+    return lambda layer, fold: fold_cost(layer, fold, layer.name in beats)
 
 
 def fixed_cost(qm) -> list:
@@ -452,7 +469,7 @@ def fixed_cost(qm) -> list:
              for l in qm.layers if l.kind in folding.FOLDED}
     net, _, _ = build_netlist(qm, folds, roms=False)
     folded = {name for l in qm.layers if l.kind in folding.FOLDED
-              for _, name, _ in layer_instances(l, folds[l.name])}
+              for _, name, _ in layer_instances(l, folds[l.name])}  # names: fold_beats alike
     total = {}
     for module, name, params in net.instances:
         if name not in folded:

@@ -376,9 +376,12 @@ def layer_mismatches(qm, manifest: dict, captured: dict, trace: dict) -> dict:
         layer = by_name[rec["name"]]
         c = layer.shape[0]
         ref = np.asarray(trace[rec["name"]]).transpose(0, 2, 3, 1).reshape(-1, c)
-        got = decode_beats(captured[rec["stream"]], c, layer.out.bits, layer.out.signed)
-        out[rec["name"]] = (ref.size, int((got != ref).sum()) if got.shape == ref.shape
-                            else ref.size)
+        cpb = rec.get("codes_per_beat", c)  # a pixel in ceil(c / cpb) beats, junk lanes past c
+        got = decode_beats(captured[rec["stream"]], cpb, layer.out.bits, layer.out.signed)
+        whole = -(-c // cpb) * cpb
+        ok = got.size % whole == 0 and got.size // whole == len(ref)
+        got = got.reshape(-1, whole)[:, :c] if ok else None
+        out[rec["name"]] = (ref.size, int((got != ref).sum()) if ok else ref.size)
     return out
 
 

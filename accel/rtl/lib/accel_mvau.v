@@ -38,7 +38,8 @@ module accel_mvau #(
     parameter WEIGHT_FILE = "weights.mem",
     parameter BIAS_FILE   = "bias.mem",
     parameter MUL        = 0,   // multiplier style: 0 dsp, 1 pack, 2 lut
-    parameter LANES      = 1    // "pack": PE rows per DSP48E1 (accel.rtl.mul.lanes); else 1
+    parameter LANES      = 1,   // "pack": PE rows per DSP48E1 (accel.rtl.mul.lanes); else 1
+    parameter M_C        = OUT_C  // codes per output beat: OUT_C (a pixel), or PE (a fold)
 ) (
     input  wire                      clk,
     input  wire                      rst_n,
@@ -47,7 +48,7 @@ module accel_mvau #(
     input  wire                      s_last,
     input  wire                      s_valid,
     output wire                      s_ready,
-    output wire [OUT_C*OUT_BITS-1:0] m_data,
+    output wire [M_C*OUT_BITS-1:0]   m_data,
     output reg                       m_last,
     output reg                       m_valid,
     input  wire                      m_ready
@@ -407,24 +408,38 @@ module accel_mvau #(
                 u_rq (.acc(acc[p*ACC_W +: ACC_W]), .code(rq[p*OUT_BITS +: OUT_BITS]));
         end
     endgenerate
-    // Each fold's PE codes go straight into their slice of the output register; a fold that
-    // finishes while the previous vector still waits there stalls the pipeline.
+    // Each fold's PE codes go straight into their slice of the output register (M_C = OUT_C:
+    // a pixel a beat), or are the beat (M_C = PE: NF beats a pixel, no OUT_C-wide register; the
+    // last fold's rows beyond OUT_C carry the padded rows' codes). A fold that finishes while the
+    // register still holds an untaken beat stalls the pipeline.
     wire done_fold = v2 && lastsf2;
     wire complete  = done_fold && lastv2;
+    wire emit = (M_C == OUT_C) ? complete : done_fold;   // a beat is ready
     assign stall = done_fold && m_valid && !m_ready;
-    // (NF*PE codes: the padded rows' registers drive nothing, so synthesis removes them.)
-    reg [NF*PE*OUT_BITS-1:0] out_q;
-    assign m_data = out_q[OUT_C*OUT_BITS-1:0];
-    integer j;
-    always @(posedge clk)
-        if (done_fold && !stall) begin
-            for (j = 0; j < NF; j = j + 1)
-                if (nf2 == j) out_q[j*PE*OUT_BITS +: PE*OUT_BITS] <= rq;
-            if (complete) m_last <= last2;
+    generate
+        if (M_C != OUT_C && M_C != PE) begin : g_bad_mc
+            accel_mvau_error_M_C_invalid u_error ();
         end
+        if (M_C == OUT_C) begin : g_pixel
+            // (NF*PE codes: the padded rows' registers drive nothing, so synthesis removes them.)
+            reg [NF*PE*OUT_BITS-1:0] out_q;
+            assign m_data = out_q[OUT_C*OUT_BITS-1:0];
+            integer j;
+            always @(posedge clk)
+                if (done_fold && !stall)
+                    for (j = 0; j < NF; j = j + 1)
+                        if (nf2 == j) out_q[j*PE*OUT_BITS +: PE*OUT_BITS] <= rq;
+        end else begin : g_fold
+            reg [PE*OUT_BITS-1:0] out_q;
+            assign m_data = out_q;
+            always @(posedge clk) if (done_fold && !stall) out_q <= rq;
+        end
+    endgenerate
+    always @(posedge clk)
+        if (emit && !stall) m_last <= last2 && lastv2;   // TLAST: the image's last beat
     always @(posedge clk or negedge rst_n) begin
         if (!rst_n) m_valid <= 1'b0;
-        else if (complete && !stall) m_valid <= 1'b1;
+        else if (emit && !stall) m_valid <= 1'b1;
         else if (m_ready) m_valid <= 1'b0;
     end
 endmodule
