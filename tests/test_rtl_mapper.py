@@ -105,6 +105,9 @@ def test_nothing_fits_suggests_a_larger_part_never_the_same_part(qm):
         mapper.map_model(qm, small, 100.0, cost=toy_cost, base=BASE)
     msg = str(e.value)
     assert "even the slowest fold does not fit" in msg and "LUT" in msg
+    # the layers taking the most of what overflows, named with their folds
+    heavy = msg.split("(the largest layers, LUT: ")[1].split(")")[0]
+    assert heavy.split()[0] in {l.name for l in qm.layers}
     named = msg.split("--board ")[1:]
     assert named, msg
     for chunk in named:

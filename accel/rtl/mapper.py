@@ -244,12 +244,17 @@ def map_model(qm, board, clock_mhz: float | None = None, target_fps: float | Non
             if t is None:
                 return None, None, None
             pick, used, ok = _fit(table, t, base, rooms)
+            if not ok:
+                failed[:] = [table, pick]
             return (pick if ok else None), used, t
         best = _fastest(table, budgets, base, rooms)
         if best is not None:
             return best
-        _, used, _ = _fit(table, budgets[-1], base, rooms)
+        pick, used, _ = _fit(table, budgets[-1], base, rooms)
+        failed[:] = [table, pick]
         return None, used, budgets[-1]
+
+    failed = []  # (table, pick) of the last plan that did not fit: the refusal names its layers
 
     def result(table, pick, used):
         folds = {n: table.opts[n][i] for n, i in pick.items()}
@@ -278,6 +283,7 @@ def map_model(qm, board, clock_mhz: float | None = None, target_fps: float | Non
                          f"reaches {clock * 1e6 / chip.floor():,.0f} images/s at {clock:g} MHz "
                          f"(the slowest layer at its fastest fold); ask for at most that")
     room5 = rooms(t)
+    heavy = _heaviest(*failed, used, room5) if failed and failed[1] else ""
     if target_fps is not None:
         fastest = [(b[2], result(tb, b[0], b[1])) for tb in tables
                    if (b := _fastest(tb, tb.budgets(), base, rooms)) is not None]
@@ -286,14 +292,37 @@ def map_model(qm, board, clock_mhz: float | None = None, target_fps: float | Non
                f"--target-fps {int(best.images_per_s)} (or leave --target-fps out)"
                if best else _bigger(qm, board, clock, used, room5, cost, base, reserve))
         raise AccelError(_refusal(board, used, room5, cap, f"--target-fps {target_fps:g}", fix,
-                                  reserve))
+                                  reserve, heavy))
     if fixed:
         free = map_model(qm, board, clock, cost=cost, base=base, reserve=reserve, ddr=ddr)
         fix = f"leave --fold out: the mapper's design fits at {free.images_per_s:,.0f} images/s"
-        raise AccelError(_refusal(board, used, room5, cap, "the --fold layers", fix, reserve))
+        raise AccelError(_refusal(board, used, room5, cap, "the --fold layers", fix, reserve,
+                                  heavy))
     raise AccelError(_refusal(board, used, room5, cap, "even the slowest fold",
                               _bigger(qm, board, clock, used, room5, cost, base, reserve),
-                              reserve))
+                              reserve, heavy))
+
+
+def _heaviest(table, pick, used, room) -> str:
+    """The layers taking most of each resource that overflows (of the plan that did not fit):
+    what to shrink (fewer channels, lower resolution, fewer bits) or where the model's size
+    goes."""
+    parts = []
+    for i, r in enumerate(RESOURCES):
+        if used[i] <= room[i] + 1e-9:
+            continue
+        top = sorted(pick, key=lambda n: -table.res[n][pick[n]][i])[:3]
+        parts.append(f"{r}: " + ", ".join(
+            f"{n} {table.res[n][pick[n]][i]:,.0f} ({_what(table.opts[n][pick[n]])})"
+            for n in top))
+    return "; ".join(parts)
+
+
+def _what(f) -> str:
+    if f.simd == 1 and f.mul == "dsp" and not f.tile and f.par == 1:
+        return f"pe {f.pe}"
+    return (f"pe {f.pe} simd {f.simd} {f.mul}" + (f", weights in DDR, tile {f.tile}"
+                                                   if f.tile else ""))
 
 
 def _back_on_chip(table: Table, t: int, pick: dict, base: np.ndarray, room: np.ndarray):
@@ -335,7 +364,7 @@ def _fastest(table, budgets, base, rooms):
     return found
 
 
-def _refusal(board, used, room, cap, what, fix, reserve) -> str:
+def _refusal(board, used, room, cap, what, fix, reserve, heavy: str = "") -> str:
     from accel.rtl.resources import MARGIN
 
     def share(i, r):
@@ -347,7 +376,8 @@ def _refusal(board, used, room, cap, what, fix, reserve) -> str:
         nums.append(f"DDR weight reads {used[-1] / 1e6:,.2f} MB per image of "
                     f"{room[-1] / 1e6:,.2f} ({DDR_MB_S:g} MB/s at that rate)")
     nums = ", ".join(nums)
-    return f"{what} does not fit the {board.name} ({board.part}): {nums}; {fix}"
+    heavy = f" (the largest layers, {heavy})" if heavy else ""
+    return f"{what} does not fit the {board.name} ({board.part}): {nums}{heavy}; {fix}"
 
 
 def _bigger(qm, board, clock, used, room, cost, base, reserve) -> str:
