@@ -41,6 +41,17 @@ BOARD_TOP = "accel_board"  # DDR designs: accel_top behind accel_ctrl, the IP th
 CTRL_LIB = "accel_ctrl.v"  # only DDR designs carry it (on-chip designs keep their files and keys)
 CTRL_PORT = "s_axi_ctrl"
 FORMAT = "accel-rtl-1"
+# The DMA-facing AXI4-Stream ports, the same on accel_top and on the board top around it.
+STREAM_PORTS = """    input  wire [31:0] s_axis_tdata,
+    input  wire        s_axis_tlast,
+    input  wire        s_axis_tvalid,
+    output wire        s_axis_tready,
+    output wire [31:0] m_axis_tdata,
+    output wire [3:0]  m_axis_tkeep,
+    output wire        m_axis_tlast,
+    output wire        m_axis_tvalid,
+    input  wire        m_axis_tready
+"""
 
 
 def profile_block(net: Netlist, words_per_image: int) -> str:
@@ -151,16 +162,7 @@ module {BOARD_TOP} (
     input  wire        ap_rst_n,
 {sep.join(ports)},
 {sep.join(net.ports)},
-    input  wire [31:0] s_axis_tdata,
-    input  wire        s_axis_tlast,
-    input  wire        s_axis_tvalid,
-    output wire        s_axis_tready,
-    output wire [31:0] m_axis_tdata,
-    output wire [3:0]  m_axis_tkeep,
-    output wire        m_axis_tlast,
-    output wire        m_axis_tvalid,
-    input  wire        m_axis_tready
-);
+{STREAM_PORTS});
     wire [31:0] weights_base;
     wire run, core_rst_n, core_s_tready, core_m_tvalid;
     accel_ctrl #({", ".join(f".{k}({v})" for k, v in params.items())}) u_ctrl (
@@ -187,16 +189,7 @@ def top_verilog(qm: QuantModel, net: Netlist, words_per_image: int) -> str:
 module {TOP} (
     input  wire        ap_clk,
     input  wire        ap_rst_n,
-{_ddr_ports(net)}    input  wire [31:0] s_axis_tdata,
-    input  wire        s_axis_tlast,
-    input  wire        s_axis_tvalid,
-    output wire        s_axis_tready,
-    output wire [31:0] m_axis_tdata,
-    output wire [3:0]  m_axis_tkeep,
-    output wire        m_axis_tlast,
-    output wire        m_axis_tvalid,
-    input  wire        m_axis_tready
-);
+{_ddr_ports(net)}{STREAM_PORTS});
 {chr(10).join(net.wires)}
 
 {chr(10).join(net.body)}
