@@ -21,7 +21,8 @@ Per variant and weight width:
   vs the golden model's, and per layer the share of zeros, of saturated codes and of the most
   common code (no layer may be > 95 % one code: a check on dead activations proves nothing);
 - --yosys: `accel estimate --yosys` of the design (LUT, FF, DSP48E1, BRAM36; long).
-Records benchmarks/results/squeezenet_rtl.json (rewritten after each step) and prints a table.
+Records benchmarks/results/squeezenet_rtl.json (rewritten after each step; runs of other variants
+already there for the same board are kept) and prints a line per run.
 """
 
 import argparse
@@ -127,6 +128,10 @@ def main() -> None:
                "traffic": TRAFFIC, "ddr_latency": args.ddr_latency,
                "ddr_stalls": args.ddr_stalls, "machine": platform.machine(), "runs": {}}
     outp = Path(args.out)
+    if outp.is_file():  # runs of other variants recorded earlier on this board are kept
+        old = json.loads(outp.read_text())
+        if old.get("board") == args.board:
+            results["runs"] = old.get("runs", {})
 
     def save():
         outp.write_text(json.dumps(results, indent=1, default=float) + "\n")
