@@ -168,13 +168,14 @@ def _swu(p):
     # and two more)
     lane = 1 + -(-max(nr - 3, 0) // 2)
     # CHUNK < C: two chunk counters, the word offset register (col * CF + chunk: an adder and
-    # its step mux) and the CF:1 pick of the written chunk off the input beat
+    # its step mux), the pixel's holding register and the CF:1 pick of the chunk written
     cw = clog2(cf) if cf > 1 else 0
     lut = {"one": 1, "ctr": ctr, "coord": coord, "addr": aw if par == 1 else 0,
            "rot": cb * k * lane if par > 1 else 0,
            "chunk": 2 * cw, "offset": aw if cf > 1 else 0, "wsel": _mux_luts(cf, chunk * bits)}
     ff = {"one": 1, "ctr": ctr, "coord": coord, "addr": 3 * aw if par == 1 else 0,
-          "par": par + nr * (par > 1), "chunk": 2 * cw + (aw if cf > 1 else 0)}
+          "par": par + nr * (par > 1), "chunk": 2 * cw + (aw if cf > 1 else 0),
+          "hold": cb if cf > 1 else 0}
     return mems, 0, lut, ff
 
 

@@ -10,8 +10,11 @@
 //   K lanes are the banks rotated by the window's first row slot. (K = 1: PAR = 1.)
 // CHUNK < C (PAR = 1, folded max-pools): the line buffer holds a pixel as CF = C/CHUNK words of
 //   CHUNK codes (deep and narrow: block RAM by bits, not by a pixel's width), written over CF
-//   cycles straight off the held input beat (s_ready on the last chunk), and each window
-//   position goes out as CF beats of CHUNK codes, chunk 0 (codes 0..CHUNK-1) first.
+//   cycles, and each window position goes out as CF beats of CHUNK codes, chunk 0 (codes
+//   0..CHUNK-1) first. A pixel is taken in one cycle into a holding register and written from
+//   there: written off the source's beat (s_ready on its last chunk), an MVAU source, which
+//   writes its next pixel's folds into its output register, would stall CF - SF cycles a pixel
+//   (tiny-mnist's conv1 into its pool: 7,436 -> 9,705 cycles an image).
 // Either way an input row is accepted once the row it overwrites is no longer inside any pending
 // window.
 // Control without coordinate arithmetic (each adder or comparison of coordinates costs LUTs in
@@ -89,9 +92,10 @@ module accel_swu #(
     wire r_last = (CF == 1) || (rchunk == CF - 1);
     // room only falls by a push (ahead rises by a whole row): a pixel's chunks all go in
     wire room = !in_done && (out_done || (ahead < NR));
-    assign s_ready = room && w_last;
-    wire wr   = s_valid && room;        // a chunk written
-    wire push = wr && w_last;           // a pixel taken (its last chunk)
+    reg  held;                          // CF > 1: the holding register has a pixel to write
+    wire wr   = (CF == 1 ? s_valid : held) && room;  // a RAM word written
+    wire push = wr && w_last;           // a pixel in the RAM (its last word)
+    assign s_ready = (CF == 1) ? room : (!held || push);
     wire row_in = push && in_eol;       // an input row completes
 
     // The window's last needed pixel has arrived: a later row, or its row up to need_col.
@@ -151,7 +155,9 @@ module accel_swu #(
                         else off <= OFF0;
                     end
                 assign offset = off;
-                accel_mux #(.N(CF), .W(PB)) u_wsel (.in(s_data), .sel(wchunk), .out(wdata));
+                reg [CB-1:0] hold;
+                always @(posedge clk) if (s_valid && s_ready) hold <= s_data;
+                accel_mux #(.N(CF), .W(PB)) u_wsel (.in(hold), .sel(wchunk), .out(wdata));
             end
             wire [MW-1:0] raddr = pad ? {MW{1'b0}} : rbase + offset;
             reg [PB-1:0] mem [0:DEPTH-1];
@@ -275,6 +281,7 @@ module accel_swu #(
         if (!rst_n) begin
             in_row <= 0; in_col <= 0;
             oy <= 0; ox <= 0; ky <= 0; kx <= 0; col <= -PL; wchunk <= 0; rchunk <= 0;
+            held <= 1'b0;
             ahead <= PT; need_rows <= NEED0; rows_left <= LEFT0; need_col <= NCOL0;
             out_done <= 1'b0; m_valid <= 1'b0; m_last <= 1'b0;
         end else begin
@@ -288,6 +295,7 @@ module accel_swu #(
                 ahead <= ahead + $signed({{(AHW-1){1'b0}}, row_in}) + step_out;
             end
             if (CF > 1 && wr) wchunk <= w_last ? 0 : wchunk + 1'b1;
+            if (CF > 1 && s_ready) held <= s_valid;
             if (CF > 1 && issue) rchunk <= r_last ? 0 : rchunk + 1'b1;
             if (free) m_valid <= issue;
             if (issue) m_last <= img_end && r_last;
