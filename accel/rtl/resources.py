@@ -13,7 +13,9 @@ block costs the same alone as inside a net):
 - memories (line buffers, FIFOs, weight and bias ROMs) by memory_libmap's own choice, emulated in
   `memory()`: the cheapest of block RAM (RAMB18E1/RAMB36E1 by depth x width), LUT RAM
   (RAM32M/RAM64M, read and write ports only) and soft logic, by the cost numbers of yosys'
-  brams_xc4v.txt / lutrams_xc5v.txt and memory_libmap.cc. BRAM36 and LUT-RAM LUTs are exact.
+  brams_xc4v.txt / lutrams_xc5v.txt and memory_libmap.cc. BRAM36 and LUT-RAM LUTs are exact,
+  but for some line buffers both wide (224-512 bits) and deep (1,090-7,104 words), which
+  yosys packs into 0.5-1.5 BRAM36 fewer (3 of resource_fit's 60 accel_swu runs: an overcount).
 - DSP48E1 by the multiplier rule of accel.rtl.mul (exact).
 - LUT (logic) and FF: a sum of physically motivated terms per block (buffer and register bits,
   counters, adders, comparators, multiplexer inputs, ROM bits in logic), with coefficients
