@@ -40,7 +40,7 @@ from accel.rtl import estimate, mul, netlist, resources  # noqa: E402
 LIB = ROOT / "accel" / "rtl" / "lib"
 CACHE = cache_root() / "rtl" / "resource_fit"
 # blocks that instantiate others
-SUBMODULES = {"accel_mvau": ["accel_requant"], "accel_maxpool": ["accel_mux"],
+SUBMODULES = {"accel_mvau": ["accel_requant"], "accel_swu": ["accel_mux"],
               "accel_mvau_tile": ["accel_requant"], "accel_axi_wread": ["accel_fifo"],
               "accel_gap": ["accel_mux"]}
 
@@ -157,6 +157,21 @@ def swu_sweep(rng, n: int) -> list:
     return out
 
 
+def swu_chunk_sweep(rng, n: int) -> list:
+    """Folded max-pools' window units (CHUNK = PE < C): a pixel in C/PE words of PE codes;
+    SqueezeNet's 3x3 stride 2 ceil-mode pools and smaller."""
+    out = []
+    while len(out) < n:
+        k, s = pick(rng, [(3, 2), (3, 2), (2, 2), (3, 1)])
+        h = w = pick(rng, [7, 13, 15, 27, 28, 54, 55, 109, 111])
+        c, bits = pick(rng, CHANNELS[5:]), pick(rng, BITS)
+        chunk = pick(rng, divisors(c)[:-1])
+        oh = (h - k) // s + 1 + (1 if (h - k) % s else 0)
+        out.append(("accel_swu", dict(C=c, BITS=bits, H=h, W=w, K=k, S=s, PT=0, PL=0, OH=oh,
+                                      OW=oh, ZERO_PAD=0, CHUNK=chunk)))
+    return out
+
+
 def block_rng(module: str):
     """Each block's own random stream: changing one block's sweep leaves the others (and their
     cached runs) alone."""
@@ -224,6 +239,7 @@ def small_sweep() -> list:
 
 def sweep(quick: bool = False) -> list:
     return (small_sweep() + swu_sweep(block_rng("accel_swu"), 16 if quick else 40) +
+            swu_chunk_sweep(block_rng("accel_swu_chunk"), 12 if quick else 20) +
             wread_sweep(block_rng("accel_axi_wread"), 12 if quick else 24) +
             tile_sweep(block_rng("accel_mvau_tile"), 12 if quick else 40) +
             mvau_sweep(block_rng("accel_mvau"), 30 if quick else 72))

@@ -112,6 +112,9 @@ def windows(x, k, s, pt, pl, oh, ow):
 # (K, S, padding, ceil, H, W) pinned for the first seeds, random after
 SWU_PINNED = [(3, 2, 1, True, 7, 6), (3, 1, 1, False, 4, 5), (2, 2, 0, True, 5, 5)]
 POOL_PINNED = [(3, 2, 0, True, 6, 7), (3, 2, 1, True, 7, 6), (2, 2, 0, True, 5, 5)]
+# (C, PE) pinned for the first max-pool seeds: all channels at once, then chunked line buffers
+# (accel_swu CHUNK = PE < C) with 3, 2 and 4 chunks a pixel (3: not a power of two)
+POOL_FOLDS = [None, (6, 2), (4, 2), (12, 3), (6, 1)]
 
 
 def window_geometry(rng, pool: bool, pinned=None):
@@ -234,9 +237,12 @@ def case_swu_par(rng, seed):
 
 
 def case_maxpool(rng, seed):
-    c, bits = int(rng.integers(1, 7)), int(rng.integers(2, 9))
-    # channels per cycle: all (seed 0), else any divisor (C/PE cycles per window position)
+    c, bits = int(rng.integers(1, 13)), int(rng.integers(2, 9))
+    # channels per cycle: all (seed 0), else any divisor (C/PE beats per window position, the
+    # window unit's line buffer in chunks of PE codes)
     pe = c if seed == 0 else int(rng.choice([d for d in range(1, c + 1) if c % d == 0]))
+    if 0 < seed < len(POOL_FOLDS):
+        c, pe = POOL_FOLDS[seed]
     signed = bool(rng.random() < 0.5) or seed == 1
     # seed 0: SqueezeNet's pool, 3x3 stride 2 ceil mode; then with padding; 2x2 stride 2 ceil
     pin = POOL_PINNED[seed] if seed < len(POOL_PINNED) else None
@@ -255,7 +261,7 @@ def case_maxpool(rng, seed):
     return Case("accel_swu_maxpool", "tb_maxpool", "maxpool",
                 [LIB / "accel_swu.v", LIB / "accel_mux.v", LIB / "accel_maxpool.v",
                  WRAP / "accel_swu_maxpool.v"],
-                params, cfg)
+                params, cfg, cover={"chunked": int(1 < pe < c), "chunk_1": int(pe == 1 < c)})
 
 
 def _mvau_numbers(rng, seed, n_in, cout, x_shape, conv):
@@ -768,6 +774,7 @@ def test_corners_are_drawn():
             cov.setdefault(b, {}).setdefault(k, 0)
             cov[b][k] += v
     assert cov["mvau"]["fold_beats"] > 0
+    assert cov["maxpool"]["chunked"] > 0 and cov["maxpool"]["chunk_1"] > 0, cov["maxpool"]
     for b in ("mvau", "conv"):
         assert cov[b]["ties_even"] > 0 and cov[b]["ties_odd"] > 0, cov[b]
         assert cov[b]["sat_hi"] > 0 and cov[b]["sat_lo"] > 0, cov[b]

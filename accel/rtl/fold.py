@@ -4,7 +4,8 @@ A convolution (accel_mvau) computes one output pixel as a matrix-vector product 
 inputs with Cout weight rows, folded onto PE x SIMD multipliers (PE output channels and SIMD inputs
 per cycle): SF = N/SIMD input folds times NF = ceil(Cout/PE) output folds = SF*NF cycles per pixel
 (SIMD divides N; PE need not divide Cout: the last fold is partial). A max-pool compares PE of
-its C channels per cycle (accel_maxpool; PE divides C): K*K*C/PE cycles per output pixel. The
+its C channels per cycle (accel_maxpool; PE divides C): K*K*C/PE cycles per output pixel, or
+C/PE per input pixel when more (its line buffer takes a pixel in C/PE chunks). The
 layers run as a dataflow pipeline, so the images/s are set by the slowest layer. This module holds
 the cycle model and the legal options of a layer; accel.rtl.mapper chooses among them for a board,
 and `load` reads a fold.yaml:
@@ -94,8 +95,10 @@ def tile_cycles(layer, fold: Fold, tn: int) -> int:
 
 
 def layer_cycles(layer, fold: Fold) -> int:
-    if layer.kind == "maxpool":  # one window position per beat, C/PE cycles each
-        return layer.out_pixels * layer.kernel[0] * layer.kernel[1] * (layer.shape[0] // fold.pe)
+    if layer.kind == "maxpool":  # C/PE cycles per window position out and per pixel in
+        _, h, w = layer.in_shapes[0]
+        positions = layer.out_pixels * layer.kernel[0] * layer.kernel[1]
+        return max(positions, h * w) * (layer.shape[0] // fold.pe)
     if fold.tile:  # full tiles of T pixels, then the image's short last one (if any)
         full, rest = divmod(layer.out_pixels, fold.tile)
         return full * tile_cycles(layer, fold, fold.tile) + (

@@ -116,16 +116,19 @@ def _ports(prefix: str, s: Stream, pad: bool = False) -> dict:
 
 
 def _window(net: Netlist, src: Stream, name: str, k: int, stride: int, pads, oh: int,
-            ow: int, zero_pad: bool = True, par: int = 1) -> Stream:
+            ow: int, zero_pad: bool = True, par: int = 1, chunk: int = 0) -> Stream:
     """The windows of src: one position per beat, or with par = k one column of k positions
-    (a k*C-code beat; the MVAU ignores the pad bits, padded positions carry zeros)."""
+    (a k*C-code beat; the MVAU ignores the pad bits, padded positions carry zeros), or with
+    chunk < C one position as C/chunk beats of chunk codes (folded max-pools)."""
     top, left = pads[0], pads[1]
-    win = net.stream(name, src.channels * par, src.bits, src.signed, src.frac, oh, ow,
+    chunk = chunk or src.channels
+    win = net.stream(name, chunk * par, src.bits, src.signed, src.frac, oh, ow,
                      pad=par == 1)
     net.inst("accel_swu", f"u_{name}",
              dict(C=src.channels, BITS=src.bits, H=src.height, W=src.width, K=k, S=stride,
                   PT=top, PL=left, OH=oh, OW=ow, ZERO_PAD=int(zero_pad),
-                  **({"PAR": par} if par > 1 else {})),
+                  **({"PAR": par} if par > 1 else {}),
+                  **({"CHUNK": chunk} if chunk < src.channels else {})),
              {**_ports("s", src), **_ports("m", win, pad=par == 1),
               **({"m_pad": ""} if par > 1 else {})})
     return win
@@ -228,8 +231,10 @@ def maxpool(net: Netlist, layer, src: Stream, f: folding.Fold) -> Stream:
     lid = ident(layer.name)
     k = layer.kernel[0]  # square (accel.core.kinds)
     c, oh, ow = layer.shape
+    # folded (PE < C): the line buffer and the windows in chunks of PE codes (a deep, narrow
+    # RAM: block RAM by bits, not by a pixel's width)
     win = _window(net, src, f"{lid}_win", k, layer.stride[0], layer.pads, oh, ow,
-                  zero_pad=False)
+                  zero_pad=False, chunk=f.pe)
     dst = net.stream(lid, c, src.bits, src.signed, src.frac, oh, ow)
     net.inst("accel_maxpool", f"u_{lid}", dict(C=c, BITS=src.bits, SIGNED=int(src.signed),
                                                 BEATS=k * k, PE=f.pe),

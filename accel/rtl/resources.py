@@ -13,7 +13,9 @@ block costs the same alone as inside a net):
 - memories (line buffers, FIFOs, weight and bias ROMs) by memory_libmap's own choice, emulated in
   `memory()`: the cheapest of block RAM (RAMB18E1/RAMB36E1 by depth x width), LUT RAM
   (RAM32M/RAM64M, read and write ports only) and soft logic, by the cost numbers of yosys'
-  brams_xc4v.txt / lutrams_xc5v.txt and memory_libmap.cc. BRAM36 and LUT-RAM LUTs are exact.
+  brams_xc4v.txt / lutrams_xc5v.txt and memory_libmap.cc. BRAM36 and LUT-RAM LUTs are exact,
+  but for some line buffers both wide (224-512 bits) and deep (1,090-7,104 words), which
+  yosys packs into 0.5-1.5 BRAM36 fewer (3 of resource_fit's 60 accel_swu runs: an overcount).
 - DSP48E1 by the multiplier rule of accel.rtl.mul (exact).
 - LUT (logic) and FF: a sum of physically motivated terms per block (buffer and register bits,
   counters, adders, comparators, multiplexer inputs, ROM bits in logic), with coefficients
@@ -151,9 +153,12 @@ def _swu(p):
     nr = p.get("NR", k + s)
     par = p.get("PAR", 1)
     pt, pl, oh, ow = p.get("PT", 0), p.get("PL", 0), p["OH"], p["OW"]
+    chunk = p.get("CHUNK", c)
+    cf = c // chunk  # RAM words per pixel (PAR = 1)
     cb = c * bits
-    aw = clog2(nr * w)
-    mems = [(nr * w, cb, False, "mem")] if par == 1 else [(w, cb, False, "mem")] * nr
+    aw = clog2(nr * w * cf)
+    mems = ([(nr * w * cf, chunk * bits, False, "mem")] if par == 1
+            else [(w, cb, False, "mem")] * nr)
     # the control's registers, each as wide as its range (accel_swu.v's localparams): counters
     # with a terminal test, and the coordinates and needs that move by constant steps
     ctr = (clog2(h + 1) + max(clog2(w), 1) + max(clog2(oh), 1) + max(clog2(ow), 1)
@@ -164,10 +169,15 @@ def _swu(p):
     # mux over the NR banks (a LUT6 takes three (select, data) pairs, each further LUT the chain
     # and two more)
     lane = 1 + -(-max(nr - 3, 0) // 2)
+    # CHUNK < C: two chunk counters, the word offset register (col * CF + chunk: an adder and
+    # its step mux), the pixel's holding register and the CF:1 pick of the chunk written
+    cw = clog2(cf) if cf > 1 else 0
     lut = {"one": 1, "ctr": ctr, "coord": coord, "addr": aw if par == 1 else 0,
-           "rot": cb * k * lane if par > 1 else 0}
+           "rot": cb * k * lane if par > 1 else 0,
+           "chunk": 2 * cw, "offset": aw if cf > 1 else 0, "wsel": _mux_luts(cf, chunk * bits)}
     ff = {"one": 1, "ctr": ctr, "coord": coord, "addr": 3 * aw if par == 1 else 0,
-          "par": par + nr * (par > 1)}
+          "par": par + nr * (par > 1), "chunk": 2 * cw + (aw if cf > 1 else 0),
+          "hold": cb if cf > 1 else 0}
     return mems, 0, lut, ff
 
 
@@ -185,9 +195,8 @@ def _maxpool(p):
     cw = clog2(cf) if cf > 1 else 0
     # per compared channel a BITS-wide comparison (yosys makes it LUT logic, not a carry chain:
     # its cost is far from linear in BITS, so one coefficient per width) and a 3-way select;
-    # PE < C: a CF:1 multiplexer tree per compared bit (accel_mux: a LUT6 per 4 inputs, MUXF7/F8
-    # join up to 16, LUTs again above)
-    lut = {"one": 1, "beat": bw, f"ch{bits}": pe, "mux": _mux_luts(cf, pe * bits), "chunk": cw}
+    # PE < C: the chunks arrive a beat each (accel_swu CHUNK = PE), no multiplexer
+    lut = {"one": 1, "beat": bw, f"ch{bits}": pe, "chunk": cw}
     return [], 0, lut, {"one": 1, "bits": 2 * c * bits, "beat": bw, "chunk": cw}
 
 
@@ -387,14 +396,17 @@ def layer_instances(layer, fold, fold_beats: bool = False) -> list:
     """(module, instance, parameters) of what accel.rtl.netlist builds for a folded layer and a
     fold: a conv's accel_mvau and, when windowed, its accel_swu (the window's PAR follows the
     fold); a max-pool's accel_swu and accel_maxpool. netlist.conv / maxpool run once per layer
-    and PAR; PE, SIMD and the multiplier style only change the MVAU's or pool's parameters,
-    patched in here: the mapper asks for thousands. fold_beats: a conv before a global pool
+    and PAR (a max-pool once per PE: its window unit stores PE-code chunks); a conv's PE, SIMD and
+    multiplier style only change the MVAU's parameters, patched in here: the mapper asks for
+    thousands. fold_beats: a conv before a global pool
     (netlist.fold_beat_convs), its MVAU emitting PE codes a beat."""
     from accel.rtl import fold as folding
     from accel.rtl import mul
     from accel.rtl import netlist as generate
 
-    key = (id(layer), fold.par, fold.tile, fold_beats)
+    # a max-pool's window unit follows its PE (the chunks it stores): built per PE
+    pe = fold.pe if layer.kind == "maxpool" else None
+    key = (id(layer), fold.par, fold.tile, fold_beats, pe)
     hit = _SHAPES.get(key)
     if hit is None or hit[0] is not layer:
         c, h, w = layer.in_shapes[0]
@@ -402,7 +414,7 @@ def layer_instances(layer, fold, fold_beats: bool = False) -> list:
         net = generate.Netlist(roms=False)
         src = generate.Stream("x", c, t.bits, t.signed, t.frac, h, w)
         if layer.kind == "maxpool":
-            generate.maxpool(net, layer, src, folding.full(layer))
+            generate.maxpool(net, layer, src, fold)
         else:
             generate.conv(net, layer, src, folding.Fold(1, 1, "dsp", fold.par, fold.tile),
                           fold_beats)
@@ -419,13 +431,11 @@ def layer_instances(layer, fold, fold_beats: bool = False) -> list:
             params = {**params, "WORD_BITS": fold.pe * fold.simd * layer.wtype.bits,
                       "WORDS": folding.out_folds(layer.shape[0], fold.pe)
                       * (layer.fan_in // fold.simd)}
-        elif module == "accel_maxpool":
-            params = {**params, "PE": fold.pe}
         out.append((module, name, params))
     return out
 
 
-_SHAPES: dict = {}  # (id(layer), par, tile, fold_beats) -> (layer, instances at one fold)
+_SHAPES: dict = {}  # (id(layer), par, tile, fold_beats, pool PE) -> (layer, instances)
 
 
 def conv_params(layer, fold) -> dict:

@@ -1,5 +1,5 @@
 // Test wrapper (simulation only): a max-pool as the generator builds it, accel_swu windows into
-// accel_maxpool. Parameters pass straight through.
+// accel_maxpool (PE < C: the windows in chunks of PE codes). Parameters pass straight through.
 `default_nettype none
 module accel_swu_maxpool #(
     parameter C = 1, parameter BITS = 8, parameter SIGNED = 0,
@@ -18,10 +18,10 @@ module accel_swu_maxpool #(
     output wire              m_valid,
     input  wire              m_ready
 );
-    wire [C*BITS-1:0] w_data;
+    wire [PE*BITS-1:0] w_data;
     wire w_pad, w_last, w_valid, w_ready;
     accel_swu #(.C(C), .BITS(BITS), .H(H), .W(W), .K(K), .S(S), .PT(PT), .PL(PL), .OH(OH),
-                .OW(OW)) u_swu (
+                .OW(OW), .CHUNK(PE)) u_swu (
         .clk(clk), .rst_n(rst_n), .s_data(s_data), .s_last(s_last), .s_valid(s_valid),
         .s_ready(s_ready), .m_data(w_data), .m_pad(w_pad), .m_last(w_last), .m_valid(w_valid),
         .m_ready(w_ready));

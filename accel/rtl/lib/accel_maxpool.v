@@ -1,10 +1,10 @@
 // Max-pool over the windows of an accel_swu: BEATS positions per window, per-channel maximum of
 // the positions inside the image (M_PAD positions never win, as in the golden model).
-// PE channels are compared per cycle (PE divides C): each window position is held by the
-// accel_swu for CF = C/PE cycles, chunk j of its channels picked by a CF:1 multiplexer, while
-// the running maxima rotate by PE channels a cycle so that chunk j is always at the bottom of
-// `cur` (a rotation is wiring, not LUTs; after CF cycles the order is back). PE = C: one cycle
-// per position, all channels at once.
+// PE channels are compared per cycle (PE divides C): each window position comes as CF = C/PE
+// beats of PE codes, chunk j = codes j*PE .. j*PE+PE-1 (an accel_swu with CHUNK = PE), while the
+// running maxima rotate by PE channels a beat so that chunk j is always at the bottom of `cur`
+// (a rotation is wiring, not LUTs; after CF beats the order is back). PE = C: one beat per
+// position, all channels at once. The output is a whole pixel a beat.
 `default_nettype none
 module accel_maxpool #(
     parameter C      = 8,
@@ -15,8 +15,8 @@ module accel_maxpool #(
 ) (
     input  wire              clk,
     input  wire              rst_n,
-    input  wire [C*BITS-1:0] s_data,
-    input  wire              s_pad,
+    input  wire [PE*BITS-1:0] s_data,
+    input  wire              s_pad,      // the same on all of a position's beats
     input  wire              s_last,
     input  wire              s_valid,
     output wire              s_ready,
@@ -35,19 +35,12 @@ module accel_maxpool #(
     reg [CFW-1:0] chunk;
     wire last_chunk = (CF == 1) || (chunk == CF - 1);
     wire end_beat = (beat == BEATS - 1);
-    wire out_free = !(end_beat && m_valid && !m_ready);
-    assign s_ready = last_chunk && out_free;
-    wire step = s_valid && (!last_chunk || out_free);  // one chunk compared
-    wire push = s_valid && s_ready;                     // the position's last chunk
+    // only a window's very last beat writes m_data: it waits for m_data to be taken
+    assign s_ready = !(last_chunk && end_beat && m_valid && !m_ready);
+    wire step = s_valid && s_ready;                     // one chunk compared
+    wire push = step && last_chunk;                     // the position's last chunk
     wire [PB-1:0] a_chunk = cur[PB-1:0];
-    wire [PB-1:0] b_chunk;
-    generate
-        if (CF == 1) begin : g_all
-            assign b_chunk = s_data;
-        end else begin : g_pick
-            accel_mux #(.N(CF), .W(PB)) u_pick (.in(s_data), .sel(chunk), .out(b_chunk));
-        end
-    endgenerate
+    wire [PB-1:0] b_chunk = s_data;
     // Per-channel compare as continuous assigns (no always-block loop: cheap in event-driven
     // simulators, the same logic in synthesis).
     wire [PB-1:0] nxt;

@@ -8,6 +8,13 @@
 //   M_PAD[ky] flags position (ky, kx). The line buffer is NR row banks (one inferable RAM per
 //   row slot, one read + one write port each); all banks read the window column at once and the
 //   K lanes are the banks rotated by the window's first row slot. (K = 1: PAR = 1.)
+// CHUNK < C (PAR = 1, folded max-pools): the line buffer holds a pixel as CF = C/CHUNK words of
+//   CHUNK codes (deep and narrow: block RAM by bits, not by a pixel's width), written over CF
+//   cycles, and each window position goes out as CF beats of CHUNK codes, chunk 0 (codes
+//   0..CHUNK-1) first. A pixel is taken in one cycle into a holding register and written from
+//   there: written off the source's beat (s_ready on its last chunk), an MVAU source, which
+//   writes its next pixel's folds into its output register, would stall CF - SF cycles a pixel
+//   (tiny-mnist's conv1 into its pool: 7,436 -> 9,705 cycles an image).
 // Either way an input row is accepted once the row it overwrites is no longer inside any pending
 // window.
 // Control without coordinate arithmetic (each adder or comparison of coordinates costs LUTs in
@@ -28,7 +35,8 @@ module accel_swu #(
     parameter OW   = 26,
     parameter NR   = K + S, // line-buffer rows
     parameter ZERO_PAD = 1, // 0: padded positions carry whatever (a max-pool skips them anyway)
-    parameter PAR  = 1     // window positions per beat: 1 or K (one column)
+    parameter PAR  = 1,    // window positions per beat: 1 or K (one column)
+    parameter CHUNK = C    // codes per RAM word and output beat (divides C; < C: PAR = 1 only)
 ) (
     input  wire                  clk,
     input  wire                  rst_n,
@@ -36,13 +44,16 @@ module accel_swu #(
     input  wire                  s_last,   // unused: the image size is a parameter
     input  wire                  s_valid,
     output wire                  s_ready,
-    output wire [PAR*C*BITS-1:0] m_data,
+    output wire [PAR*CHUNK*BITS-1:0] m_data,
     output reg  [PAR-1:0]        m_pad,
     output reg                   m_last,   // last beat of the image's last window
     output reg                   m_valid,
     input  wire                  m_ready
 );
     localparam CB = C * BITS;
+    localparam PB = CHUNK * BITS;           // one RAM word / output beat (PAR = 1)
+    localparam CF = C / CHUNK;              // words per pixel
+    localparam CFW = (CF > 1) ? $clog2(CF) : 1;
     localparam KY = (PAR == 1) ? K : 1;     // ky steps per window (PAR = K: all rows in one beat)
     localparam AW = $clog2(NR * W);
     // widths: each counter as wide as its range (at least 1)
@@ -75,15 +86,24 @@ module accel_swu #(
     reg [NWD-1:0] need_col;             // columns of its last row it needs: min(col_lo + K, W)
     reg           out_done;             // all windows of this image issued
 
-    assign s_ready = !in_done && (out_done || (ahead < NR));
-    wire push = s_valid && s_ready;
+    // chunks: the one written next and the one of the position issued next (0 when CF = 1)
+    reg [CFW-1:0] wchunk, rchunk;
+    wire w_last = (CF == 1) || (wchunk == CF - 1);
+    wire r_last = (CF == 1) || (rchunk == CF - 1);
+    // room only falls by a push (ahead rises by a whole row): a pixel's chunks all go in
+    wire room = !in_done && (out_done || (ahead < NR));
+    reg  held;                          // CF > 1: the holding register has a pixel to write
+    wire wr   = (CF == 1 ? s_valid : held) && room;  // a RAM word written
+    wire push = wr && w_last;           // a pixel in the RAM (its last word)
+    assign s_ready = (CF == 1) ? room : (!held || push);
     wire row_in = push && in_eol;       // an input row completes
 
     // The window's last needed pixel has arrived: a later row, or its row up to need_col.
     wire avail = in_done || (ahead > $signed({1'b0, need_rows})) ||
                  (ahead == $signed({1'b0, need_rows}) && {1'b0, in_col} >= need_col);
     wire free  = !m_valid || m_ready;
-    wire issue = !out_done && avail && free;
+    wire issue = !out_done && avail && free;  // a beat out
+    wire adv   = issue && r_last;               // the position's last beat: move on
 
     wire col_pad = (col < 0) || (col >= W);
     wire [AW-1:0] col_u = col;          // as an address (used only where col is in [0, W))
@@ -91,9 +111,9 @@ module accel_swu #(
     wire k_end   = kx_end && (ky == KY - 1);
     wire row_end = k_end && (ox == OW - 1);
     wire img_end = row_end && (oy == OH - 1);
-    localparam [AW-1:0] BASE0 = ((NR - (PT % NR)) % NR) * W;
+    localparam SLOTS0 = (NR - (PT % NR)) % NR;
     localparam SW0 = (NR > 1) ? $clog2(NR) : 1;
-    localparam [SW0-1:0] SLOT0 = (NR - (PT % NR)) % NR;
+    localparam [SW0-1:0] SLOT0 = SLOTS0;
     // the window needs after a step down by S rows, and at an image's first window
     wire [YW-1:0] left_next = rows_left - S;
     localparam [YW-1:0] LEFT0 = H - 1 + PT;
@@ -105,21 +125,48 @@ module accel_swu #(
     generate
         if (PAR == 1) begin : g_pos
             // row of the position issued next (row_lo + ky) and where its row starts in the
-            // RAM (row slot * W), the window's first row's start, and the write pointer: all
-            // moved by constant steps (no multiplier, no coordinate adder).
+            // RAM (row slot * W * CF words), the window's first row's start, and the write
+            // pointer: all moved by constant steps (no multiplier, no coordinate adder).
+            localparam DEPTH = NR * W * CF;
+            localparam MW = $clog2(DEPTH);
+            localparam [MW-1:0] BASE0 = SLOTS0 * W * CF;
             reg signed [YW-1:0] row;
-            reg [AW-1:0] rbase, wbase, wptr;
+            reg [MW-1:0] rbase, wbase, wptr;
             wire pad = (row < 0) || (row >= H) || col_pad;
-            wire [AW:0] rbase_next = rbase + W;
-            wire [AW:0] wbase_next = wbase + S * W;
-            wire [AW-1:0] raddr = pad ? {AW{1'b0}} : rbase + col_u;
-            reg [CB-1:0] mem [0:NR*W-1];
-            reg [CB-1:0] rdata;
+            wire [MW:0] rbase_next = rbase + W * CF;
+            wire [MW:0] wbase_next = wbase + S * W * CF;
+            wire [MW-1:0] offset;           // the word's offset in its row: col * CF + rchunk
+            wire [PB-1:0] wdata;
+            if (CF == 1) begin : g_whole
+                assign offset = col_u;
+                assign wdata = s_data;
+            end else begin : g_chunk
+                // col * CF + rchunk, mod 2^MW (exact whenever col is inside the row): +1 a
+                // beat, and at a position's last beat col's step times CF, less the CF - 1
+                // beats already counted
+                localparam [MW-1:0] OFF0 = -PL * CF;
+                reg [MW-1:0] off;
+                always @(posedge clk or negedge rst_n)
+                    if (!rst_n) off <= OFF0;
+                    else if (issue) begin
+                        if (!kx_end || !r_last) off <= off + 1'b1;
+                        else if (!k_end) off <= off + 1 - K * CF;
+                        else if (!row_end) off <= off + 1 - (K - S) * CF;
+                        else off <= OFF0;
+                    end
+                assign offset = off;
+                reg [CB-1:0] hold;
+                always @(posedge clk) if (s_valid && s_ready) hold <= s_data;
+                accel_mux #(.N(CF), .W(PB)) u_wsel (.in(hold), .sel(wchunk), .out(wdata));
+            end
+            wire [MW-1:0] raddr = pad ? {MW{1'b0}} : rbase + offset;
+            reg [PB-1:0] mem [0:DEPTH-1];
+            reg [PB-1:0] rdata;
             always @(posedge clk) begin
-                if (push) mem[wptr] <= s_data;
+                if (wr) mem[wptr] <= wdata;
                 // a padded position loads zeros (reset over enable, as FDRE's R over CE: no
                 // gating LUT per output bit)
-                if (issue && ZERO_PAD != 0 && pad) rdata <= {CB{1'b0}};
+                if (issue && ZERO_PAD != 0 && pad) rdata <= {PB{1'b0}};
                 else if (issue) rdata <= mem[raddr];
             end
             assign m_data = rdata;
@@ -128,23 +175,23 @@ module accel_swu #(
                     m_pad <= 1'b0; row <= -PT; rbase <= BASE0; wbase <= BASE0; wptr <= 0;
                 end else begin
                     if (in_done && out_done) wptr <= 0;
-                    else if (push) wptr <= (wptr == NR * W - 1) ? 0 : wptr + 1'b1;
-                    if (issue) begin
-                        m_pad <= pad;
+                    else if (wr) wptr <= (wptr == DEPTH - 1) ? 0 : wptr + 1'b1;
+                    if (issue) m_pad <= pad;
+                    if (adv) begin
                         if (kx_end) begin
                             if (!k_end) begin            // next row of the window
                                 row <= row + 1;
-                                rbase <= (rbase_next >= NR * W) ? rbase_next - NR * W
-                                                                : rbase_next;
+                                rbase <= (rbase_next >= DEPTH) ? rbase_next - DEPTH
+                                                               : rbase_next;
                             end else if (!row_end) begin // next window, same rows
                                 row <= row - (K - 1);
                                 rbase <= wbase;
                             end else if (!img_end) begin // next window row, S rows down
                                 row <= row - (K - 1) + S;
-                                wbase <= (wbase_next >= NR * W) ? wbase_next - NR * W
-                                                                : wbase_next;
-                                rbase <= (wbase_next >= NR * W) ? wbase_next - NR * W
-                                                                : wbase_next;
+                                wbase <= (wbase_next >= DEPTH) ? wbase_next - DEPTH
+                                                               : wbase_next;
+                                rbase <= (wbase_next >= DEPTH) ? wbase_next - DEPTH
+                                                               : wbase_next;
                             end else begin
                                 row <= -PT; rbase <= BASE0; wbase <= BASE0;
                             end
@@ -221,16 +268,20 @@ module accel_swu #(
         end else begin : g_bad_par
             accel_swu_PAR_must_be_1_or_K u_bad ();   // elaboration error on purpose
         end
+        if (C % CHUNK != 0 || (CF > 1 && PAR != 1)) begin : g_bad_chunk
+            accel_swu_CHUNK_must_divide_C_at_PAR_1 u_bad ();
+        end
     endgenerate
 
     // ahead moves by constants: +1 per input row, -S per window row, +S*(OH-1) at the image's
     // last window (the first row goes back to -PT), PT at the next image.
     localparam signed [AHW-1:0] BACK = S * (OH - 1);
-    wire signed [AHW-1:0] step_out = !(issue && row_end) ? 0 : (img_end ? BACK : -S);
+    wire signed [AHW-1:0] step_out = !(adv && row_end) ? 0 : (img_end ? BACK : -S);
     always @(posedge clk or negedge rst_n) begin
         if (!rst_n) begin
             in_row <= 0; in_col <= 0;
-            oy <= 0; ox <= 0; ky <= 0; kx <= 0; col <= -PL;
+            oy <= 0; ox <= 0; ky <= 0; kx <= 0; col <= -PL; wchunk <= 0; rchunk <= 0;
+            held <= 1'b0;
             ahead <= PT; need_rows <= NEED0; rows_left <= LEFT0; need_col <= NCOL0;
             out_done <= 1'b0; m_valid <= 1'b0; m_last <= 1'b0;
         end else begin
@@ -243,9 +294,12 @@ module accel_swu #(
                 end
                 ahead <= ahead + $signed({{(AHW-1){1'b0}}, row_in}) + step_out;
             end
+            if (CF > 1 && wr) wchunk <= w_last ? 0 : wchunk + 1'b1;
+            if (CF > 1 && s_ready) held <= s_valid;
+            if (CF > 1 && issue) rchunk <= r_last ? 0 : rchunk + 1'b1;
             if (free) m_valid <= issue;
-            if (issue) begin
-                m_last <= img_end;
+            if (issue) m_last <= img_end && r_last;
+            if (adv) begin
                 if (!kx_end) begin
                     kx <= kx + 1'b1; col <= col + 1;
                 end else begin
