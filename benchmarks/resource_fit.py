@@ -41,7 +41,7 @@ LIB = ROOT / "accel" / "rtl" / "lib"
 CACHE = cache_root() / "rtl" / "resource_fit"
 # blocks that instantiate others
 SUBMODULES = {"accel_mvau": ["accel_requant"], "accel_maxpool": ["accel_mux"],
-              "accel_mvau_tile": ["accel_requant"], "accel_axi_wread": ["accel_fifo"]}
+              "accel_mvau_tile": ["accel_requant", "accel_mux"], "accel_axi_wread": ["accel_fifo"]}
 
 
 def divisors(n: int) -> list[int]:
