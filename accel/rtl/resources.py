@@ -123,6 +123,12 @@ def _mem_terms(mems: list) -> tuple[dict, dict, float, float]:
     return lut, ff, bram, lutram
 
 
+def mux_luts(ways: int) -> int:
+    """LUTs per output bit of a ways:1 binary mux tree (accel_mux): a LUT6 per 4 inputs,
+    MUXF7/F8 join up to 16, LUTs again above."""
+    return -(-ways // 4) + (ways > 16) * -(-ways // 16) if ways > 1 else 0
+
+
 def _fork(p):
     w = p["W"]
     return [], 0, {"one": 1, "bits": w}, {"one": 1, "bits": 2 * w}
@@ -182,7 +188,7 @@ def _maxpool(p):
     # PE < C: a CF:1 multiplexer tree per compared bit (accel_mux: a LUT6 per 4 inputs, MUXF7/F8
     # join up to 16, LUTs again above)
     lut = {"one": 1, "beat": bw, f"ch{bits}": pe,
-           "mux": pe * bits * (-(-cf // 4) + (cf > 16) * -(-cf // 16)) if cf > 1 else 0,
+           "mux": pe * bits * mux_luts(cf),
            "chunk": cw}
     return [], 0, lut, {"one": 1, "bits": 2 * c * bits, "beat": bw, "chunk": cw}
 
@@ -276,21 +282,33 @@ def _mvau(p):
 
 
 def _mvau_tile(p):
-    """accel_mvau_tile (weights in DDR): accel_mvau's arithmetic terms, its three double
-    buffers by the memory() rule (tile of T vectors, SF weight words, T output vectors) and the
-    bias ROM; the fill's slice select is a mux over the SF folds."""
+    """accel_mvau_tile (weights in DDR): accel_mvau's arithmetic terms; its double buffers by
+    the memory() rule: the tile buffer as SIMD/G banks of G-code words (G = gcd(IN_C, SIMD)),
+    the weight buffer (SF words), the output buffer (T*NF words of PE codes) and the 2-entry
+    tile length/last tables; the bias ROM. The fill cuts a beat into IN_C/G chunks (a mux tree
+    over them, none when G = IN_C); no vector register, no fold select, no per-fold decode at
+    the output (the pixel register shifts)."""
+    from math import gcd
+
     t = p["T"]
     mems, dsp, lut, ff = _mvau(p)
-    n = p["BEATS"] * p["IN_C"]
+    in_c, in_bits = p["IN_C"], p["IN_BITS"]
+    n = p["BEATS"] * in_c
     pe, simd, out_bits = p["PE"], p["SIMD"], p["OUT_BITS"]
     sf, nf = n // simd, -(-p["OUT_C"] // pe)
-    mems = [m for m in mems if m[3] == "b"] + [
-        (2 * t * sf, simd * p["IN_BITS"], False, "x"),
-        (2 * sf, pe * simd * p["W_BITS"], False, "w"), (2 * t * nf, pe * out_bits, False, "o")]
-    tw = clog2(t + 1) + clog2(p["NPIX"] + 1)
-    lut = dict(lut, sel=n * p["IN_BITS"] if sf > 1 else 0, pick=0, ctr=lut["ctr"] + 2 * tw)
-    ff = dict(ff, cbuf=0, inbuf=n * p["IN_BITS"], out=nf * pe * out_bits + pe * out_bits,
-              ctr=ff["ctr"] + 3 * tw)
+    g = gcd(in_c, simd)
+    cpb, mb = in_c // g, simd // g
+    tw = clog2(t + 1)
+    mems = [m for m in mems if m[3] == "b"] + [(2 * t * sf, g * in_bits, False, "x")] * mb + [
+        (2 * sf, pe * simd * p["W_BITS"], False, "w"), (2 * t * nf, pe * out_bits, False, "o"),
+        (2, tw, False, "len"), (2, tw, False, "len"), (2, 1, False, "lst"), (2, 1, False, "lst")]
+    # fill counters (chunk, bank, beat, word address, vector in tile and image) and the tile's
+    # own (tile and output-buffer addresses)
+    ctr = (max(clog2(cpb), 1) + max(clog2(mb), 1) + clog2(p["BEATS"] + 1) + 2 * tw
+           + clog2(p["NPIX"] + 1) + 3 * clog2(2 * t * sf) + 3 * clog2(2 * t * nf + 1))
+    lut = dict(lut, sel=0, pick=0, nfdec=0, cut=g * in_bits * mux_luts(cpb),
+               ctr=lut["ctr"] + ctr)
+    ff = dict(ff, cbuf=0, inbuf=0, x1=0, x1_pe1=0, out=nf * pe * out_bits, ctr=ff["ctr"] + ctr)
     return mems, dsp, lut, ff
 
 
