@@ -41,7 +41,7 @@ LIB = ROOT / "accel" / "rtl" / "lib"
 CACHE = cache_root() / "rtl" / "resource_fit"
 # blocks that instantiate others
 SUBMODULES = {"accel_mvau": ["accel_requant"], "accel_swu": ["accel_mux"],
-              "accel_mvau_tile": ["accel_requant"], "accel_axi_wread": ["accel_fifo"],
+              "accel_mvau_tile": ["accel_requant", "accel_mux"], "accel_axi_wread": ["accel_fifo"],
               "accel_gap": ["accel_mux"]}
 
 
@@ -118,6 +118,21 @@ def tile_sweep(rng, n: int) -> list:
         if 2 * t * nn * p["IN_BITS"] > 400_000 or 2 * t * p["OUT_C"] * p["OUT_BITS"] > 400_000:
             continue  # tile buffers beyond what the mapper would choose
         out.append(("accel_mvau_tile", dict(p, T=t, NPIX=t * pick(rng, [1, 4, 13]))))
+    return out + ddr_layer_items()
+
+
+def ddr_layer_items() -> list:
+    """The shapes that go to DDR in practice, beyond the random sweep's reach: SqueezeNet
+    v1.1's fire8/9.expand3x3 (3x3, 64 -> 256) and conv10 (1x1, 512 -> 1000, a 512:1 chunk mux at
+    SIMD 1) on 13x13, a row a tile, 8-bit, at a slow, a middle and a fast fold."""
+    out = []
+    for beats, in_c, out_c, relu in ((9, 64, 256, 1), (1, 512, 1000, 0)):
+        for pe, simd in ((2, 1), (4, 8), (8, 32)):
+            out.append(("accel_mvau_tile", dict(
+                BEATS=beats, IN_C=in_c, IN_BITS=8, IN_SIGNED=0, OUT_C=out_c, PE=pe, SIMD=simd,
+                W_BITS=8, B_BITS=32, ACC_W=24, ACC_SHIFT=0, BIAS_SHIFT=0, OUT_SHIFT=10,
+                RELU=relu, OUT_BITS=8, LO=0 if relu else -128, HI=255 if relu else 127,
+                T=13, NPIX=169)))
     return out
 
 

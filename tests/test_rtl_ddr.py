@@ -7,6 +7,7 @@ period against the ideal NF*T*SF; and SqueezeNet v1.1's DDR traffic from the zoo
 Testbench: sim/tb_ddr_weights.py, run through test_rtl_blocks.run_case."""
 
 import json
+import math
 from types import SimpleNamespace
 
 import numpy as np
@@ -14,13 +15,14 @@ import pytest
 
 from accel.core import arith, kinds
 from accel.core.ir import QType
-from accel.rtl import ddr, mul
+from accel.rtl import ddr, fold, mul
 from accel.rtl.fold import Fold
 from accel.rtl.generate import weight_rom
 from test_rtl_blocks import LIB, WRAP, Case, pixel_frames, rand_codes, run_case
 
 SOURCES = [LIB / "accel_requant.v", LIB / "accel_swu.v", LIB / "accel_fifo.v",
-           LIB / "accel_mvau_tile.v", LIB / "accel_axi_wread.v", WRAP / "accel_ar_delay.v",
+           LIB / "accel_mux.v", LIB / "accel_mvau_tile.v", LIB / "accel_axi_wread.v",
+           WRAP / "accel_ar_delay.v",
            WRAP / "accel_ddr_conv.v"]
 BASE = 0x1000 - 56   # 8-byte aligned, 7 beats below a 4 KB boundary: the first burst must split
 LAT = 40
@@ -108,8 +110,19 @@ def alive(case: Case):
     return {"zeros": float((y == 0).mean()), "saturated": float(((y == lo) | (y == hi)).mean())}
 
 
+def banking(c: int, k: int, simd: int) -> str:
+    """How accel_mvau_tile lays a vector into its tile buffer (G = gcd(IN_C, SIMD)): "split"
+    (SIMD | IN_C < ...: one bank, a beat cut into IN_C/SIMD chunks), "join" (IN_C | SIMD,
+    SIMD/IN_C banks, no cut), "whole" (SIMD = IN_C), "general" (chunks of G codes, SIMD/G
+    banks)."""
+    g = math.gcd(c, simd)
+    return ("whole" if c == simd else "split" if g == simd else "join" if g == c
+            else "general")
+
+
 # (name, kwargs): 1x1 and 3x3, T dividing and not dividing the pixels, NF and SF > 1, signed and
-# unsigned activations, 8- and 4-bit weights, every multiplier style
+# unsigned activations, 8- and 4-bit weights, every multiplier style, every tile buffer banking
+# (banking()), ragged PEs
 CASES = [
     ("1x1-signed-w8-T4of25-dsp",
      dict(seed=1, k=1, c=8, h=5, w=5, cout=8, pe=2, simd=4, in_bits=8, in_signed=True,
@@ -123,17 +136,80 @@ CASES = [
     ("3x3-ragged-PE3of7-T4of16-dsp",  # NF = 3, the last fold one row of three
      dict(seed=9, k=3, c=2, h=4, w=4, cout=7, pe=3, simd=6, in_bits=8, in_signed=False,
           w_bits=8, t=4, style="dsp")),
+    ("3x3-split-C8-SIMD4-PE3of7-T7of30",  # beat cut in 2 chunks, one bank
+     dict(seed=10, k=3, c=8, h=6, w=5, cout=7, pe=3, simd=4, in_bits=8, in_signed=False,
+          w_bits=8, t=7, style="dsp")),
+    ("1x1-split-C12-SIMD4-PE2of5-T4of25",  # a 3:1 chunk mux (not a power of 2)
+     dict(seed=11, k=1, c=12, h=5, w=5, cout=5, pe=2, simd=4, in_bits=8, in_signed=True,
+          w_bits=8, t=4, style="dsp")),
+    ("3x3-join-C4-SIMD12-PE4of6-T7of30",  # 3 banks, each beat whole
+     dict(seed=12, k=3, c=4, h=6, w=5, cout=6, pe=4, simd=12, in_bits=8, in_signed=False,
+          w_bits=8, t=7, style="pack")),
+    ("3x3-general-C6-SIMD9-PE2of5-T3of20",  # G 3: 2 chunks a beat, 3 banks
+     dict(seed=13, k=3, c=6, h=4, w=5, cout=5, pe=2, simd=9, in_bits=8, in_signed=True,
+          w_bits=8, t=3, style="lut", out_signed=True, relu=False)),
+    ("1x1-whole-C6-SIMD6-PE4of10-T3of16",  # SF 1: one fold a vector
+     dict(seed=14, k=1, c=6, h=4, w=4, cout=10, pe=4, simd=6, in_bits=8, in_signed=False,
+          w_bits=4, t=3, style="dsp")),
 ]
+
+
+def test_cases_cover_every_banking():
+    """Each banking, windowed and 1x1 where it exists (1x1: SIMD divides IN_C = N), a ragged PE
+    in each and T not dividing the pixels in each."""
+    seen = {}
+    for _, kw in CASES:
+        rec = seen.setdefault((banking(kw["c"], kw["k"], kw["simd"]), kw["k"] > 1), set())
+        rec.add("ragged" if kw["cout"] % kw["pe"] else "even")
+        rec.add("short tile" if (kw["h"] * kw["w"]) % kw["t"] else "whole tiles")
+    want = {("split", True), ("split", False), ("join", True), ("general", True),
+            ("whole", False)}
+    assert want <= set(seen), set(seen)
+    assert all({"ragged", "short tile"} <= seen[key] for key in want), seen
 
 
 @pytest.mark.parametrize("name,kw", CASES, ids=[c[0] for c in CASES])
 def test_ddr_conv_icarus(name, kw, tmp_path):
     case = conv_case(**kw)
     alive(case)
-    assert case.cover["sf"] > 1 and case.cover["nf"] > 1
+    assert case.cover["nf"] > 1 and (case.cover["sf"] > 1 or banking(kw["c"], kw["k"],
+                                                                    kw["simd"]) == "whole")
     m = run(case, "icarus", tmp_path)
     n = len(case.cfg["sources"]["s"]["frames"])
     assert m["tiles"] == n * ddr.tiles(case.cover["npix"], kw["t"])
+
+
+TILE_MUTANTS = {  # a plausible bug each in the tile buffer or the output register
+    "wrong bank written": ("if (wen && wb == j) mem[fwa]", "if (wen && wb == MB - 1 - j) mem[fwa]"),
+    "chunks cut in reverse": (".sel(wj)", ".sel(CPB[CJW-1:0] - 1'b1 - wj)"),
+    "beat taken at its first chunk": ("(wj == CPB - 1);    // not", "(wj == 0);    // not"),
+    "fold words shifted in from below": (
+        "out_q <= {od, out_q[NF*PE*OUT_BITS-1:PE*OUT_BITS]}",
+        "out_q <= {out_q[(NF-1)*PE*OUT_BITS-1:0], od}"),
+}
+
+
+@pytest.mark.parametrize("name", list(TILE_MUTANTS))
+def test_tile_mutants_fail(name, tmp_path):
+    """Each mutant of accel_mvau_tile.v fails the "general" case (2 chunks a beat, 3 banks, NF 3)
+    with mismatching codes, a stall, or X codes (words never written) on the output."""
+    old, new = TILE_MUTANTS[name]
+    text = (LIB / "accel_mvau_tile.v").read_text()
+    assert text.count(old) == 1, name
+    src = tmp_path / "accel_mvau_tile.v"
+    src.write_text(text.replace(old, new))
+    case = conv_case(**dict(CASES)["3x3-general-C6-SIMD9-PE2of5-T3of20"])
+    case.sources = [src if f.name == src.name else f for f in case.sources]
+    case.cfg["measure"] = str(tmp_path / "measure.json")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    with pytest.raises(AssertionError, match="cocotb test failed"):
+        run_case(case, "icarus", run_dir)
+    if (run_dir / "report.json").exists():  # it ran and found mismatches
+        report = json.loads((run_dir / "report.json").read_text())
+        assert report["mismatches"] > 0, report
+    else:  # the sink met an X code (cocotb's results file names the cause)
+        assert any("non-0/1" in f.read_text() for f in run_dir.glob("*.xml"))
 
 
 def test_ddr_conv_verilator(tmp_path):
@@ -152,21 +228,39 @@ def test_ddr_rebase_between_images(tmp_path):
     assert m["beats"] * ddr.BEAT_BYTES == 2 * 3 * len(case.cover["blob"])  # 2 images x 3 tiles
 
 
-PERIOD_CASES = {  # one image, no stalls: (kwargs of conv_case)
-    "1x1": dict(seed=5, k=1, c=16, h=6, w=8, cout=16, pe=4, simd=4, in_bits=8, in_signed=False,
-                w_bits=8, t=8),
-    "3x3": dict(seed=6, k=3, c=4, h=4, w=8, cout=8, pe=2, simd=4, in_bits=8, in_signed=True,
-                w_bits=4, t=8, style="pack"),
+PERIOD_CASES = {  # one image, no stalls: (kwargs of conv_case, the term of tile_cycles that binds)
+    "1x1": (dict(seed=5, k=1, c=16, h=6, w=8, cout=16, pe=4, simd=4, in_bits=8,
+                 in_signed=False, w_bits=8, t=8), "compute"),
+    "3x3": (dict(seed=6, k=3, c=4, h=4, w=8, cout=8, pe=2, simd=4, in_bits=8, in_signed=True,
+                 w_bits=4, t=8, style="pack"), "compute"),
+    "3x3-join-fill": (dict(seed=15, k=3, c=2, h=4, w=8, cout=4, pe=4, simd=18, in_bits=8,
+                           in_signed=False, w_bits=4, t=8), "fill"),      # 9 beats vs 1 fold
+    "3x3-general-fill": (dict(seed=16, k=3, c=6, h=4, w=8, cout=4, pe=4, simd=9, in_bits=8,
+                              in_signed=False, w_bits=4, t=8), "fill"),   # 18 chunks vs 6 folds
+    "1x1-emit": (dict(seed=17, k=1, c=4, h=4, w=8, cout=8, pe=2, simd=4, in_bits=8,
+                      in_signed=False, w_bits=8, t=8), "emit"),           # NF + 3 vs NF
 }
+
+
+def conv_layer(kw: dict):
+    """The layer fields accel.rtl.fold reads, for a conv_case's convolution."""
+    k, p = kw["k"], kw["k"] // 2
+    return SimpleNamespace(kind="conv", fan_in=k * k * kw["c"],
+                           shape=(kw["cout"], kw["h"], kw["w"]), out_pixels=kw["h"] * kw["w"],
+                           weight=np.zeros((kw["cout"], kw["c"], k, k)), stride=(1, 1),
+                           pads=(p, p, p, p))
 
 
 @pytest.mark.parametrize("shape", PERIOD_CASES)
 def test_ddr_traffic_and_tile_period(shape, tmp_path):
     """One image, no stalls (the DDR latency stays): AXI bursts and bytes exactly as
-    ddr.layer_traffic says, and the tile period (claim to claim, from the second tile) within 2
-    cycles of the ideal NF*T*SF: the weight stream and the double buffers keep the multipliers
-    busy."""
-    kw = dict(PERIOD_CASES[shape], n=1, traffic=(0, 0, 0, 0), one_image=True, ar_depth=4)
+    ddr.layer_traffic says, and the tile period (claim to claim, from the third tile: the second
+    is claimed before an emit-bound pipeline is in its steady state) exactly
+    fold.tile_cycles, the mapper's model: the weight stream and the double buffers keep the
+    multipliers busy (compute-bound cases), the fill writes a chunk every cycle (fill-bound),
+    the emit a pixel every NF + 3 cycles (emit-bound)."""
+    kw, bound = PERIOD_CASES[shape]
+    kw = dict(kw, n=1, traffic=(0, 0, 0, 0), one_image=True, ar_depth=4)
     case = conv_case(**kw)
     m = run(case, "icarus", tmp_path)
     sf, nf, npix, t = case.cover["sf"], case.cover["nf"], case.cover["npix"], kw["t"]
@@ -174,12 +268,17 @@ def test_ddr_traffic_and_tile_period(shape, tmp_path):
     passes = ddr.tiles(npix, t)
     assert m["beats"] * ddr.BEAT_BYTES == rec["bytes"] == len(case.cover["blob"]) * passes
     assert m["bursts"] == ddr.bursts_per_pass(rec["pass_bytes"], BASE) * passes
-    period = (m["cyc_last"] - m["cyc_first"]) / (m["tiles"] - 2)
+    assert m["tiles"] >= 4
+    period = (m["cyc_last"] - m["cyc_first"]) / (m["tiles"] - 3)
     ideal = nf * t * sf
-    assert ideal <= period <= ideal + 2, (period, ideal)
+    layer, f = conv_layer(kw), Fold(kw["pe"], kw["simd"], tile=t)
+    terms = {"compute": ideal + 1, "fill": t * fold.tile_fill_cycles(layer, f),
+             "emit": t * (nf + 3)}
+    assert max(terms, key=terms.get) == bound and sorted(terms.values())[-2] < terms[bound]
+    assert period == fold.tile_cycles(layer, f, t) == terms[bound], (period, terms)
     print(f"\nDDR test layer {shape} {kw['c']}->{kw['cout']}, {npix} px, T={t}, NF={nf}, "
           f"SF={sf}: {m['bursts']} bursts, {m['beats'] * 8} bytes per image; tile period "
-          f"{period:.2f} cycles vs ideal {ideal}; read latency seen {m['lat_min']}..."
+          f"{period:.2f} cycles ({bound}-bound; compute alone {ideal}); read latency seen {m['lat_min']}..."
           f"{m['lat_max']} cycles")
 
 

@@ -18,6 +18,7 @@ and `load` reads a fold.yaml:
       fire9.expand3x3: {pe: 4, simd: 8, tile: 13}   # weights in DDR, 13 output pixels a tile
 """
 
+import math
 from dataclasses import dataclass, replace
 
 from accel.core.errors import AccelError
@@ -82,16 +83,24 @@ def vector_cycles(layer, fold: Fold) -> int:
     return folds + 1 if not windowed(layer) else max(folds, b + 1)
 
 
+def tile_fill_cycles(layer, fold: Fold) -> int:
+    """Cycles accel_mvau_tile takes to write one input vector into its tile buffer: N/G, a
+    chunk of G = gcd(IN_C, SIMD) codes a cycle (IN_C: codes per beat). SF when SIMD divides
+    IN_C, BEATS when IN_C divides SIMD."""
+    b = beats(layer, fold)
+    return layer.fan_in // math.gcd(layer.fan_in // b, fold.simd)
+
+
 def tile_cycles(layer, fold: Fold, tn: int) -> int:
     """Cycles of one tile of tn output pixels of a tiled (DDR-weight) layer, accel_mvau_tile's
-    steady-state formula without W_wait: max(NF*tn*SF + 1, tn*(BEATS + SF - 1), tn*(NF + 3)).
-    Left out (so this is the ideal): folds waiting for weights (accel_axi_wread's width
-    converter gives a word per ceil(PE*SIMD*W_BITS/64) + 1 cycles at most, so a tn below that
-    starves the multipliers), the DDR read latency before an image's first tile, DDR
+    steady-state formula without W_wait: max(NF*tn*SF + 1, tn*N/G (tile_fill_cycles),
+    tn*(NF + 3)). Left out (so this is the ideal): folds waiting for weights (accel_axi_wread's
+    width converter gives a word per ceil(PE*SIMD*W_BITS/64) + 1 cycles at most, so a tn below
+    that starves the multipliers), the DDR read latency before an image's first tile, DDR
     bandwidth shared with the other ports, and AXI stalls."""
     sf = layer.fan_in // fold.simd
     nf = out_folds(layer.shape[0], fold.pe)
-    return max(nf * tn * sf + 1, tn * (beats(layer, fold) + sf - 1), tn * (nf + 3))
+    return max(nf * tn * sf + 1, tn * tile_fill_cycles(layer, fold), tn * (nf + 3))
 
 
 def layer_cycles(layer, fold: Fold) -> int:

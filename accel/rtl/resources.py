@@ -125,6 +125,12 @@ def _mem_terms(mems: list) -> tuple[dict, dict, float, float]:
     return lut, ff, bram, lutram
 
 
+def mux_luts(ways: int, width: int = 1) -> int:
+    """LUTs of a ways:1 binary mux tree (accel_mux) of width-bit words: a LUT6 per 4 inputs a
+    bit, MUXF7/F8 join up to 16, LUTs again above."""
+    return width * (-(-ways // 4) + (ways > 16) * -(-ways // 16)) if ways > 1 else 0
+
+
 def _fork(p):
     w = p["W"]
     return [], 0, {"one": 1, "bits": w}, {"one": 1, "bits": 2 * w}
@@ -174,17 +180,11 @@ def _swu(p):
     cw = clog2(cf) if cf > 1 else 0
     lut = {"one": 1, "ctr": ctr, "coord": coord, "addr": aw if par == 1 else 0,
            "rot": cb * k * lane if par > 1 else 0,
-           "chunk": 2 * cw, "offset": aw if cf > 1 else 0, "wsel": _mux_luts(cf, chunk * bits)}
+           "chunk": 2 * cw, "offset": aw if cf > 1 else 0, "wsel": mux_luts(cf, chunk * bits)}
     ff = {"one": 1, "ctr": ctr, "coord": coord, "addr": 3 * aw if par == 1 else 0,
           "par": par + nr * (par > 1), "chunk": 2 * cw + (aw if cf > 1 else 0),
           "hold": cb if cf > 1 else 0}
     return mems, 0, lut, ff
-
-
-def _mux_luts(n: int, w: int) -> int:
-    """LUTs of an accel_mux of n w-bit words: a LUT6 per 4 inputs a bit, MUXF7/F8 join up to 16,
-    LUTs again above."""
-    return w * (-(-n // 4) + (n > 16) * -(-n // 16)) if n > 1 else 0
 
 
 def _maxpool(p):
@@ -212,8 +212,8 @@ def _gap(p):
     sw, uw, db = gap_widths(bits, p["NPIX"], p["SH"])
     nb = -(-c // pp)
     mems = [(nb, pp * sw, False, "mem")] * 2 if nb > 1 else []
-    lut = {"one": 1, "sums": pp * sw, "slice": _mux_luts(nb, pp * bits) if in_c == c else 0,
-           "pick": _mux_luts(pp, sw), "out": out_c * ob, "div": uw, "den": db}
+    lut = {"one": 1, "sums": pp * sw, "slice": mux_luts(nb, pp * bits) if in_c == c else 0,
+           "pick": mux_luts(pp, sw), "out": out_c * ob, "div": uw, "den": db}
     ff = {"one": 1, "words": 2 * pp * sw if nb == 1 else 0, "x1": pp * bits, "out": out_c * ob,
           "div": uw, "den": db,
           "ctr": clog2(p["NPIX"] + 1) + 2 * max(clog2(nb), 1) + clog2(c) + clog2(pp)}
@@ -289,21 +289,33 @@ def _mvau(p):
 
 
 def _mvau_tile(p):
-    """accel_mvau_tile (weights in DDR): accel_mvau's arithmetic terms, its three double
-    buffers by the memory() rule (tile of T vectors, SF weight words, T output vectors) and the
-    bias ROM; the fill's slice select is a mux over the SF folds."""
+    """accel_mvau_tile (weights in DDR): accel_mvau's arithmetic terms; its double buffers by
+    the memory() rule: the tile buffer as SIMD/G banks of G-code words (G = gcd(IN_C, SIMD)),
+    the weight buffer (SF words), the output buffer (T*NF words of PE codes) and the 2-entry
+    tile length/last tables; the bias ROM. The fill cuts a beat into IN_C/G chunks (a mux tree
+    over them, none when G = IN_C); no vector register, no fold select, no per-fold decode at
+    the output (the pixel register shifts)."""
+    from math import gcd
+
     t = p["T"]
     mems, dsp, lut, ff = _mvau(p)
-    n = p["BEATS"] * p["IN_C"]
+    in_c, in_bits = p["IN_C"], p["IN_BITS"]
+    n = p["BEATS"] * in_c
     pe, simd, out_bits = p["PE"], p["SIMD"], p["OUT_BITS"]
     sf, nf = n // simd, -(-p["OUT_C"] // pe)
-    mems = [m for m in mems if m[3] == "b"] + [
-        (2 * t * sf, simd * p["IN_BITS"], False, "x"),
-        (2 * sf, pe * simd * p["W_BITS"], False, "w"), (2 * t * nf, pe * out_bits, False, "o")]
-    tw = clog2(t + 1) + clog2(p["NPIX"] + 1)
-    lut = dict(lut, sel=n * p["IN_BITS"] if sf > 1 else 0, pick=0, ctr=lut["ctr"] + 2 * tw)
-    ff = dict(ff, cbuf=0, inbuf=n * p["IN_BITS"], out=nf * pe * out_bits + pe * out_bits,
-              ctr=ff["ctr"] + 3 * tw)
+    g = gcd(in_c, simd)
+    cpb, mb = in_c // g, simd // g
+    tw = clog2(t + 1)
+    mems = [m for m in mems if m[3] == "b"] + [(2 * t * sf, g * in_bits, False, "x")] * mb + [
+        (2 * sf, pe * simd * p["W_BITS"], False, "w"), (2 * t * nf, pe * out_bits, False, "o"),
+        (2, tw, False, "len"), (2, tw, False, "len"), (2, 1, False, "lst"), (2, 1, False, "lst")]
+    # fill counters (chunk, bank, beat, word address, vector in tile and image) and the tile's
+    # own (tile and output-buffer addresses)
+    ctr = (max(clog2(cpb), 1) + max(clog2(mb), 1) + clog2(p["BEATS"] + 1) + 2 * tw
+           + clog2(p["NPIX"] + 1) + 3 * clog2(2 * t * sf) + 3 * clog2(2 * t * nf + 1))
+    lut = dict(lut, sel=0, pick=0, nfdec=0, cut=g * in_bits * mux_luts(cpb),
+               ctr=lut["ctr"] + ctr)
+    ff = dict(ff, cbuf=0, inbuf=0, x1=0, x1_pe1=0, out=nf * pe * out_bits, ctr=ff["ctr"] + ctr)
     return mems, dsp, lut, ff
 
 

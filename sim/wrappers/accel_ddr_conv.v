@@ -111,8 +111,8 @@ module accel_ddr_conv #(
         .s_w_ready(w_ready), .m_data(m_data), .m_last(m_last), .m_valid(m_valid),
         .m_ready(m_ready));
 
-    // ---- measurements: cycle of the second (the first one waits for the DDR latency) and
-    // of the last tile claim ----
+    // ---- measurements: cycle of the third tile claim (the first waits for the DDR latency,
+    // the second comes early when the emit is the bottleneck) and of the last ----
     reg [31:0] now;
     always @(posedge clk or negedge rst_n) begin
         if (!rst_n) begin
@@ -121,7 +121,7 @@ module accel_ddr_conv #(
             now <= now + 1;
             if (u_mvau.claim) begin
                 tiles <= tiles + 1;
-                if (tiles == 1) cyc_first <= now;
+                if (tiles == 2) cyc_first <= now;
                 cyc_last <= now;
             end
         end

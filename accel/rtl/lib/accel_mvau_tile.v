@@ -2,7 +2,9 @@
 // stream interface, folding, multipliers and requantization, but the weights arrive on a stream
 // (s_w) instead of a ROM, and each weight is used for a TILE of T input vectors before the next.
 //
-//   in:  vectors as accel_mvau (BEATS beats of IN_C codes; element (ky*K + kx)*IN_C + c)
+//   in:  vectors as accel_mvau (BEATS beats of IN_C codes; element (ky*K + kx)*IN_C + c); a
+//        beat is read over CPB cycles before it is taken, so s_data must hold while s_valid
+//        waits for s_ready (AXI4-Stream; every library block's output does)
 //   s_w: weight words, PE*SIMD*W_BITS bits, in accel_mvau's ROM order and bit layout (word
 //        nf*SF + sf holds w[nf*PE + pe][sf*SIMD + s] at bit (pe*SIMD + s)*W_BITS); the whole
 //        set of NF*SF words is streamed once per tile (accel_axi_wread repeats the blob)
@@ -14,9 +16,9 @@
 // per image). Order of work per tile: for nf < NF: for t < Tn: for sf < SF: one fold cycle.
 //
 // Buffers (all inferable simple-dual-port RAMs, double buffered):
-//   tile buffer   2 x T*SF words of SIMD*IN_BITS (word t*SF + sf): fills with tile i+1 while
-//                 tile i computes; a vector is assembled in a shift register (BEATS beats) and
-//                 written in SF cycles (the input then waits: one vector per BEATS+SF-1 cycles)
+//   tile buffer   MB = SIMD/G banks of 2 x T*SF words of G*IN_BITS (G = gcd(IN_C, SIMD);
+//                 word t*SF + sf): fills with tile i+1 while tile i computes, a G-code chunk a
+//                 cycle from the held beat (no vector register): one vector per N/G cycles
 //   weight buffer 2 x SF words of PE*SIMD*W_BITS: loads fold nf+1 while fold nf computes
 //   output buffer 2 x T*NF words of PE*OUT_BITS (word nf*T + t): tile i is emitted while tile
 //                 i+1 computes; an output vector takes NF reads + 3 cycles
@@ -25,7 +27,8 @@
 // are loaded), so backpressure only delays issue.
 //
 // Cycles per tile in steady state (Tn vectors; no input gaps, output backpressure or DDR stalls):
-//   max( NF*Tn*SF + 1 + W_wait,  Tn*(BEATS + SF - 1),  Tn*(NF + 3) )
+//   max( NF*Tn*SF + 1 + W_wait,  Tn*N/G,  Tn*(NF + 3) )
+//   (N/G = SF when SIMD divides IN_C, BEATS when IN_C divides SIMD)
 // where W_wait = cycles a fold waits for its SF weight words (0 when s_w delivers a word at
 // least every Tn cycles: accel_axi_wread gives one per ceil(WW/64)+1 cycles at most); the ideal
 // is NF*Tn*SF (+1: the cycle that claims the tile). Weight traffic: NF*SF words per tile.
@@ -72,6 +75,14 @@ module accel_mvau_tile #(
     output reg                       m_valid,
     input  wire                      m_ready
 );
+    function integer gcd(input integer a, input integer b);
+        integer d;
+        begin
+            gcd = 1;
+            for (d = 2; d <= a; d = d + 1)
+                if (a % d == 0 && b % d == 0) gcd = d;
+        end
+    endfunction
     localparam N  = BEATS * IN_C;
     localparam SF = N / SIMD;
     localparam NF = (OUT_C + PE - 1) / PE;
@@ -89,6 +100,12 @@ module accel_mvau_tile #(
     localparam OAW = $clog2(2 * T * NF + 1);   // output buffer address (2 banks)
     localparam WAW = $clog2(2 * SF);           // weight buffer address (2 banks)
     localparam XS  = SIMD * IN_BITS;
+    localparam G   = gcd(IN_C, SIMD);              // codes per tile buffer chunk
+    localparam CPB = IN_C / G;                     // chunks per beat: cycles to write one
+    localparam MB  = SIMD / G;                     // tile buffer banks: chunks per fold
+    localparam GB  = G * IN_BITS;
+    localparam CJW = (CPB > 1) ? $clog2(CPB) : 1;
+    localparam MBW = (MB > 1) ? $clog2(MB) : 1;
 
     generate
         if (MUL < 0 || MUL > 2 || LANES < 1 || (MUL != 1 && LANES != 1) ||
@@ -97,58 +114,63 @@ module accel_mvau_tile #(
         end
     endgenerate
 
+    reg [TAW-1:0] ta;                // tile buffer word read next (compute, below)
+
     // ---------------- fill: input vectors -> tile buffer ----------------
-    reg [XS-1:0] tram [0:2*T*SF-1];
-    reg [N*IN_BITS-1:0] inbuf;
-    reg in_full, in_last;
-    reg [BTW-1:0] beat;
-    reg [SFW-1:0] wsf;
-    reg fb;                          // bank being filled
-    reg [TAW-1:0] fwa;               // its write address
-    reg [TW-1:0] tp;                 // vector within the tile
-    reg [PXW-1:0] pix;               // vector within the image
-    reg [1:0] tfull;                 // bank holds a complete tile
+    // No vector register: a beat is cut into CPB chunks of G = gcd(IN_C, SIMD) codes, one
+    // written per cycle straight from s_data (held by the sender: s_ready only with the beat's
+    // last chunk), chunk k of a vector into bank k % MB at word t*SF + k/MB. Fold sf is then
+    // word t*SF + sf of all MB banks side by side: no read-side select, and only a CPB:1 mux
+    // of IN_C codes on the write side (SIMD | IN_C: one bank, a mux; IN_C | SIMD: MB banks,
+    // no mux).
     reg [TW-1:0] tlen [0:1];
     reg tlst [0:1];
-    wire writing = in_full && !tfull[fb];
-    wire wdone = writing && (wsf == SF - 1);
+    reg fb;                          // bank half being filled
+    reg [TAW-1:0] fwa;               // its word address (t*SF + fold being filled)
+    reg [BTW-1:0] beat;
+    reg [CJW-1:0] wj;                // chunk within the beat
+    reg [MBW-1:0] wb;                // bank of that chunk
+    reg [TW-1:0] tp;                 // vector within the tile
+    reg [PXW-1:0] pix;               // vector within the image
+    reg [1:0] tfull;                 // half holds a complete tile
+    wire wen = s_valid && !tfull[fb];                  // a chunk is written
+    assign s_ready = !tfull[fb] && (wj == CPB - 1);    // not from s_valid: no path back
+    wire push = s_valid && s_ready;                    // the beat is taken
+    wire vdone = push && (beat == BEATS - 1);          // ... and it ends a vector
     wire tile_end = (tp == T - 1) || (pix == NPIX - 1);
-    assign s_ready = !in_full || wdone;
-    wire push = s_valid && s_ready;
-    wire [XS-1:0] fsel [0:SF];
-    assign fsel[0] = {XS{1'b0}};
-    genvar f;
+    wire [GB-1:0] chunk;
+    wire [XS-1:0] xrd;               // fold word at ta, all banks (stage 1 register)
+    genvar j;
     generate
-        for (f = 0; f < SF; f = f + 1) begin : g_fslice
-            assign fsel[f + 1] = fsel[f] | ({XS{wsf == f}} & inbuf[f*XS +: XS]);
+        if (CPB > 1) begin : g_cut
+            accel_mux #(.N(CPB), .W(GB)) u_cut (.in(s_data), .sel(wj), .out(chunk));
+        end else begin : g_whole
+            assign chunk = s_data;
         end
-        if (BEATS == 1) begin : g_one
-            always @(posedge clk) if (push) inbuf <= s_data;
-        end else begin : g_shift
-            always @(posedge clk)
-                if (push) inbuf <= {s_data, inbuf[N*IN_BITS-1:IN_C*IN_BITS]};
+        for (j = 0; j < MB; j = j + 1) begin : g_tbank
+            reg [GB-1:0] mem [0:2*T*SF-1];
+            reg [GB-1:0] q;
+            always @(posedge clk) begin
+                if (wen && wb == j) mem[fwa] <= chunk;
+                q <= mem[ta];
+            end
+            assign xrd[j*GB +: GB] = q;
         end
     endgenerate
-    always @(posedge clk) if (writing) tram[fwa] <= fsel[SF];
-    always @(posedge clk) if (wdone && tile_end) begin
-        tlen[fb] <= tp + 1'b1; tlst[fb] <= in_last;
+    always @(posedge clk) if (vdone && tile_end) begin
+        tlen[fb] <= tp + 1'b1; tlst[fb] <= s_last;
     end
     always @(posedge clk or negedge rst_n) begin
         if (!rst_n) begin
-            beat <= 0; in_full <= 1'b0; in_last <= 1'b0; wsf <= 0; fb <= 1'b0; fwa <= 0;
-            tp <= 0; pix <= 0;
+            beat <= 0; wj <= 0; wb <= 0; fb <= 1'b0; fwa <= 0; tp <= 0; pix <= 0;
         end else begin
-            if (push) begin
-                beat <= (beat == BEATS - 1) ? 0 : beat + 1'b1;
-                if (beat == BEATS - 1) in_last <= s_last;
+            if (wen) begin
+                wj <= (wj == CPB - 1) ? 0 : wj + 1'b1;
+                wb <= (wb == MB - 1) ? 0 : wb + 1'b1;
+                if (wb == MB - 1) fwa <= fwa + 1'b1;   // a vector is whole words: no wrap
             end
-            if (push && beat == BEATS - 1) in_full <= 1'b1;
-            else if (wdone) in_full <= 1'b0;
-            if (writing) begin
-                wsf <= (wsf == SF - 1) ? 0 : wsf + 1'b1;
-                fwa <= fwa + 1'b1;
-            end
-            if (wdone) begin
+            if (push) beat <= (beat == BEATS - 1) ? 0 : beat + 1'b1;
+            if (vdone) begin
                 pix <= (pix == NPIX - 1) ? 0 : pix + 1'b1;
                 tp <= tile_end ? 0 : tp + 1'b1;
                 if (tile_end) begin
@@ -177,7 +199,7 @@ module accel_mvau_tile #(
     reg [NFW-1:0] nf;
     reg [TW-1:0] t;
     reg [SFW-1:0] sf;
-    reg [TAW-1:0] ta, tbase;
+    reg [TAW-1:0] tbase;
     reg [OAW-1:0] ofold;             // ob*T*NF + nf*T
     reg [1:0] ofull;                 // output bank holds a computed tile
     reg [TW-1:0] olen [0:1];
@@ -221,7 +243,7 @@ module accel_mvau_tile #(
         if (!rst_n) begin
             tfull <= 2'b00; wfull <= 2'b00; lb <= 1'b0; lsf <= 0;
         end else begin
-            if (wdone && tile_end) tfull[fb] <= 1'b1;
+            if (vdone && tile_end) tfull[fb] <= 1'b1;
             if (issue && tile_fin) tfull[ctb] <= 1'b0;
             if (wpush) begin
                 lsf <= (lsf == SF - 1) ? 0 : lsf + 1'b1;
@@ -254,13 +276,12 @@ module accel_mvau_tile #(
     endfunction
 
     // ---------------- stage 1: buffer and ROM reads ----------------
-    reg [XS-1:0] xq;
+    wire [XS-1:0] xq = xrd;
     reg [WW-1:0] wq;
     reg [PE*B_BITS-1:0] bq;
     reg v1, first1, lastsf1, fin1, ob1;
     reg [OAW-1:0] oa1;
     always @(posedge clk) begin
-        xq <= tram[ta];
         wq <= wram[wra];
         bq <= brom[nf];
         first1 <= (sf == 0); lastsf1 <= (sf == SF - 1); fin1 <= tile_fin; ob1 <= ob;
@@ -363,13 +384,22 @@ module accel_mvau_tile #(
     reg [NFW-1:0] enf, rnf;
     reg [OAW-1:0] ea;
     reg [PE*OUT_BITS-1:0] od;
-    reg [NF*PE*OUT_BITS-1:0] out_q;  // a ragged last fold's extra codes drive nothing
+    // The one pixel-wide register: the NF words shift in from the top (word nf ends at nf: no
+    // per-fold write decode); a ragged last fold's extra codes drive nothing.
+    reg [NF*PE*OUT_BITS-1:0] out_q;
     assign m_data = out_q[OUT_C*OUT_BITS-1:0];
+    generate
+        if (NF > 1) begin : g_oshift
+            always @(posedge clk)
+                if (rv) out_q <= {od, out_q[NF*PE*OUT_BITS-1:PE*OUT_BITS]};
+        end else begin : g_oone
+            always @(posedge clk) if (rv) out_q <= od;
+        end
+    endgenerate
     wire estart = ofull[eb] && !ebusy && !m_valid;
     wire elast = (et == olen[eb] - 1);
     always @(posedge clk) begin
         od <= oram[ea];
-        if (rv) out_q[rnf*PE*OUT_BITS +: PE*OUT_BITS] <= od;
         if (rv && rnf == NF - 1) m_last <= olst[eb] && elast;
     end
     always @(posedge clk or negedge rst_n) begin
