@@ -422,7 +422,7 @@ def _run(args) -> int:
         acc = driver.Accelerator(sim_overlay, meta, allocate=sim_overlay.allocate,
                                  timeout_s=args.timeout, batch=args.batch)
         where = f"simulated device ({args.simulator} RTL simulation, {sim_overlay.device.rtl_dir})"
-    images = data.images_for(qm, args.images)
+    images = data.images_for(qm, args.images, args.dataset)
     x, y, name = images.x, images.y, images.dataset
     t0 = time.perf_counter()
     res = acc.run(x)
@@ -780,6 +780,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "board: the overlay's model.onnx)")
     r.add_argument("--images", type=config.cli_int(1, 10_000_000), default=16,
                    help="first N test images of the model's dataset")
+    r.add_argument("--dataset", default=None, help="mnist, fashion-mnist or folder:PATH, resized "
+                   "to the model's input (default: the dataset the model file names)")
     r.add_argument("--overlay", default=None, metavar="DIR", help="board: the overlay folder "
                    "(default build/BOARD/overlay); sim: an RTL folder or `accel build --backend "
                    "rtl` folder (default: generate the RTL for the model, cached)")

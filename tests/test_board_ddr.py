@@ -173,6 +173,11 @@ def test_cli_run_board_sim(design, capsys, tmp_path):
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert f"{IMAGES} mnist test images" in out and "golden model: 0 mismatching images" in out
+    # --dataset: another dataset's images, resized to the model's input (the zoo's 224x224
+    # SqueezeNets name none)
+    assert main(argv + ["--dataset", "fashion-mnist"]) == 0
+    out = capsys.readouterr().out
+    assert f"{IMAGES} fashion-mnist test images" in out and "0 mismatching images" in out
     copy = tmp_path / "rtl"
     shutil.copytree(rtl, copy)
     other = argv[:4] + [str(copy)] + argv[5:]
