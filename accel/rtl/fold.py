@@ -24,6 +24,12 @@ from dataclasses import dataclass, replace
 from accel.core.errors import AccelError
 
 MUL_STYLES = ("dsp", "pack", "lut")
+# The SIMD products of a "dsp" fold are summed by a cascade of DSP48E1 post-adders in one cycle,
+# one DSP stage per SIMD lane (accel/rtl/timing.py counts them). The default designs' deepest
+# path is 4 stages + a 6-CARRY4 accumulator (~12 ns, the timing proxy's ~82 MHz); SqueezeNet
+# v1.1's mapper design with SIMD 18 measured 18 stages, 35 ns (~28 MHz). Wider "dsp" folds are
+# not offered: PE grows instead.
+MAX_DSP_CHAIN = 4
 FOLDED = ("conv", "maxpool")  # the layer kinds with a fold; the others have fixed cycles
 
 
@@ -158,18 +164,20 @@ def styles(layer) -> tuple:
     return ("dsp", "lut") + (("pack",) if lanes > 1 else ())
 
 
-def options(layer, pe_values=None) -> list[Fold]:
+def options(layer, pe_values=None, chain_cap: bool = True) -> list[Fold]:
     """Every legal fold of a convolution: PE one of pes() (a divisor of the output channels or
     the fewest rows for a fold count), SIMD a divisor of the fan-in; packing only with two or
     more PE rows to share a DSP48E1; windowed layers take their window one position or one
-    column (K positions) per beat. A max-pool: PE a divisor of its channels."""
+    column (K positions) per beat; "dsp" folds up to MAX_DSP_CHAIN SIMD lanes (chain_cap: the
+    mapper's; a fold.yaml may ask for more). A max-pool: PE a divisor of its channels."""
     if layer.kind == "maxpool":
         return [Fold(pe, 1) for pe in (pe_values or divisors(layer.shape[0]))]
     k = layer.weight.shape[2]
     pars = (1, k) if windowed(layer) and k > 1 else (1,)  # a column per beat: accel_swu PAR=K
     return [Fold(pe, simd, m, par) for pe in (pe_values or pes(layer.shape[0]))
             for simd in divisors(layer.fan_in) for m in styles(layer) for par in pars
-            if m != "pack" or pe > 1]
+            if (m != "pack" or pe > 1)
+            and (m != "dsp" or simd <= MAX_DSP_CHAIN or not chain_cap)]
 
 
 def ddr_options(layer, opts: list[Fold]) -> list[Fold]:
@@ -215,7 +223,7 @@ def matching(layer, want: dict) -> list[Fold]:
     want = dict(want)
     tile = want.pop("tile", 0)
     check(layer, Fold(want.get("pe") or 1, want.get("simd") or 1, tile=tile))
-    opts = options(layer, [want["pe"]] if "pe" in want else None)
+    opts = options(layer, [want["pe"]] if "pe" in want else None, chain_cap=False)  # by hand
     found = [replace(f, tile=tile) for f in opts
              if all(getattr(f, k) == v for k, v in want.items())]
     if not found:
