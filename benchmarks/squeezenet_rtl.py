@@ -20,7 +20,9 @@ Per variant and weight width:
 - the first image again with every stream captured inside the simulation: every layer's codes
   vs the golden model's, and per layer the share of zeros, of saturated codes and of the most
   common code (no layer may be > 95 % one code: a check on dead activations proves nothing);
-- --yosys: `accel estimate --yosys` of the design (LUT, FF, DSP48E1, BRAM36; long).
+- --yosys: `accel estimate --yosys` of the design (LUT, FF, DSP48E1, BRAM36, the timing proxy);
+  --yosys-fit maps with `accel rtl --yosys-fit` (synthesized, mapped again while yosys counts
+  more than the reserve) and records its rounds.
 Records benchmarks/results/squeezenet_rtl.json (rewritten after each step; runs of other variants
 already there for the same board are kept) and prints a line per run.
 """
@@ -53,9 +55,14 @@ VARIANTS = {"v1.1": ("squeezenet1_1", "none"), "v1.0": ("squeezenet1_0", "none")
 TRAFFIC = {"valid_gaps": 0.1, "backpressure": 0.3}
 
 
-def design(qm, out: Path, board: str) -> dict:
+def design(qm, out: Path, board: str, yosys_fit: bool = False) -> dict:
     t0 = time.time()
-    man = generate(qm, out, board=board, force=True)
+    if yosys_fit:  # `accel rtl --yosys-fit`: mapped again while yosys counts over the reserve
+        from accel.rtl import fit
+
+        man = fit.write_checked(qm, out, None, board, force=True)
+    else:
+        man = generate(qm, out, board=board, force=True)
     m = man["fold"]["mapping"]
     return {"seconds": round(time.time() - t0, 1), "images_per_s_model": m["images_per_s"],
             "ii_cycles_model": m["ii_cycles"], "bottleneck": m["bottleneck"],
@@ -64,7 +71,9 @@ def design(qm, out: Path, board: str) -> dict:
             "budget": {k: round(v) for k, v in m["budget"].items()},
             "ddr_layers": [l["name"] for l in (man["ddr"] or {}).get("layers", [])],
             "ddr_bytes_per_image_model": m["ddr"]["bytes_per_image"],
-            "ddr_mb_s_model": m["ddr"]["mb_s"], "fold": m["layers"]}, man
+            "ddr_mb_s_model": m["ddr"]["mb_s"], "fold": m["layers"],
+            **({"yosys_fit": json.loads((out / "yosys_fit.json").read_text())}
+               if yosys_fit else {})}, man
 
 
 def simulated(qm, out: Path, man: dict, x, gold, args) -> dict:
@@ -105,9 +114,11 @@ def yosys(out: Path, board: str) -> dict:
 
     t0 = time.time()
     e = estimate(out, board)
+    t = e.get("timing") or {}
     return {"seconds": round(time.time() - t0), **{k: e[k] for k in ("LUT", "FF", "DSP", "BRAM36")},
             "utilization": {k: round(v, 3) for k, v in e["utilization"].items()},
-            "lut_levels": e["timing"]["lut_levels"] if e.get("timing") else None}
+            "timing": {k: t.get(k) for k in ("lut_levels", "carry4_chain", "dsp_stages",
+                                             "delay_ns", "est_fmax_mhz", "path")}}
 
 
 def main() -> None:
@@ -120,7 +131,9 @@ def main() -> None:
     ap.add_argument("--calib", type=int, default=64)
     ap.add_argument("--ddr-latency", type=int, default=40)
     ap.add_argument("--ddr-stalls", type=float, default=0.2)
-    ap.add_argument("--yosys", action="store_true", help="also synthesize each design (long)")
+    ap.add_argument("--yosys", action="store_true", help="also synthesize each design (minutes)")
+    ap.add_argument("--yosys-fit", action="store_true",
+                    help="map with `accel rtl --yosys-fit` (implies --yosys)")
     ap.add_argument("--work", default="build/bench-squeezenet-rtl")
     ap.add_argument("--out", default=str(RESULTS / "squeezenet_rtl.json"))
     args = ap.parse_args()
@@ -145,7 +158,7 @@ def main() -> None:
             rec = results["runs"][name] = {"model": str(qm.path)}
             out = Path(args.work) / name
             try:
-                rec["design"], man = design(qm, out, args.board)
+                rec["design"], man = design(qm, out, args.board, args.yosys_fit)
             except AccelError as e:
                 rec["refused"] = str(e)
                 print(f"{name}: refused: {e}", flush=True)
@@ -157,7 +170,7 @@ def main() -> None:
             save()
             rec["layers"] = per_layer(qm, out, man, x, trace, args)
             save()
-            if args.yosys:
+            if args.yosys or args.yosys_fit:  # cached after --yosys-fit's last round
                 rec["yosys"] = yosys(out, args.board)
                 save()
             d, s, l = rec["design"], rec["simulation"], rec["layers"]
