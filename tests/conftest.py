@@ -53,6 +53,8 @@ SLOW_FIRST = [
     "test_build_resume.py",     # 58 (90 s: one process at a time): four builds of a small net
     "test_rtl_blocks.py",       # 52: cocotb block testbenches on Icarus, one Verilator build
     "test_driver.py",           # 55: makes the simulated device's Verilator build
+    "test_board_ddr.py",        # ~60: a DDR design through the driver and the simulated device
+    "test_rtl_ctrl.py",         # cocotb AXI4-Lite register block on Icarus and Verilator
     "test_rtl_estimate.py",     # 51: yosys on a small net
     "test_build.py",            # 115 [75]: the default model's C-sim, the rtl backend on Icarus
                                 # (2 MNIST images, the default design)
