@@ -387,11 +387,13 @@ def bypass_depths(qm: QuantModel, consumers: list, join, src: Stream) -> list[in
 
 
 def fork(net: Netlist, src: Stream, consumers: list, windowed: list[bool],
-         depths: list[int] | None = None) -> list[Stream]:
+         depths: list[int] | None = None, burst: int = 0) -> list[Stream]:
     """Split src to two consumers. depths: a FIFO depth per branch (0: none), for branches that
     meet at an add (bypass_depths). Otherwise a branch that starts without a line buffer gets a
     FIFO of two rows + slack: the windowed branch swallows about a row before it emits anything,
-    and the join (concat) would otherwise stall the fork for good."""
+    and the join (concat) would otherwise stall the fork for good. burst: pixels the windowed
+    branch may take at once beyond that (a DDR-weight conv takes a tile of output rows' input,
+    then computes it: two tiles of slack keep the fork from waiting on it)."""
     outs = []
     names = [f"{src.name}_f{i}" for i in range(2)]
     branch = [net.stream(n, src.channels, src.bits, src.signed, src.frac, src.height, src.width)
@@ -399,7 +401,8 @@ def fork(net: Netlist, src: Stream, consumers: list, windowed: list[bool],
     net.inst("accel_fork", f"u_{src.name}_fork", dict(W=src.width_bits),
              {**_ports("s", src), **_ports("m0", branch[0]), **_ports("m1", branch[1])})
     if depths is None:
-        depths = [0 if win or not any(windowed) else 2 * src.width + 8 for win in windowed]
+        depths = [0 if win or not any(windowed) else 2 * src.width + 8 + 2 * burst
+                  for win in windowed]
     for s, depth in zip(branch, depths):
         if not depth:
             outs.append(s)
@@ -439,7 +442,10 @@ def build_netlist(qm: QuantModel, folds: dict,
         join = _join(qm, consumers)
         depths = (bypass_depths(qm, consumers, join, tensors[tensor])
                   if join is not None and join.kind == "add" else None)
-        pending[tensor] = fork(net, tensors[tensor], consumers, windowed, depths)
+        tiles = [folds[l.name].tile for l in consumers
+                 if l.kind == "conv" and l.name in folds and folds[l.name].tile]
+        pending[tensor] = fork(net, tensors[tensor], consumers, windowed, depths,
+                               max(tiles, default=0))
         return pending[tensor].pop(0)
 
     beats = fold_beat_convs(qm)
