@@ -303,3 +303,22 @@ def test_board_flow_checks_the_weight_image(net, tmp_path):
     with pytest.raises(AccelError, match=r"weights.bin: missing or not the \d+ bytes"):
         accel_from_rtl({**m, "ddr": {**m["ddr"], "bytes": m["ddr"]["bytes"] + 8}},
                        root / "ddr", "rtl")
+
+
+def test_branch_fifo_holds_two_tiles_of_a_ddr_expand(net):
+    """The fork in front of a fire whose expand3x3 reads its weights from DDR gives the
+    expand1x1 branch a FIFO two tiles deeper (the tile unit takes a tile's input in a burst):
+    fire3.expand3x3 is tiled (T 6), fire2's expand3x3 is not."""
+    _, root, m, onchip, _, _ = net
+    top = (root / "ddr" / "rtl" / "accel_top.v").read_text()
+    top0 = (root / "onchip" / "rtl" / "accel_top.v").read_text()
+
+    def depth(text, fifo):
+        line = next(l for l in text.splitlines() if f"u_{fifo} " in l or f"u_{fifo}(" in l)
+        return int(line.split(".DEPTH(")[1].split(")")[0])
+
+    width = next(l for l in net[0].layers if l.name == "fire3.squeeze").shape[2]
+    tile = DDR_LAYERS["fire3.expand3x3"]["tile"]
+    assert depth(top, "fire3_squeeze_f0_q") == 2 * width + 8 + 2 * tile
+    assert depth(top0, "fire3_squeeze_f0_q") == 2 * width + 8
+    assert depth(top, "fire2_squeeze_f0_q") == depth(top0, "fire2_squeeze_f0_q")
