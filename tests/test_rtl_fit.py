@@ -15,11 +15,13 @@ from accel.rtl import estimate as est
 from accel.rtl import fit
 
 
-def stand_in(factor):
-    """An `estimate` whose LUT and FF are the design's model figures times factor."""
+def stand_in(factor, bram=1.0):
+    """An `estimate` whose LUT and FF are the design's model figures times factor (BRAM36
+    times bram)."""
     def estimate(rtl_dir, board="zybo", cache=True):
         used = json.loads((Path(rtl_dir) / "accel_rtl.json").read_text())["fold"]["mapping"]["used"]
-        return {"LUT": round(used["LUT"] * factor), "FF": round(used["FF"] * factor)}
+        return {"LUT": round(used["LUT"] * factor), "FF": round(used["FF"] * factor),
+                "BRAM36": used["BRAM36"] * bram}
     return estimate
 
 
@@ -47,7 +49,8 @@ def test_a_model_that_agrees_takes_one_round(tmp_path, monkeypatch):
 
 def test_never_fitting_is_refused_with_a_fix(tmp_path, monkeypatch, capsys):
     # yosys always just over the reserve: three rounds, then a refusal naming a slower target
-    monkeypatch.setattr(est, "estimate", lambda d, b="zybo", cache=True: {"LUT": 14081, "FF": 1})
+    monkeypatch.setattr(est, "estimate", lambda d, b="zybo", cache=True: {"LUT": 14081, "FF": 1,
+                                                                        "BRAM36": 0})
     with pytest.raises(AccelError, match=r"after 3 mappings yosys still counts LUT 14,081 "
                                          r"of 14,080 on the zybo: ask for a slower design "
                                          r"\(--target-fps \d+\)"):
@@ -57,3 +60,17 @@ def test_never_fitting_is_refused_with_a_fix(tmp_path, monkeypatch, capsys):
     assert main(["rtl", "--out", str(tmp_path / "r2"), "--yosys-fit"]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and "yosys counts LUT" in err and "no design fits" in err
+
+
+def test_block_ram_over_the_reserve_is_checked_too(tmp_path, monkeypatch):
+    """BRAM36 is exact per block, but buffers the mapper plans outside its per-layer costs can
+    add some: yosys' count is held to the 90 % reserve as LUT and FF are."""
+    monkeypatch.setattr(est, "estimate", stand_in(1.0, bram=10.0))  # far over 54 RAMB36
+    out = tmp_path / "rtl"
+    try:
+        fit.write_checked(load_model(DEFAULT_MODEL), out, None, "zybo", log=lambda _: None)
+    except AccelError as e:
+        assert "BRAM36" in str(e)
+    rounds = json.loads((out / fit.RECORD).read_text())["rounds"]
+    assert rounds[0]["yosys"]["BRAM36"] > rounds[0]["limit"]["BRAM36"]
+    assert len(rounds) == 1 or rounds[1]["scale"]["BRAM36"] > 1
