@@ -23,6 +23,9 @@ Per variant and weight width:
 - --yosys: `accel estimate --yosys` of the design (LUT, FF, DSP48E1, BRAM36, the timing proxy);
   --yosys-fit maps with `accel rtl --yosys-fit` (synthesized, mapped again while yosys counts
   more than the reserve) and records its rounds.
+A model that does not map onto the board is recorded as refused, with the mapper's numbers.
+`ACCEL_BOARDS=benchmarks/boards ... --board z020-logic-x4` (a hypothetical budget: the xc7z020's
+DSP and BRAM, 4x its LUT/FF) runs such a variant through the RTL at full size anyway.
 Records benchmarks/results/squeezenet_rtl.json (rewritten after each step; runs of other variants
 already there for the same board are kept) and prints a line per run.
 """
