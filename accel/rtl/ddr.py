@@ -92,12 +92,15 @@ def layer_traffic(cout: int, n: int, w_bits: int, pixels: int, t: int, pe: int =
             "bytes": nbytes * passes, "bursts": bursts_per_pass(nbytes) * passes}
 
 
+def fold_traffic(layer, fold) -> dict:
+    """layer_traffic of a conv with a tiled fold."""
+    return layer_traffic(layer.shape[0], layer.fan_in, layer.wtype.bits, layer.out_pixels,
+                         fold.tile, fold.pe)
+
+
 def layer_bytes(layer, fold) -> int:
     """DDR bytes a conv reads per image with this fold: its blob once per tile (0 on chip)."""
-    if not fold.tile:
-        return 0
-    return layer_traffic(layer.shape[0], layer.fan_in, layer.wtype.bits, layer.out_pixels,
-                         fold.tile, fold.pe)["bytes"]
+    return fold_traffic(layer, fold)["bytes"] if fold.tile else 0
 
 
 def ddr_traffic(qm, layers, t: int | None = None) -> dict:
@@ -148,9 +151,7 @@ def plan(qm, folds: dict) -> dict:
         f = folds.get(layer.name) if layer.kind == "conv" else None
         if not f or not f.tile:
             continue
-        cout, cin, kh, kw = layer.weight.shape
-        rec = layer_traffic(cout, cin * kh * kw, layer.wtype.bits, layer.out_pixels, f.tile,
-                            f.pe)
+        rec = fold_traffic(layer, f)
         offset = -(-end // ALIGN) * ALIGN
         end = offset + rec["pass_bytes"]
         out[layer.name] = {"offset": offset, "bytes": rec["pass_bytes"], "tile": f.tile,
