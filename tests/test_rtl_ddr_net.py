@@ -20,6 +20,7 @@ from accel import golden
 from accel.core import config, stream
 from accel.core.errors import AccelError
 from accel.core.modelfile import load_model
+from accel.rtl.netlist import fold_beat_convs
 from accel.rtl import ddr, fold, resources, simddr
 from accel.rtl.generate import write as generate
 from accel.rtl.sim import layer_mismatches, simulate
@@ -74,7 +75,11 @@ def test_design_and_blob(net):
         assert rec["bytes_per_image"] == rec["passes"] * rec["bytes"]
         assert f"output wire [31:0] {rec['port']}_araddr" in top
         assert f"input  wire [63:0] {rec['port']}_rdata" in top
-        assert recs[name]["tile"] == f.tile and recs[name]["cycles"] == fold.layer_cycles(layer, f)
+        beats = name in fold_beat_convs(qm)  # conv10 emits a fold a beat into the pool
+        assert recs[name]["tile"] == f.tile
+        assert recs[name]["cycles"] == fold.layer_cycles(layer, f, beats)
+        assert recs[name].get("codes_per_beat", layer.shape[0]) == (f.pe if beats else
+                                                                    layer.shape[0])
         lid = rec["port"][len("m_axi_"):]
         assert not (root / "ddr" / "rtl" / f"{lid}_w.mem").exists()
     assert m["ddr"]["bytes_per_image"] == sum(r["bytes_per_image"] for r in plan.values())
@@ -188,6 +193,9 @@ def test_tiled_cycle_model(net):
     f = fold.Fold(2, 11, tile=4)
     per = [max(3 * t * 1 + 1, t * (1 + 1 - 1), t * (3 + 3)) for t in (4, 4, 1)]
     assert fold.layer_cycles(conv10, f) == sum(per) == 24 + 24 + 6
+    # a fold a beat into the global pool: 4 cycles a beat, 4*NF a pixel
+    per = [max(3 * t * 1 + 1, t * (1 + 1 - 1), t * 4 * 3) for t in (4, 4, 1)]
+    assert fold.layer_cycles(conv10, f, fold_beats=True) == sum(per) == 48 + 48 + 12
     # the same options as on-chip, with the tile carried (the mapper keeps choosing on-chip)
     opts = fold.matching(conv10, {"pe": 2, "simd": 11, "tile": 4})
     assert opts and all(o.tile == 4 for o in opts)

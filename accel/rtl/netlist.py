@@ -136,8 +136,8 @@ def _window(net: Netlist, src: Stream, name: str, k: int, stride: int, pads, oh:
 
 def conv(net: Netlist, layer, src: Stream, f: folding.Fold, fold_beats: bool = False) -> Stream:
     """fold_beats (a conv whose only consumer is a global pool, fold_beat_convs): the MVAU emits
-    a fold of PE codes a beat (M_C = PE), so no Cout-wide output register; a tiled fold keeps
-    whole pixels."""
+    a fold of PE codes a beat (M_C = PE), so no Cout-wide output register (accel_mvau or, weights
+    in DDR, accel_mvau_tile)."""
     lid = ident(layer.name)
     k = layer.weight.shape[2]  # square (accel.core.kinds)
     beats = folding.beats(layer, f)
@@ -153,7 +153,7 @@ def conv(net: Netlist, layer, src: Stream, f: folding.Fold, fold_beats: bool = F
     wmem, bmem, bbits = weight_rom(layer, f, net.roms)
     net.mems[f"{lid}_b.mem"] = bmem
     lo, hi = arith.code_range(out.bits, out.signed, out.narrow)
-    m_c = f.pe if fold_beats and not f.tile and f.pe < cout else cout
+    m_c = f.pe if fold_beats and f.pe < cout else cout
     dst = net.stream(lid, m_c, out.bits, out.signed, out.frac, oh, ow)
     params = dict(BEATS=beats, IN_C=feed.channels, IN_BITS=src.bits, IN_SIGNED=int(src.signed),
                   OUT_C=cout, PE=f.pe, SIMD=f.simd, W_BITS=layer.wtype.bits, B_BITS=bbits,
@@ -177,7 +177,7 @@ def conv(net: Netlist, layer, src: Stream, f: folding.Fold, fold_beats: bool = F
                            mul=f.mul, dsps=mul.dsps(f.pe, f.simd, f.mul, src.bits,
                                                     layer.wtype.bits),
                            multipliers=f.multipliers, macs=layer.macs,
-                           cycles=folding.layer_cycles(layer, f), acc_bits=acc_w,
+                           cycles=folding.layer_cycles(layer, f, m_c != cout), acc_bits=acc_w,
                            window=win, par=f.par, **({"tile": f.tile} if f.tile else {}),
                            **({"codes_per_beat": m_c} if m_c != cout else {})))
     return dst

@@ -315,7 +315,9 @@ def _mvau_tile(p):
            + clog2(p["NPIX"] + 1) + 3 * clog2(2 * t * sf) + 3 * clog2(2 * t * nf + 1))
     lut = dict(lut, sel=0, pick=0, nfdec=0, cut=g * in_bits * mux_luts(cpb),
                ctr=lut["ctr"] + ctr)
-    ff = dict(ff, cbuf=0, inbuf=0, x1=0, x1_pe1=0, out=nf * pe * out_bits, ctr=ff["ctr"] + ctr)
+    # the output register: a pixel's NF folds, or one fold when a fold is the beat (M_C = PE)
+    out = pe if p.get("M_C", p["OUT_C"]) == pe < p["OUT_C"] else nf * pe
+    ff = dict(ff, cbuf=0, inbuf=0, x1=0, x1_pe1=0, out=out * out_bits, ctr=ff["ctr"] + ctr)
     return mems, dsp, lut, ff
 
 
@@ -437,8 +439,8 @@ def layer_instances(layer, fold, fold_beats: bool = False) -> list:
             params = {k: v for k, v in params.items() if k not in ("MUL", "LANES", "M_C")}
             params.update(PE=fold.pe, SIMD=fold.simd,
                           **mul.params(fold.mul, params["IN_BITS"], params["W_BITS"]),
-                          **({"M_C": fold.pe} if module == "accel_mvau" and fold_beats
-                             and fold.pe < params["OUT_C"] else {}))
+                          **({"M_C": fold.pe} if fold_beats and fold.pe < params["OUT_C"]
+                             else {}))
         elif module == "accel_axi_wread":  # its word: one fold's PE x SIMD weights
             params = {**params, "WORD_BITS": fold.pe * fold.simd * layer.wtype.bits,
                       "WORDS": folding.out_folds(layer.shape[0], fold.pe)
