@@ -110,6 +110,36 @@ def tile_cycles(layer, fold: Fold, tn: int, fold_beats: bool = False) -> int:
     return max(nf * tn * sf + 1, tn * tile_fill_cycles(layer, fold), tn * emit)
 
 
+def pool_steps(size: int, k: int, s: int, pad: int, out: int) -> int:
+    """Positions accel_pool steps through along one axis: the input's, plus a virtual one when
+    the last input row (column) ends two windows (padding and ceil mode: the last window holds
+    only that row); accel_pool.v's ODD_R / ODD_C."""
+    q, p = divmod(size - 1 + pad, s)
+    in_a = p < k and q <= out - 1           # the window starting at or before it
+    in_b = q >= 1 and p + s < k and q <= out  # the window before that one
+    return size + int(in_a and in_b)
+
+
+def pool_cycles(h: int, w: int, k: int, s: int, pt: int, pl: int, oh: int, ow: int,
+                cf: int) -> int:
+    """Cycles per image of accel_pool: CF = C/PE steps per position, a step a cycle (measured
+    exactly by tests/test_rtl_pool.py::test_cycles_per_image)."""
+    return pool_steps(h, k, s, pt, oh) * pool_steps(w, k, s, pl, ow) * cf
+
+
+def separable(layer) -> bool:
+    """A max-pool built by accel_pool (partial maxima, no line buffer): each input row and column
+    in at most two windows (K <= 2S) and no window of padding only; others keep accel_swu +
+    accel_maxpool (accel.rtl.netlist.maxpool)."""
+    from accel.core.kinds import _empty_windows
+
+    k, s = layer.kernel[0], layer.stride[0]
+    _, h, w = layer.in_shapes[0]
+    return (k <= 2 * s and max(layer.pads) <= k // 2
+            and not _empty_windows((1, 1, h, w), layer.kernel, layer.stride, layer.pads,
+                                   layer.ceil_mode))
+
+
 def layer_cycles(layer, fold: Fold, fold_beats: bool = False) -> int:
     """Cycles per image of a folded layer. fold_beats: a conv emitting a fold a beat
     (netlist.fold_beat_convs); only a tiled one's emitter is slower for it."""

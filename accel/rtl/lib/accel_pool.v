@@ -1,0 +1,272 @@
+// Separable streaming max-pool (K x K, stride S, K <= 2*S): pixels in raster order in (C codes a
+// beat), pooled pixels out (C codes a beat, m_last on the image's last one). Instead of a line
+// buffer of whole input rows (accel_swu + accel_maxpool) it keeps only partial maxima:
+// - per input row, the horizontal running max of the (at most two) column windows a pixel is in:
+//   2 x C codes (K <= 2*S: column windows ox and ox+2 never overlap, so the window's parity is
+//   its slot);
+// - per output row in progress, the vertical partial max of each window: 2 row slots (row
+//   window parity) of OW x C codes, simple dual-port RAMs of PE codes a word (deep and narrow:
+//   block RAM by bits).
+// A pixel is C/PE steps of PE codes (chunk j = codes j*PE .. j*PE+PE-1). A step updates the
+// horizontal max of each column window holding the pixel (its first in-image column starts it);
+// on a window's last in-image column the row's max hm goes down: each row window holding the
+// row read-modify-writes its (ox, j) word (its first in-image row starts it; a row shared by
+// two windows (K > S) starts the next one's), and the window's last in-image row emits the
+// pooled chunk instead, gathered into the output register. Positions outside the image never
+// win (they are never seen), as in accel.core.kinds.maxpool.
+// Edges: with right/bottom padding a last window may hold only the image's last column (row),
+// which then also ends the window before it. That window is finished at a virtual column W
+// (row H) without data (ODD_C / ODD_R): at most one output per step, in raster order.
+// Timing: two stages, issue (counters, flags, RAM reads) and execute (compare, RAM writes,
+// output); a step a cycle, C/PE cycles per input pixel (and per virtual position), outputs
+// interleaved with the input. The pixel is taken with its first chunk (HOLD = 1: the other
+// chunks wait in a holding register, so the sender is free after one cycle; HOLD = 0: the
+// chunks are read off s_data, which the sender holds, and the pixel is taken with its last).
+// Steps that touch the same RAM word are at least two apart, except when a memory has one word
+// (C/PE = 1, or one output column): then it is a register read where it is used.
+`default_nettype none
+module accel_pool #(
+    parameter C      = 8,
+    parameter BITS   = 8,
+    parameter SIGNED = 0,
+    parameter H      = 5,
+    parameter W      = 5,
+    parameter K      = 3,
+    parameter S      = 2,
+    parameter PT     = 0,    // top / left padding (bottom / right follow from OH / OW)
+    parameter PL     = 0,
+    parameter OH     = 2,
+    parameter OW     = 2,
+    parameter PE     = C,    // channels compared per cycle (divides C)
+    parameter HOLD   = 1
+) (
+    input  wire              clk,
+    input  wire              rst_n,
+    input  wire [C*BITS-1:0] s_data,
+    input  wire              s_last,   // unused: the image size is a parameter
+    input  wire              s_valid,
+    output wire              s_ready,
+    output reg  [C*BITS-1:0] m_data,
+    output reg               m_last,
+    output reg               m_valid,
+    input  wire              m_ready
+);
+    localparam CB  = C * BITS;
+    localparam PB  = PE * BITS;
+    localparam CF  = C / PE;
+    localparam CFW = (CF > 1) ? $clog2(CF) : 1;
+    // the last real column / row: its phase and window; ODD: it ends two windows (see above)
+    localparam CPL = (W - 1 + PL) % S, CQL = (W - 1 + PL) / S;
+    localparam RPL = (H - 1 + PT) % S, RQL = (H - 1 + PT) / S;
+    localparam ODD_C = (CPL < K && CQL <= OW - 1 && CQL >= 1 && CPL + S < K && CQL <= OW) ? 1 : 0;
+    localparam ODD_R = (RPL < K && RQL <= OH - 1 && RQL >= 1 && RPL + S < K && RQL <= OH) ? 1 : 0;
+    localparam WE = W + ODD_C, HE = H + ODD_R;  // positions per row, rows per image
+    localparam XW = (WE > 1) ? $clog2(WE) : 1;
+    localparam YW = (HE > 1) ? $clog2(HE) : 1;
+    localparam PW = (S > 1) ? $clog2(S) : 1;
+    localparam QXW = $clog2(CQL + OW + 2);
+    localparam QYW = $clog2(RQL + OH + 2);
+    localparam VD  = OW * CF;                       // words of a row slot
+    localparam VAW = (VD > 1) ? $clog2(VD) : 1;
+    localparam AW  = $clog2((CQL + 2) * CF + 1);   // the column window's word: qc*CF + j
+    localparam [QXW-1:0] QX0 = PL / S;
+    localparam [PW-1:0]  PX0 = PL % S;
+    localparam [QYW-1:0] QY0 = PT / S;
+    localparam [PW-1:0]  PY0 = PT % S;
+    localparam [AW-1:0]  A0  = (PL / S) * CF;
+
+    // ---- issue: the position (r, c), its chunk j and where its windows are --------------------
+    reg [XW-1:0]  c;
+    reg [YW-1:0]  r;
+    reg [PW-1:0]  pc, pr;       // (c + PL) mod S, (r + PT) mod S
+    reg [QXW-1:0] qc;           // (c + PL) div S: window A = qc (offset pc), B = qc-1 (pc + S)
+    reg [QYW-1:0] qr;
+    reg [CFW-1:0] j;
+    reg [AW-1:0]  aa;           // window A's word: qc*CF + j
+    wire jl    = (CF == 1) || (j == CF - 1);
+    wire c_end = (c == WE - 1);
+    wire r_end = (r == HE - 1);
+    // columns: window A / B holds c, starts there (first in-image column), ends there (last)
+    wire cv  = (ODD_C != 0) && (c == W);            // the virtual column
+    wire ce  = (c == W - 1);
+    wire cvA = cv || ((pc < K) && (qc <= OW - 1));
+    wire cvB = !cv && (qc != 0) && (pc + S < K) && (qc <= OW);
+    wire cfA = !cv && ((c == 0) || (pc == 0));
+    wire cfB = (c == 0);
+    wire clA = cv || (pc == K - 1) || (ce && ODD_C == 0);
+    wire clB = !cv && ((pc + S == K - 1) || ce);
+    wire rv  = (ODD_R != 0) && (r == H);            // the virtual row
+    wire re_ = (r == H - 1);
+    wire rvA = rv || ((pr < K) && (qr <= OH - 1));
+    wire rvB = !rv && (qr != 0) && (pr + S < K) && (qr <= OH);
+    wire rfA = !rv && ((r == 0) || (pr == 0));
+    wire rfB = (r == 0);
+    wire rlA = rv || (pr == K - 1) || (re_ && ODD_R == 0);
+    wire rlB = !rv && ((pr + S == K - 1) || re_);
+    wire hA = cvA && clA, hB = cvB && clB;          // a column window ends: hm goes down
+    wire oA = rvA && rlA, oB = rvB && rlB;          // a row window ends: it is emitted
+    wire virt = cv || rv;                           // no input pixel at this position
+
+    // ---- execute stage registers ----
+    reg          v1;            // a step to execute
+    reg [PB-1:0] x1;            // its chunk
+    reg          pad1, rpad1;   // no data (virtual position) / virtual row (hm never counts)
+    reg [1:0]    hw1, hf1;      // per column slot: holds the position / starts there
+    reg          hsel1;         // the slot whose window ends (hm)
+    reg [1:0]    vw1, vf1;      // per row slot: RMW (held, not ended) / starts there
+    reg          o1, osel1;     // emits a chunk, from this row slot
+    reg          ol1, jl1;      // the image's last output pixel; the pixel's last chunk
+    reg [CFW-1:0] j1;
+    reg [VAW-1:0] a1;
+    wire exec  = v1 && !(o1 && m_valid && !m_ready);   // the output register must be free
+    wire adv   = !v1 || exec;
+    wire [PB-1:0] x0;           // the chunk issued
+    wire avail;
+    generate
+        if (HOLD != 0) begin : g_hold
+            // taken with chunk 0 (s_data), the rest from the holding register
+            assign avail   = virt || (j != 0) || s_valid;
+            assign s_ready = !virt && (j == 0) && adv;
+            if (CF > 1) begin : g_reg
+                reg [CB-1:PB] hold;
+                always @(posedge clk) if (s_valid && s_ready) hold <= s_data[CB-1:PB];
+                accel_mux #(.N(CF), .W(PB)) u_sel (.in({hold, s_data[PB-1:0]}), .sel(j),
+                                                   .out(x0));
+            end else begin : g_one
+                assign x0 = s_data;
+            end
+        end else begin : g_nohold
+            // the sender holds the pixel: read chunk j off s_data, taken with the last chunk
+            assign avail   = virt || s_valid;
+            assign s_ready = !virt && jl && adv;
+            if (CF > 1) begin : g_mux
+                accel_mux #(.N(CF), .W(PB)) u_sel (.in(s_data), .sel(j), .out(x0));
+            end else begin : g_one
+                assign x0 = s_data;
+            end
+        end
+    endgenerate
+    wire issue = avail && adv;
+
+    // ---- the memories: per slot, horizontal maxima (CF words) and vertical partials (VD) ----
+    wire [AW-1:0] ab = aa - CF;                      // window B's word
+    wire [AW-1:0] a0 = hA ? aa : ab;
+    wire [2*PB-1:0] hd, vd;                          // read data at execute, slot e at e*PB
+    wire [2*PB-1:0] hn, vn;                          // new values
+    wire [PB-1:0] hm = hsel1 ? hn[PB +: PB] : hn[0 +: PB];
+    genvar e, i;
+    generate
+        for (e = 0; e < 2; e = e + 1) begin : g_slot
+            if (CF > 1) begin : g_hram
+                reg [PB-1:0] mem [0:CF-1];
+                reg [PB-1:0] q;
+                always @(posedge clk) begin
+                    if (exec && hw1[e]) mem[j1] <= hn[e*PB +: PB];
+                    if (issue) q <= mem[j];
+                end
+                assign hd[e*PB +: PB] = q;
+            end else begin : g_hreg
+                reg [PB-1:0] q;
+                always @(posedge clk) if (exec && hw1[e]) q <= hn[e*PB +: PB];
+                assign hd[e*PB +: PB] = q;
+            end
+            if (VD > 1) begin : g_vram
+                reg [PB-1:0] mem [0:VD-1];
+                reg [PB-1:0] q;
+                always @(posedge clk) begin
+                    if (exec && vw1[e]) mem[a1] <= vn[e*PB +: PB];
+                    if (issue) q <= mem[a0[VAW-1:0]];
+                end
+                assign vd[e*PB +: PB] = q;
+            end else begin : g_vreg
+                reg [PB-1:0] q;
+                always @(posedge clk) if (exec && vw1[e]) q <= vn[e*PB +: PB];
+                assign vd[e*PB +: PB] = q;
+            end
+            // per channel: the running max, started by the first position (f), kept over a
+            // position without data (pad)
+            for (i = 0; i < PE; i = i + 1) begin : g_ch
+                wire [BITS-1:0] h = hd[(e*PE + i)*BITS +: BITS];
+                wire [BITS-1:0] x = x1[i*BITS +: BITS];
+                wire [BITS-1:0] v = vd[(e*PE + i)*BITS +: BITS];
+                wire [BITS-1:0] m = hm[i*BITS +: BITS];
+                wire h_wins = SIGNED ? ($signed(h) >= $signed(x)) : (h >= x);
+                wire v_wins = SIGNED ? ($signed(v) >= $signed(m)) : (v >= m);
+                assign hn[(e*PE + i)*BITS +: BITS] = hf1[e] ? x : ((pad1 || h_wins) ? h : x);
+                assign vn[(e*PE + i)*BITS +: BITS] = vf1[e] ? m : ((rpad1 || v_wins) ? v : m);
+            end
+        end
+        if (K > 2 * S || C % PE != 0) begin : g_bad
+            accel_pool_needs_K_at_most_2S_and_PE_dividing_C u_bad ();  // elaboration error
+        end
+    endgenerate
+    wire [PB-1:0] vout = osel1 ? vn[PB +: PB] : vn[0 +: PB];
+
+    always @(posedge clk) begin
+        if (issue) begin
+            x1 <= x0; j1 <= j; a1 <= a0[VAW-1:0];
+            // slot e's window is A when qc (qr) has parity e, else B
+            hw1   <= qc[0] ? {cvA, cvB} : {cvB, cvA};
+            hf1   <= qc[0] ? {cvA && cfA, cvB && cfB} : {cvB && cfB, cvA && cfA};
+            hsel1 <= hA ? qc[0] : !qc[0];
+            vw1   <= {2{hA || hB}} & (qr[0] ? {rvA && !rlA, rvB && !rlB}
+                                            : {rvB && !rlB, rvA && !rlA});
+            vf1   <= qr[0] ? {rvA && rfA, rvB && rfB} : {rvB && rfB, rvA && rfA};
+            o1    <= (hA || hB) && (oA || oB);
+            osel1 <= oA ? qr[0] : !qr[0];
+            ol1   <= ((hA && qc == OW - 1) || (hB && qc == OW)) &&
+                     ((oA && qr == OH - 1) || (oB && qr == OH));
+            jl1   <= jl;
+            pad1  <= virt; rpad1 <= rv;
+        end
+        if (exec && o1 && jl1) m_last <= ol1;
+    end
+    // the pixel gathered chunk by chunk: chunk j lands at the top and moves down, so after C/PE
+    // chunks chunk 0 is at the bottom (a shift: wiring, no multiplexer)
+    generate
+        if (CF > 1) begin : g_gather
+            always @(posedge clk) if (exec && o1) m_data <= {vout, m_data[CB-1:PB]};
+        end else begin : g_whole
+            always @(posedge clk) if (exec && o1) m_data <= vout;
+        end
+    endgenerate
+
+    always @(posedge clk or negedge rst_n) begin
+        if (!rst_n) begin
+            c <= 0; r <= 0; pc <= PX0; pr <= PY0; qc <= QX0; qr <= QY0; j <= 0; aa <= A0;
+            v1 <= 1'b0; m_valid <= 1'b0;
+        end else begin
+            if (adv) v1 <= issue;
+            if (exec && o1 && jl1) m_valid <= 1'b1;
+            else if (m_ready) m_valid <= 1'b0;
+            if (issue) begin
+                if (!jl) begin
+                    j <= j + 1'b1; aa <= aa + 1'b1;
+                end else begin
+                    j <= 0;
+                    if (c_end) begin                       // next row (or image)
+                        c <= 0; pc <= PX0; qc <= QX0; aa <= A0;
+                        if (r_end) begin
+                            r <= 0; pr <= PY0; qr <= QY0;
+                        end else begin
+                            r <= r + 1'b1;
+                            if (!(ODD_R != 0 && re_)) begin  // the virtual row keeps pr, qr
+                                if (pr == S - 1) begin pr <= 0; qr <= qr + 1'b1; end
+                                else pr <= pr + 1'b1;
+                            end
+                        end
+                    end else begin
+                        c <= c + 1'b1;
+                        if (ODD_C != 0 && ce) aa <= aa - (CF - 1);  // virtual: keeps pc, qc
+                        else if (pc == S - 1) begin
+                            pc <= 0; qc <= qc + 1'b1; aa <= aa + 1'b1;
+                        end else begin
+                            pc <= pc + 1'b1; aa <= aa - (CF - 1);
+                        end
+                    end
+                end
+            end
+        end
+    end
+endmodule
+`default_nettype wire
