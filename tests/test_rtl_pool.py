@@ -148,8 +148,11 @@ def test_verilator(tmp_path):
 
 # ---- mutants: each breaks one rule of the block; the case that exposes it must fail ---------
 MUTANTS = {
-    # the row window's slot (parity) of the emitted chunk taken from the other buffer
-    "row_parity": ("osel1 <= oA ? qr[0] : !qr[0];", "osel1 <= oA ? !qr[0] : qr[0];", 1),
+    # the partial read from the other row buffer (wrong row parity)
+    "row_parity": ("wire vcs = (rvA && !rfA) ? qr[0] : !qr[0];",
+                   "wire vcs = (rvA && !rfA) ? !qr[0] : qr[0];", 1),
+    # K - S >= 2 (a memory per slot): the emitted chunk taken from the other row buffer
+    "row_parity_two": ("osel1 <= oA ? qr[0] : !qr[0];", "osel1 <= oA ? !qr[0] : qr[0];", 3),
     # the clamped last column (ceil mode's partial window) never ends its window
     "edge_column": ("wire clA = cv || (pc == K - 1) || (ce && ODD_C == 0);",
                     "wire clA = cv || (pc == K - 1);", 0),
@@ -163,8 +166,8 @@ MUTANTS = {
     # no virtual column: the window holding only the last column is ended with the one before
     "virtual_column": ("localparam WE = W + ODD_C,", "localparam WE = W + 0,", 1),
     # signed codes compared as unsigned
-    "signedness": ("wire h_wins = SIGNED ? ($signed(h) >= $signed(x)) : (h >= x);",
-                   "wire h_wins = (h >= x);", 1),
+    "signedness": ("\n" + " " * 16 + "wire h_wins = SIGNED ? ($signed(h) >= $signed(x)) : (h >= x);",
+                   "\n" + " " * 16 + "wire h_wins = (h >= x);", 1),
     # the horizontal max does not start at a window's first column (it continues the window
     # two columns back)
     "first_column": ("wire cfA = !cv && ((c == 0) || (pc == 0));",

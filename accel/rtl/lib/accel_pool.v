@@ -1,12 +1,12 @@
 // Separable streaming max-pool (K x K, stride S, K <= 2*S): pixels in raster order in (C codes a
 // beat), pooled pixels out (C codes a beat, m_last on the image's last one). Instead of a line
-// buffer of whole input rows (accel_swu + accel_maxpool) it keeps only partial maxima:
-// - per input row, the horizontal running max of the (at most two) column windows a pixel is in:
-//   2 x C codes (K <= 2*S: column windows ox and ox+2 never overlap, so the window's parity is
-//   its slot);
-// - per output row in progress, the vertical partial max of each window: 2 row slots (row
-//   window parity) of OW x C codes, simple dual-port RAMs of PE codes a word (deep and narrow:
-//   block RAM by bits).
+// buffer of whole input rows (accel_swu + accel_maxpool) it keeps only partial maxima, each in
+// two slots (the window's parity: with K <= 2*S windows ox and ox+2 never share a position):
+// - the horizontal running max of the (at most two) column windows holding the current pixel:
+//   2 x C codes;
+// - the vertical partial max of each window of the (at most two) output rows in progress:
+//   2 x OW x C codes.
+// Both are simple dual-port RAMs of PE codes a word (deep and narrow: block RAM by bits).
 // A pixel is C/PE steps of PE codes (chunk j = codes j*PE .. j*PE+PE-1). A step updates the
 // horizontal max of each column window holding the pixel (its first in-image column starts it);
 // on a window's last in-image column the row's max hm goes down: each row window holding the
@@ -14,16 +14,20 @@
 // two windows (K > S) starts the next one's), and the window's last in-image row emits the
 // pooled chunk instead, gathered into the output register. Positions outside the image never
 // win (they are never seen), as in accel.core.kinds.maxpool.
+// K - S <= 1 (SqueezeNet's 3x3/2, 2x2/2): a position held by two windows starts the later one,
+// so a step compares in at most one window per axis and writes at most one: one memory per axis
+// holds both slots (slot in the address), one comparator a channel per axis. K - S >= 2: a
+// memory and a comparator per slot.
 // Edges: with right/bottom padding a last window may hold only the image's last column (row),
 // which then also ends the window before it. That window is finished at a virtual column W
 // (row H) without data (ODD_C / ODD_R): at most one output per step, in raster order.
-// Timing: two stages, issue (counters, flags, RAM reads) and execute (compare, RAM writes,
+// Timing: two stages, issue (counters, flags, RAM reads) and execute (compares, RAM writes,
 // output); a step a cycle, C/PE cycles per input pixel (and per virtual position), outputs
 // interleaved with the input. The pixel is taken with its first chunk (HOLD = 1: the other
 // chunks wait in a holding register, so the sender is free after one cycle; HOLD = 0: the
 // chunks are read off s_data, which the sender holds, and the pixel is taken with its last).
 // Steps that touch the same RAM word are at least two apart, except when a memory has one word
-// (C/PE = 1, or one output column): then it is a register read where it is used.
+// a slot (C/PE = 1, or one output column): then it is registers read where they are used.
 `default_nettype none
 module accel_pool #(
     parameter C      = 8,
@@ -103,21 +107,17 @@ module accel_pool #(
     wire rfB = (r == 0);
     wire rlA = rv || (pr == K - 1) || (re_ && ODD_R == 0);
     wire rlB = !rv && ((pr + S == K - 1) || re_);
-    wire hA = cvA && clA, hB = cvB && clB;          // a column window ends: hm goes down
+    wire hA = cvA && clA, hB = cvB && clB;
+    wire hend = hA || hB;                           // a column window ends: hm goes down
     wire oA = rvA && rlA, oB = rvB && rlB;          // a row window ends: it is emitted
     wire virt = cv || rv;                           // no input pixel at this position
 
-    // ---- execute stage registers ----
+    // ---- execute stage registers (common) ----
     reg          v1;            // a step to execute
     reg [PB-1:0] x1;            // its chunk
     reg          pad1, rpad1;   // no data (virtual position) / virtual row (hm never counts)
-    reg [1:0]    hw1, hf1;      // per column slot: holds the position / starts there
-    reg          hsel1;         // the slot whose window ends (hm)
-    reg [1:0]    vw1, vf1;      // per row slot: RMW (held, not ended) / starts there
-    reg          o1, osel1;     // emits a chunk, from this row slot
+    reg          o1;            // emits a chunk
     reg          ol1, jl1;      // the image's last output pixel; the pixel's last chunk
-    reg [CFW-1:0] j1;
-    reg [VAW-1:0] a1;
     wire exec  = v1 && !(o1 && m_valid && !m_ready);   // the output register must be free
     wire adv   = !v1 || exec;
     wire [PB-1:0] x0;           // the chunk issued
@@ -147,80 +147,172 @@ module accel_pool #(
         end
     endgenerate
     wire issue = avail && adv;
+    wire [PB-1:0] vout;         // the emitted chunk
 
-    // ---- the memories: per slot, horizontal maxima (CF words) and vertical partials (VD) ----
-    wire [AW-1:0] ab = aa - CF;                      // window B's word
-    wire [AW-1:0] a0 = hA ? aa : ab;
-    wire [2*PB-1:0] hd, vd;                          // read data at execute, slot e at e*PB
-    wire [2*PB-1:0] hn, vn;                          // new values
-    wire [PB-1:0] hm = hsel1 ? hn[PB +: PB] : hn[0 +: PB];
+    always @(posedge clk) begin
+        if (issue) begin
+            x1 <= x0; jl1 <= jl; pad1 <= virt; rpad1 <= rv;
+            o1  <= hend && (oA || oB);
+            ol1 <= ((hA && qc == OW - 1) || (hB && qc == OW)) &&
+                   ((oA && qr == OH - 1) || (oB && qr == OH));
+        end
+        if (exec && o1 && jl1) m_last <= ol1;
+    end
+
+    // ---- the memories and the compares ----
+    // Per axis two slots (window parity): horizontal maxima CF words a slot, vertical partials
+    // VD words a slot (word ox*CF + j). The ending column window's word: aa (A) or aa - CF (B).
+    localparam BAW = $clog2(2 * (CQL + 2) * CF + 2 * VD + 1);  // wide enough for the sums
+    wire [BAW-1:0] colw = hA ? aa : aa - CF;
     genvar e, i;
     generate
-        for (e = 0; e < 2; e = e + 1) begin : g_slot
+        if (K - S <= 1) begin : g_one
+            // Each step at most one window per axis compares (a position held by two windows
+            // starts the later one: K - S <= 1), and at most one is written (the ending one is
+            // not: its max is done). So one memory per axis holds both slots (slot*CF + j,
+            // slot*VD + word): one read, one write, one comparator a channel, no slot mux.
+            localparam HD = 2 * CF, VD2 = 2 * VD;
+            localparam HAW = $clog2(HD), VAW2 = $clog2(VD2);
+            // the window that compares (valid, not starting here) and the one written (valid,
+            // not ending here) per axis, and whether the written / ending one starts here
+            wire hcs = (cvA && !cfA) ? qc[0] : !qc[0];
+            wire hwA = cvA && !clA, hwB = cvB && !clB;
+            wire hws = hwA ? qc[0] : !qc[0];
+            wire vcs = (rvA && !rfA) ? qr[0] : !qr[0];
+            wire vwA = rvA && !rlA, vwB = rvB && !rlB;
+            wire vws = vwA ? qr[0] : !qr[0];
+            reg hwe1, hwf1, hef1, vwe1, vwf1, vof1, hcs1, hws1, vcs1, vws1;
+            reg [HAW-1:0] hwa1;
+            reg [VAW2-1:0] vwa1;
+            wire [HAW:0] hra = j + (hcs ? CF : 0);
+            wire [BAW-1:0] vra = colw + (vcs ? VD : 0);
+            always @(posedge clk)
+                if (issue) begin
+                    hwe1 <= hwA || hwB;
+                    hwf1 <= hwA ? cfA : cfB;
+                    hef1 <= hA ? cfA : cfB;
+                    vwe1 <= hend && (vwA || vwB);
+                    vwf1 <= vwA ? rfA : rfB;
+                    vof1 <= oA ? rfA : rfB;
+                    hcs1 <= hcs; hws1 <= hws; vcs1 <= vcs; vws1 <= vws;
+                    hwa1 <= j + (hws ? CF : 0);
+                    vwa1 <= colw + (vws ? VD : 0);
+                end
+            wire [PB-1:0] hd, vd, hwd, vwd, hm;
             if (CF > 1) begin : g_hram
-                reg [PB-1:0] mem [0:CF-1];
+                reg [PB-1:0] mem [0:HD-1];
                 reg [PB-1:0] q;
                 always @(posedge clk) begin
-                    if (exec && hw1[e]) mem[j1] <= hn[e*PB +: PB];
-                    if (issue) q <= mem[j];
+                    if (exec && hwe1) mem[hwa1] <= hwd;
+                    if (issue) q <= mem[hra[HAW-1:0]];
                 end
-                assign hd[e*PB +: PB] = q;
-            end else begin : g_hreg
-                reg [PB-1:0] q;
-                always @(posedge clk) if (exec && hw1[e]) q <= hn[e*PB +: PB];
-                assign hd[e*PB +: PB] = q;
+                assign hd = q;
+            end else begin : g_hreg     // one word a slot: registers, read where used
+                reg [PB-1:0] q0, q1;
+                always @(posedge clk)
+                    if (exec && hwe1) begin
+                        if (hws1) q1 <= hwd;
+                        else q0 <= hwd;
+                    end
+                assign hd = hcs1 ? q1 : q0;
             end
             if (VD > 1) begin : g_vram
-                reg [PB-1:0] mem [0:VD-1];
+                reg [PB-1:0] mem [0:VD2-1];
                 reg [PB-1:0] q;
                 always @(posedge clk) begin
-                    if (exec && vw1[e]) mem[a1] <= vn[e*PB +: PB];
-                    if (issue) q <= mem[a0[VAW-1:0]];
+                    if (exec && vwe1) mem[vwa1] <= vwd;
+                    if (issue) q <= mem[vra[VAW2-1:0]];
                 end
-                assign vd[e*PB +: PB] = q;
+                assign vd = q;
             end else begin : g_vreg
-                reg [PB-1:0] q;
-                always @(posedge clk) if (exec && vw1[e]) q <= vn[e*PB +: PB];
-                assign vd[e*PB +: PB] = q;
+                reg [PB-1:0] q0, q1;
+                always @(posedge clk)
+                    if (exec && vwe1) begin
+                        if (vws1) q1 <= vwd;
+                        else q0 <= vwd;
+                    end
+                assign vd = vcs1 ? q1 : q0;
             end
-            // per channel: the running max, started by the first position (f), kept over a
-            // position without data (pad)
             for (i = 0; i < PE; i = i + 1) begin : g_ch
-                wire [BITS-1:0] h = hd[(e*PE + i)*BITS +: BITS];
+                wire [BITS-1:0] h = hd[i*BITS +: BITS];
                 wire [BITS-1:0] x = x1[i*BITS +: BITS];
-                wire [BITS-1:0] v = vd[(e*PE + i)*BITS +: BITS];
-                wire [BITS-1:0] m = hm[i*BITS +: BITS];
+                wire [BITS-1:0] v = vd[i*BITS +: BITS];
                 wire h_wins = SIGNED ? ($signed(h) >= $signed(x)) : (h >= x);
+                // the running max (kept over a position without data)
+                wire [BITS-1:0] hc = (pad1 || h_wins) ? h : x;
+                assign hwd[i*BITS +: BITS] = hwf1 ? x : hc;
+                assign hm[i*BITS +: BITS]  = hef1 ? x : hc;
+                wire [BITS-1:0] m = hm[i*BITS +: BITS];
                 wire v_wins = SIGNED ? ($signed(v) >= $signed(m)) : (v >= m);
-                assign hn[(e*PE + i)*BITS +: BITS] = hf1[e] ? x : ((pad1 || h_wins) ? h : x);
-                assign vn[(e*PE + i)*BITS +: BITS] = vf1[e] ? m : ((rpad1 || v_wins) ? v : m);
+                wire [BITS-1:0] vc = (rpad1 || v_wins) ? v : m;
+                assign vwd[i*BITS +: BITS]  = vwf1 ? m : vc;
+                assign vout[i*BITS +: BITS] = vof1 ? m : vc;
             end
+        end else begin : g_two
+            // K - S >= 2: a position may be compared in both windows of an axis: a memory and a
+            // comparator per slot. Slot e's window is A when qc (qr) has parity e, else B.
+            reg [1:0] hw1, hf1, vw1, vf1;   // per slot: holds the position / starts there
+            reg hsel1, osel1;               // the slot whose column / row window ends
+            reg [CFW-1:0] j1;
+            reg [VAW-1:0] a1;
+            always @(posedge clk)
+                if (issue) begin
+                    j1 <= j; a1 <= colw[VAW-1:0];
+                    hw1   <= qc[0] ? {cvA, cvB} : {cvB, cvA};
+                    hf1   <= qc[0] ? {cvA && cfA, cvB && cfB} : {cvB && cfB, cvA && cfA};
+                    hsel1 <= hA ? qc[0] : !qc[0];
+                    vw1   <= {2{hend}} & (qr[0] ? {rvA && !rlA, rvB && !rlB}
+                                                : {rvB && !rlB, rvA && !rlA});
+                    vf1   <= qr[0] ? {rvA && rfA, rvB && rfB} : {rvB && rfB, rvA && rfA};
+                    osel1 <= oA ? qr[0] : !qr[0];
+                end
+            wire [2*PB-1:0] hd, vd, hn, vn;  // slot e at e*PB
+            wire [PB-1:0] hm = hsel1 ? hn[PB +: PB] : hn[0 +: PB];
+            for (e = 0; e < 2; e = e + 1) begin : g_slot
+                if (CF > 1) begin : g_hram
+                    reg [PB-1:0] mem [0:CF-1];
+                    reg [PB-1:0] q;
+                    always @(posedge clk) begin
+                        if (exec && hw1[e]) mem[j1] <= hn[e*PB +: PB];
+                        if (issue) q <= mem[j];
+                    end
+                    assign hd[e*PB +: PB] = q;
+                end else begin : g_hreg
+                    reg [PB-1:0] q;
+                    always @(posedge clk) if (exec && hw1[e]) q <= hn[e*PB +: PB];
+                    assign hd[e*PB +: PB] = q;
+                end
+                if (VD > 1) begin : g_vram
+                    reg [PB-1:0] mem [0:VD-1];
+                    reg [PB-1:0] q;
+                    always @(posedge clk) begin
+                        if (exec && vw1[e]) mem[a1] <= vn[e*PB +: PB];
+                        if (issue) q <= mem[colw[VAW-1:0]];
+                    end
+                    assign vd[e*PB +: PB] = q;
+                end else begin : g_vreg
+                    reg [PB-1:0] q;
+                    always @(posedge clk) if (exec && vw1[e]) q <= vn[e*PB +: PB];
+                    assign vd[e*PB +: PB] = q;
+                end
+                for (i = 0; i < PE; i = i + 1) begin : g_ch
+                    wire [BITS-1:0] h = hd[(e*PE + i)*BITS +: BITS];
+                    wire [BITS-1:0] x = x1[i*BITS +: BITS];
+                    wire [BITS-1:0] v = vd[(e*PE + i)*BITS +: BITS];
+                    wire [BITS-1:0] m = hm[i*BITS +: BITS];
+                    wire h_wins = SIGNED ? ($signed(h) >= $signed(x)) : (h >= x);
+                    wire v_wins = SIGNED ? ($signed(v) >= $signed(m)) : (v >= m);
+                    assign hn[(e*PE + i)*BITS +: BITS] = hf1[e] ? x : ((pad1 || h_wins) ? h : x);
+                    assign vn[(e*PE + i)*BITS +: BITS] = vf1[e] ? m : ((rpad1 || v_wins) ? v : m);
+                end
+            end
+            assign vout = osel1 ? vn[PB +: PB] : vn[0 +: PB];
         end
         if (K > 2 * S || C % PE != 0) begin : g_bad
             accel_pool_needs_K_at_most_2S_and_PE_dividing_C u_bad ();  // elaboration error
         end
     endgenerate
-    wire [PB-1:0] vout = osel1 ? vn[PB +: PB] : vn[0 +: PB];
 
-    always @(posedge clk) begin
-        if (issue) begin
-            x1 <= x0; j1 <= j; a1 <= a0[VAW-1:0];
-            // slot e's window is A when qc (qr) has parity e, else B
-            hw1   <= qc[0] ? {cvA, cvB} : {cvB, cvA};
-            hf1   <= qc[0] ? {cvA && cfA, cvB && cfB} : {cvB && cfB, cvA && cfA};
-            hsel1 <= hA ? qc[0] : !qc[0];
-            vw1   <= {2{hA || hB}} & (qr[0] ? {rvA && !rlA, rvB && !rlB}
-                                            : {rvB && !rlB, rvA && !rlA});
-            vf1   <= qr[0] ? {rvA && rfA, rvB && rfB} : {rvB && rfB, rvA && rfA};
-            o1    <= (hA || hB) && (oA || oB);
-            osel1 <= oA ? qr[0] : !qr[0];
-            ol1   <= ((hA && qc == OW - 1) || (hB && qc == OW)) &&
-                     ((oA && qr == OH - 1) || (oB && qr == OH));
-            jl1   <= jl;
-            pad1  <= virt; rpad1 <= rv;
-        end
-        if (exec && o1 && jl1) m_last <= ol1;
-    end
     // the pixel gathered chunk by chunk: chunk j lands at the top and moves down, so after C/PE
     // chunks chunk 0 is at the bottom (a shift: wiring, no multiplexer)
     generate
