@@ -42,7 +42,7 @@ CACHE = cache_root() / "rtl" / "resource_fit"
 # blocks that instantiate others
 SUBMODULES = {"accel_mvau": ["accel_requant"], "accel_swu": ["accel_mux"],
               "accel_mvau_tile": ["accel_requant", "accel_mux"], "accel_axi_wread": ["accel_fifo"],
-              "accel_gap": ["accel_mux"]}
+              "accel_gap": ["accel_mux"], "accel_pool": ["accel_mux"]}
 
 
 def divisors(n: int) -> list[int]:
@@ -187,6 +187,38 @@ def swu_chunk_sweep(rng, n: int) -> list:
     return out
 
 
+# SqueezeNet's max-pools (3x3, stride 2, ceil mode, 8-bit): v1.1's (C, W) and v1.0's
+SQUEEZENET_POOLS = [(64, 111), (128, 55), (256, 27), (96, 111), (256, 55), (512, 27)]
+
+
+def pool_sweep(rng, n: int) -> list:
+    """accel_pool: SqueezeNet's pools at PE 1..16 (the mapper's range), then random shapes: K <=
+    2S (3/2, 2/2, 4/2 with a memory per slot, 3/3), sizes 3..113, padding and ceil mode, a PE
+    divisor, with and without the holding register."""
+    from accel.core.ir import pool_out_size
+
+    out = []
+    for c, w in SQUEEZENET_POOLS:
+        oh = pool_out_size(w, 3, 2, 0, 0, True)
+        for pe in (1, 2, 4, 8, 16):
+            out.append(("accel_pool", dict(C=c, BITS=8, SIGNED=0, H=w, W=w, K=3, S=2, PT=0,
+                                           PL=0, OH=oh, OW=oh, PE=pe)))
+    while len(out) < len(SQUEEZENET_POOLS) * 5 + n:
+        k, s = pick(rng, [(3, 2), (3, 2), (2, 2), (4, 2), (3, 3), (2, 1)])
+        h = w = pick(rng, [3, 7, 13, 15, 27, 28, 55, 56, 111, 113])
+        pad = pick(rng, [0, 0, k // 2])
+        ceil = rng.random() < 0.6
+        oh = pool_out_size(h, k, s, pad, pad, ceil)
+        c, bits = pick(rng, CHANNELS[:-1]), pick(rng, BITS)
+        pe = pick(rng, divisors(c))
+        if c * bits > 4096 or pe * bits > 1024 or oh < 1:
+            continue
+        out.append(("accel_pool", dict(C=c, BITS=bits, SIGNED=int(rng.random() < 0.3), H=h, W=w,
+                                       K=k, S=s, PT=pad, PL=pad, OH=oh, OW=oh, PE=pe,
+                                       HOLD=int(rng.random() < 0.8))))
+    return out
+
+
 def block_rng(module: str):
     """Each block's own random stream: changing one block's sweep leaves the others (and their
     cached runs) alone."""
@@ -255,6 +287,7 @@ def small_sweep() -> list:
 def sweep(quick: bool = False) -> list:
     return (small_sweep() + swu_sweep(block_rng("accel_swu"), 16 if quick else 40) +
             swu_chunk_sweep(block_rng("accel_swu_chunk"), 12 if quick else 20) +
+            pool_sweep(block_rng("accel_pool"), 16 if quick else 30) +
             wread_sweep(block_rng("accel_axi_wread"), 12 if quick else 24) +
             tile_sweep(block_rng("accel_mvau_tile"), 12 if quick else 40) +
             mvau_sweep(block_rng("accel_mvau"), 30 if quick else 72))

@@ -4,8 +4,9 @@ A convolution (accel_mvau) computes one output pixel as a matrix-vector product 
 inputs with Cout weight rows, folded onto PE x SIMD multipliers (PE output channels and SIMD inputs
 per cycle): SF = N/SIMD input folds times NF = ceil(Cout/PE) output folds = SF*NF cycles per pixel
 (SIMD divides N; PE need not divide Cout: the last fold is partial). A max-pool compares PE of
-its C channels per cycle (accel_maxpool; PE divides C): K*K*C/PE cycles per output pixel, or
-C/PE per input pixel when more (its line buffer takes a pixel in C/PE chunks). The
+its C channels per cycle (PE divides C): accel_pool (K <= 2S, `separable`) C/PE cycles per input
+pixel (`pool_cycles`); otherwise accel_maxpool behind a line buffer, K*K*C/PE cycles per output
+pixel, or C/PE per input pixel when more (its line buffer takes a pixel in C/PE chunks). The
 layers run as a dataflow pipeline, so the images/s are set by the slowest layer. This module holds
 the cycle model and the legal options of a layer; accel.rtl.mapper chooses among them for a board,
 and `load` reads a fold.yaml:
@@ -143,6 +144,11 @@ def separable(layer) -> bool:
 def layer_cycles(layer, fold: Fold, fold_beats: bool = False) -> int:
     """Cycles per image of a folded layer. fold_beats: a conv emitting a fold a beat
     (netlist.fold_beat_convs); only a tiled one's emitter is slower for it."""
+    if layer.kind == "maxpool" and separable(layer):  # C/PE cycles per input position
+        _, h, w = layer.in_shapes[0]
+        k, s = layer.kernel[0], layer.stride[0]
+        c, oh, ow = layer.shape
+        return pool_cycles(h, w, k, s, layer.pads[0], layer.pads[1], oh, ow, c // fold.pe)
     if layer.kind == "maxpool":  # C/PE cycles per window position out and per pixel in
         _, h, w = layer.in_shapes[0]
         positions = layer.out_pixels * layer.kernel[0] * layer.kernel[1]

@@ -228,9 +228,22 @@ def _ddr_weights(net: Netlist, layer, lid: str, f: folding.Fold, n: int) -> dict
 
 
 def maxpool(net: Netlist, layer, src: Stream, f: folding.Fold) -> Stream:
+    """accel_pool (partial maxima: 2 x OW x C codes of RAM, no line buffer) where each input row
+    and column lies in at most two windows (fold.separable: SqueezeNet's 3x3/2 and 2x2/2);
+    otherwise accel_swu windows into accel_maxpool. PE channels compared per cycle either way."""
     lid = ident(layer.name)
     k = layer.kernel[0]  # square (accel.core.kinds)
     c, oh, ow = layer.shape
+    if folding.separable(layer):
+        dst = net.stream(lid, c, src.bits, src.signed, src.frac, oh, ow)
+        net.inst("accel_pool", f"u_{lid}",
+                 dict(C=c, BITS=src.bits, SIGNED=int(src.signed), H=src.height, W=src.width,
+                      K=k, S=layer.stride[0], PT=layer.pads[0], PL=layer.pads[1], OH=oh, OW=ow,
+                      PE=f.pe),
+                 {**_ports("s", src), **_ports("m", dst)})
+        net.layers.append(dict(name=layer.name, kind="maxpool", stream=lid, pe=f.pe,
+                               cycles=folding.layer_cycles(layer, f)))
+        return dst
     # folded (PE < C): the line buffer and the windows in chunks of PE codes (a deep, narrow
     # RAM: block RAM by bits, not by a pixel's width)
     win = _window(net, src, f"{lid}_win", k, layer.stride[0], layer.pads, oh, ow,

@@ -200,6 +200,46 @@ def _maxpool(p):
     return [], 0, lut, {"one": 1, "bits": 2 * c * bits, "beat": bw, "chunk": cw}
 
 
+def _pool(p):
+    """accel_pool (separable max-pool, K <= 2S): its partial maxima by the memory() rule, K - S
+    <= 1 one memory per axis holding both slots (2*CF words of PE codes horizontally, 2*OW*CF
+    vertically), else a memory per slot; a memory of one word a slot is registers (and a slot
+    mux). Per compared channel a BITS-wide comparison (one per axis, or per slot and axis), the
+    selects on the PE-code datapath, the CF:1 pick of the chunk (from the holding register or
+    s_data), the position counters and the word addresses; flip-flops: the output register
+    (C codes), the holding register (C - PE codes), the chunk in flight."""
+    from accel.rtl.fold import pool_steps
+
+    c, bits, k, s, h, w = p["C"], p["BITS"], p["K"], p["S"], p["H"], p["W"]
+    pt, pl, oh, ow = p.get("PT", 0), p.get("PL", 0), p["OH"], p["OW"]
+    pe, hold = p.get("PE", c), p.get("HOLD", 1)
+    cf, pb = c // pe, pe * bits
+    vd = ow * cf
+    one = k - s <= 1
+    slots = 1 if one else 2  # memories per axis
+    mems, regs, regmux = [], 0, 0
+    for depth in (cf, vd):
+        if depth > 1:
+            mems += [(depth * (2 if one else 1), pb, False, "mem")] * slots
+        else:  # registers, read where used (one memory: a 2:1 slot mux)
+            regs += 2 * pb
+            regmux += pb if one else 0
+    we, he = pool_steps(w, k, s, pl, ow), pool_steps(h, k, s, pt, oh)
+    cql, rql = (w - 1 + pl) // s, (h - 1 + pt) // s
+    w1 = lambda n: max(clog2(n), 1)  # noqa: E731  (a counter over n values, at least 1 bit)
+    aw = clog2((cql + 2) * cf + 1)
+    baw = clog2(2 * (cql + 2) * cf + 2 * vd + 1)
+    ctr = (w1(we) + w1(he) + 2 * w1(s) + clog2(cql + ow + 2) + clog2(rql + oh + 2) + w1(cf)
+           + aw)
+    ncmp = 2 * (1 if one else 2) * pe  # compared channels a step
+    lut = {"one": 1, "ctr": ctr, "addr": baw, "cmp": ncmp * bits, "cmpn": ncmp,
+           "dp": pb * (1 if one else 2), "regmux": regmux, "wsel": mux_luts(cf, pb)}
+    ff = {"one": 1, "ctr": ctr, "areg": (clog2(2 * cf) + clog2(2 * vd)) if one else
+          w1(cf) + w1(vd), "out": c * bits, "x1": pb, "regs": regs,
+          "hold": (c - pe) * bits if hold and cf > 1 else 0}
+    return mems, 0, lut, ff
+
+
 def _gap(p):
     """accel_gap: P adders of SW bits, two banks of NB = ceil(C/P) words of P sums (memories by
     the memory() rule; NB = 1: two registers), the slice of a held pixel (an NB-input mux per
@@ -339,7 +379,7 @@ def _axi_wread(p):
 
 BLOCKS = {"accel_fork": _fork, "accel_concat": _concat, "accel_add": _elementwise_add,
           "accel_fifo": _fifo,
-          "accel_swu": _swu, "accel_maxpool": _maxpool, "accel_gap": _gap,
+          "accel_swu": _swu, "accel_maxpool": _maxpool, "accel_pool": _pool, "accel_gap": _gap,
           "accel_pack": _pack, "accel_unpack": _unpack, "accel_mvau": _mvau,
           "accel_mvau_tile": _mvau_tile, "accel_axi_wread": _axi_wread}
 
@@ -409,8 +449,9 @@ _CONV: dict = {}  # id(layer) -> (layer, {fold: cost})
 def layer_instances(layer, fold, fold_beats: bool = False) -> list:
     """(module, instance, parameters) of what accel.rtl.netlist builds for a folded layer and a
     fold: a conv's accel_mvau and, when windowed, its accel_swu (the window's PAR follows the
-    fold); a max-pool's accel_swu and accel_maxpool. netlist.conv / maxpool run once per layer
-    and PAR (a max-pool once per PE: its window unit stores PE-code chunks); a conv's PE, SIMD and
+    fold); a max-pool's accel_pool (or accel_swu and accel_maxpool). netlist.conv / maxpool run
+    once per layer and PAR (a max-pool once per PE: its memories hold PE-code words); a conv's
+    PE, SIMD and
     multiplier style only change the MVAU's parameters, patched in here: the mapper asks for
     thousands. fold_beats: a conv before a global pool
     (netlist.fold_beat_convs), its MVAU emitting PE codes a beat."""
@@ -418,7 +459,7 @@ def layer_instances(layer, fold, fold_beats: bool = False) -> list:
     from accel.rtl import mul
     from accel.rtl import netlist as generate
 
-    # a max-pool's window unit follows its PE (the chunks it stores): built per PE
+    # a max-pool's memories follow its PE (PE-code words): built per PE
     pe = fold.pe if layer.kind == "maxpool" else None
     key = (id(layer), fold.par, fold.tile, fold_beats, pe)
     hit = _SHAPES.get(key)
@@ -460,7 +501,7 @@ def conv_params(layer, fold) -> dict:
 
 def fold_cost(layer, fold, fold_beats: bool = False) -> list:
     """[LUT, FF, DSP, BRAM36] of a folded layer's fold-dependent part (a conv's accel_mvau and
-    window unit, a max-pool's window unit and pool); remembered per layer and fold (the mapper
+    window unit, a max-pool's pool (and window unit)); remembered per layer and fold (the mapper
     asks again for every board it tries). fold_beats: as layer_instances."""
     hit = _CONV.get(id(layer))
     if hit is None or hit[0] is not layer:
