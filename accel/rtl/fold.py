@@ -128,6 +128,13 @@ def pool_cycles(h: int, w: int, k: int, s: int, pt: int, pl: int, oh: int, ow: i
     return pool_steps(h, k, s, pt, oh) * pool_steps(w, k, s, pl, ow) * cf
 
 
+def pool_obuf(ow: int, s: int) -> int:
+    """accel_pool's output FIFO in pixels (its OBUF): a window row's OW pixels complete during one
+    input row of S; a next layer as fast as the pool takes at least OW/S of them meanwhile, so
+    ceil(OW*(S-1)/S) wait (+1: the pixel being gathered), and go during the S-1 rows after."""
+    return -(-ow * (s - 1) // s) + 1
+
+
 def separable(layer) -> bool:
     """A max-pool built by accel_pool (partial maxima, no line buffer): each input row and column
     in at most two windows (K <= 2S) and no window of padding only; others keep accel_swu +

@@ -15,8 +15,9 @@ out_dir/
 
 Inside, pixels stream channels-last (one pixel's C codes per beat; the classifier tail narrower:
 a conv read only by the global pool emits a fold of PE codes a beat, and the pool as the net's
-output a code a beat, so nothing after the last conv is C codes wide); 3x3 convolutions and
-pools read windows from an accel_swu line buffer; a fire module's squeeze output forks to both expands, the
+output a code a beat, so nothing after the last conv is C codes wide); 3x3 convolutions read
+windows from an accel_swu line buffer, max-pools keep partial maxima (accel_pool; other shapes
+windows into accel_maxpool); a fire module's squeeze output forks to both expands, the
 expand1x1 branch through a FIFO deep enough to wait for the expand3x3 line buffer, and
 accel_concat joins them. Ports of accel_top: ap_clk, ap_rst_n (active low), s_axis_* (32-bit DMA
 words in), m_axis_* (one 32-bit code per word out, TLAST per image); with DDR layers also

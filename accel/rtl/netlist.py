@@ -239,7 +239,7 @@ def maxpool(net: Netlist, layer, src: Stream, f: folding.Fold) -> Stream:
         net.inst("accel_pool", f"u_{lid}",
                  dict(C=c, BITS=src.bits, SIGNED=int(src.signed), H=src.height, W=src.width,
                       K=k, S=layer.stride[0], PT=layer.pads[0], PL=layer.pads[1], OH=oh, OW=ow,
-                      PE=f.pe),
+                      PE=f.pe, OBUF=folding.pool_obuf(ow, layer.stride[0])),
                  {**_ports("s", src), **_ports("m", dst)})
         net.layers.append(dict(name=layer.name, kind="maxpool", stream=lid, pe=f.pe,
                                cycles=folding.layer_cycles(layer, f)))

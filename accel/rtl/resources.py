@@ -204,11 +204,12 @@ def _pool(p):
     """accel_pool (separable max-pool, K <= 2S): its partial maxima by the memory() rule, K - S
     <= 1 one memory per axis holding both slots (2*CF words of PE codes horizontally, 2*OW*CF
     vertically), else a memory per slot; a memory of one word a slot is registers (and a slot
-    mux). Per compared channel a BITS-wide comparison (one per axis, or per slot and axis), the
-    selects on the PE-code datapath, the CF:1 pick of the chunk (from the holding register or
-    s_data), the position counters and the word addresses; flip-flops: the output register
-    (C codes), the holding register (C - PE codes), the chunk in flight."""
-    from accel.rtl.fold import pool_steps
+    mux); the output FIFO of OBUF pixels (PE codes + a last bit a word). Per compared channel a
+    BITS-wide comparison (one per axis, or per slot and axis), the selects on the PE-code
+    datapath, the CF:1 pick of the chunk (from the holding register or s_data), the position
+    counters, the word addresses and the FIFO's pointers; flip-flops: the output register (C
+    codes), the holding register (C - PE codes), the chunk in flight."""
+    from accel.rtl.fold import pool_obuf, pool_steps
 
     c, bits, k, s, h, w = p["C"], p["BITS"], p["K"], p["S"], p["H"], p["W"]
     pt, pl, oh, ow = p.get("PT", 0), p.get("PL", 0), p["OH"], p["OW"]
@@ -217,6 +218,7 @@ def _pool(p):
     vd = ow * cf
     one = k - s <= 1
     slots = 1 if one else 2  # memories per axis
+    w1 = lambda n: max(clog2(n), 1)  # noqa: E731  (a counter over n values, at least 1 bit)
     mems, regs, regmux = [], 0, 0
     for depth in (cf, vd):
         if depth > 1:
@@ -224,19 +226,22 @@ def _pool(p):
         else:  # registers, read where used (one memory: a 2:1 slot mux)
             regs += 2 * pb
             regmux += pb if one else 0
+    od = p.get("OBUF", pool_obuf(ow, s)) * cf
+    mems.append((od, pb + 1, False, "mem"))
+    fifo = 2 * w1(od) + clog2(od + 1) + w1(cf)
     we, he = pool_steps(w, k, s, pl, ow), pool_steps(h, k, s, pt, oh)
     cql, rql = (w - 1 + pl) // s, (h - 1 + pt) // s
-    w1 = lambda n: max(clog2(n), 1)  # noqa: E731  (a counter over n values, at least 1 bit)
     aw = clog2((cql + 2) * cf + 1)
     baw = clog2(2 * (cql + 2) * cf + 2 * vd + 1)
     ctr = (w1(we) + w1(he) + 2 * w1(s) + clog2(cql + ow + 2) + clog2(rql + oh + 2) + w1(cf)
            + aw)
     ncmp = 2 * (1 if one else 2) * pe  # compared channels a step
     lut = {"one": 1, "ctr": ctr, "addr": baw, "cmp": ncmp * bits, "cmpn": ncmp,
-           "dp": pb * (1 if one else 2), "regmux": regmux, "wsel": mux_luts(cf, pb)}
+           "dp": pb * (1 if one else 2), "regmux": regmux, "wsel": mux_luts(cf, pb),
+           "fifo": fifo}
     ff = {"one": 1, "ctr": ctr, "areg": (clog2(2 * cf) + clog2(2 * vd)) if one else
           w1(cf) + w1(vd), "out": c * bits, "x1": pb, "regs": regs,
-          "hold": (c - pe) * bits if hold and cf > 1 else 0}
+          "hold": (c - pe) * bits if hold and cf > 1 else 0, "fifo": fifo}
     return mems, 0, lut, ff
 
 

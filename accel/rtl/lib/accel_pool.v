@@ -42,7 +42,10 @@ module accel_pool #(
     parameter OH     = 2,
     parameter OW     = 2,
     parameter PE     = C,    // channels compared per cycle (divides C)
-    parameter HOLD   = 1
+    parameter HOLD   = 1,
+    // output pixels buffered (PE-code words): what one window row's burst leaves over while the
+    // next layer, at the pool's average rate, takes it (fold.pool_obuf)
+    parameter OBUF   = (OW * (S - 1) + S - 1) / S + 1
 ) (
     input  wire              clk,
     input  wire              rst_n,
@@ -118,7 +121,8 @@ module accel_pool #(
     reg          pad1, rpad1;   // no data (virtual position) / virtual row (hm never counts)
     reg          o1;            // emits a chunk
     reg          ol1, jl1;      // the image's last output pixel; the pixel's last chunk
-    wire exec  = v1 && !(o1 && m_valid && !m_ready);   // the output register must be free
+    wire ofull;                 // the output FIFO has no room
+    wire exec  = v1 && !(o1 && ofull);
     wire adv   = !v1 || exec;
     wire [PB-1:0] x0;           // the chunk issued
     wire avail;
@@ -156,7 +160,6 @@ module accel_pool #(
             ol1 <= ((hA && qc == OW - 1) || (hB && qc == OW)) &&
                    ((oA && qr == OH - 1) || (oB && qr == OH));
         end
-        if (exec && o1 && jl1) m_last <= ol1;
     end
 
     // ---- the memories and the compares ----
@@ -313,24 +316,59 @@ module accel_pool #(
         end
     endgenerate
 
-    // the pixel gathered chunk by chunk: chunk j lands at the top and moves down, so after C/PE
-    // chunks chunk 0 is at the bottom (a shift: wiring, no multiplexer)
+    // ---- output ----
+    // A window row's pixels complete in a burst (during one input row of S), one per S input
+    // pixels; the next layer takes them at its own, even rate. The chunks wait in a FIFO of
+    // OBUF pixels (PE-code words: block RAM by bits), so the burst does not stall this block's
+    // input (and the layer before it): at the pool's average rate the next layer takes OW/S of
+    // a row's OW pixels during the row, and the rest during the S - 1 rows after. Chunk j of a pixel
+    // enters the output register at the top and moves down: after C/PE chunks chunk 0 is at the
+    // bottom (a shift: wiring, no multiplexer).
+    localparam OD  = OBUF * CF;
+    localparam OAW = (OD > 1) ? $clog2(OD) : 1;
+    reg [OAW-1:0] wp, rp;
+    reg [$clog2(OD + 1)-1:0] cnt;
+    reg [PB:0] omem [0:OD-1];
+    reg [PB:0] oq;              // the word read (its top bit: the image's last chunk)
+    reg        oqv;
+    reg [CFW-1:0] gc;           // chunks of the pixel in the output register
+    wire push = exec && o1;
+    wire take = oqv && (!m_valid || m_ready);          // oq into the output register
+    wire pop  = (cnt != 0) && (!oqv || take);
+    wire gl   = (CF == 1) || (gc == CF - 1);
+    assign ofull = (cnt == OD);
+    always @(posedge clk) begin
+        if (push) omem[wp] <= {ol1 && jl1, vout};
+        if (pop) oq <= omem[rp];
+        if (take && gl) m_last <= oq[PB];
+    end
     generate
         if (CF > 1) begin : g_gather
-            always @(posedge clk) if (exec && o1) m_data <= {vout, m_data[CB-1:PB]};
+            always @(posedge clk) if (take) m_data <= {oq[PB-1:0], m_data[CB-1:PB]};
         end else begin : g_whole
-            always @(posedge clk) if (exec && o1) m_data <= vout;
+            always @(posedge clk) if (take) m_data <= oq[PB-1:0];
         end
     endgenerate
+    always @(posedge clk or negedge rst_n)
+        if (!rst_n) begin
+            wp <= 0; rp <= 0; cnt <= 0; oqv <= 1'b0; gc <= 0; m_valid <= 1'b0;
+        end else begin
+            if (push) wp <= (wp == OD - 1) ? 0 : wp + 1'b1;
+            if (pop) rp <= (rp == OD - 1) ? 0 : rp + 1'b1;
+            cnt <= cnt + push - pop;
+            if (pop) oqv <= 1'b1;
+            else if (take) oqv <= 1'b0;
+            if (take) gc <= gl ? 0 : gc + 1'b1;
+            if (take && gl) m_valid <= 1'b1;
+            else if (m_ready) m_valid <= 1'b0;
+        end
 
     always @(posedge clk or negedge rst_n) begin
         if (!rst_n) begin
             c <= 0; r <= 0; pc <= PX0; pr <= PY0; qc <= QX0; qr <= QY0; j <= 0; aa <= A0;
-            v1 <= 1'b0; m_valid <= 1'b0;
+            v1 <= 1'b0;
         end else begin
             if (adv) v1 <= issue;
-            if (exec && o1 && jl1) m_valid <= 1'b1;
-            else if (m_ready) m_valid <= 1'b0;
             if (issue) begin
                 if (!jl) begin
                     j <= j + 1'b1; aa <= aa + 1'b1;
