@@ -231,3 +231,73 @@ def test_cycles_per_image(shape, tmp_path):
     want = fold.pool_cycles(h, w, k, s, pt, pl, oh, ow, f[0] // f[1])
     assert periods == [want] * 2, (periods, want)
     print(f"\n{shape}: {periods[0]} cycles per image ({h}x{w}, C/PE {f[0] // f[1]})")
+
+
+# ---- wiring: the netlist, the cycle model, the mapper's options ------------------------------
+
+def _pool_layer():
+    from accel.api import DEFAULT_MODEL
+    from accel.core.modelfile import load_model
+
+    qm = load_model(DEFAULT_MODEL)
+    return qm, next(l for l in qm.layers if l.kind == "maxpool")
+
+
+def test_netlist_builds_accel_pool_or_the_line_buffer():
+    """A 3x3/2 pool: accel_pool by default (one instance, its parameters, the manifest record
+    kind maxpool with fold.pool_cycles), accel_swu + accel_maxpool with line; the mapper is
+    offered both, and a fold.yaml may hold either."""
+    from accel.rtl import netlist, resources
+
+    qm, layer = _pool_layer()
+    c, h, w = layer.in_shapes[0]
+    _, oh, ow = layer.shape
+    assert fold.separable(layer) and layer.kernel == (3, 3) and layer.stride == (2, 2)
+    for line in (False, True):
+        f = fold.Fold(8, 1, line=line)
+        net = netlist.Netlist(roms=False)
+        t = layer.in_types[0]
+        netlist.maxpool(net, layer, netlist.Stream("x", c, t.bits, t.signed, t.frac, h, w), f)
+        mods = [m for m, _, _ in net.instances]
+        rec = net.layers[-1]
+        assert rec["kind"] == "maxpool" and rec["pe"] == 8
+        if line:
+            assert mods == ["accel_swu", "accel_maxpool"] and rec["line"] is True
+            assert rec["cycles"] == max(oh * ow * 9, h * w) * (c // 8)
+        else:
+            assert mods == ["accel_pool"] and "line" not in rec
+            p = net.instances[0][2]
+            assert (p["C"], p["H"], p["W"], p["K"], p["S"], p["OH"], p["OW"], p["PE"],
+                    p["OBUF"]) == (c, h, w, 3, 2, oh, ow, 8, fold.pool_obuf(ow, 2))
+            assert rec["cycles"] == h * w * (c // 8) == fold.layer_cycles(layer, f)
+        # the mapper's cost of the fold is these instances'
+        want = [sum(resources.instance(m, p)[k] for m, _, p in net.instances)
+                for k in resources.KEYS]
+        assert resources.fold_cost(layer, f) == pytest.approx(want)
+    opts = fold.options(layer)
+    assert {(o.pe, o.line) for o in opts} == {(d, ln) for d in fold.divisors(c)
+                                              for ln in (False, True)}
+    assert {o.line for o in fold.matching(layer, {"pe": 8})} == {False, True}
+    assert [o.line for o in fold.matching(layer, {"pe": 8, "line": True})] == [True]
+    assert [o.line for o in fold.matching(layer, {"line": False, "pe": 4})] == [False]
+
+
+def test_pools_accel_pool_does_not_build():
+    """K > 2S or a window of padding only: the line buffer, whatever the fold says."""
+    from types import SimpleNamespace
+
+    from accel.core.ir import QType
+
+    def layer(k, s, pads, ceil, h):
+        out = pool_out_size(h, k, s, pads[0], pads[2], ceil)
+        return SimpleNamespace(kind="maxpool", name="p", kernel=(k, k), stride=(s, s),
+                               pads=pads, ceil_mode=ceil, in_shapes=[(4, h, h)],
+                               shape=(4, out, out), in_types=[QType(8, False, 0)],
+                               out_pixels=out * out)
+    assert not fold.separable(layer(5, 2, (0, 0, 0, 0), False, 9))      # K > 2S
+    assert not fold.separable(layer(3, 2, (2, 2, 2, 2), False, 5))      # pad > K/2
+    assert fold.separable(layer(3, 2, (1, 1, 1, 1), True, 6))
+    wide = layer(5, 2, (0, 0, 0, 0), False, 9)
+    assert [o.line for o in fold.options(wide)] == [False] * 3           # one kind only
+    assert fold.layer_cycles(wide, fold.Fold(1, 1)) == max(3 * 3 * 25, 81) * 4
+    assert [o.line for o in fold.matching(wide, {"pe": 2, "line": True})] == [False]

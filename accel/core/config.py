@@ -82,6 +82,7 @@ class FoldLayer(_Strict):
     simd: FOLD = None
     mul: Literal["dsp", "pack", "lut"] | None = None  # accel.rtl.fold.MUL_STYLES
     tile: TILE = None  # weights in DDR, TILE output pixels per tile (accel.rtl.fold.Fold.tile)
+    line: bool | None = None  # a max-pool on a line buffer, not accel_pool (accel.rtl.fold.Fold)
 
 
 class FoldSpec(_Strict):
@@ -89,7 +90,7 @@ class FoldSpec(_Strict):
     clock_mhz: CLOCK_MHZ = None
     layers: Annotated[dict[str, FoldLayer], Field(
         description="a mapping of conv layer names to {pe: P, simd: S, mul: dsp|pack|lut, "
-                    "tile: T} and of max-pool names to {pe: P}")] = {}
+                    "tile: T} and of max-pool names to {pe: P, line: true|false}")] = {}
 
 
 # --- hls.yaml (accel/hls/hls.yaml, after the user's file is merged over it) ----------------------

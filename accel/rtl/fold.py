@@ -15,7 +15,8 @@ and `load` reads a fold.yaml:
     clock_mhz: 100            # optional: default the board's clock
     layers:                   # optional: layers held by hand (any of pe, simd, mul; accel info)
       conv1: {pe: 4, simd: 9, mul: pack}
-      pool1: {pe: 16}         # a max-pool: channels compared per cycle
+      pool1: {pe: 16}         # a max-pool: channels compared per cycle (line: true keeps
+                              # the line-buffer pool where accel_pool applies)
       fire9.expand3x3: {pe: 4, simd: 8, tile: 13}   # weights in DDR, 13 output pixels a tile
 """
 
@@ -44,6 +45,9 @@ class Fold:
     mul: str = "dsp"
     par: int = 1  # window positions per beat from the accel_swu: 1, or K (one window column)
     tile: int = 0  # 0: weights in the on-chip ROM; T > 0: in DDR (accel_mvau_tile, T pixels/tile)
+    # a max-pool: True keeps the line buffer (accel_swu + accel_maxpool) where accel_pool
+    # applies: fewer LUTs on small images at a wide PE, many more BRAM36 on large ones
+    line: bool = False
 
     @property
     def multipliers(self) -> int:
@@ -148,10 +152,15 @@ def separable(layer) -> bool:
                                    layer.ceil_mode))
 
 
+def partial_pool(layer, fold: Fold) -> bool:
+    """Is this max-pool fold built by accel_pool (else accel_swu + accel_maxpool)?"""
+    return separable(layer) and not fold.line
+
+
 def layer_cycles(layer, fold: Fold, fold_beats: bool = False) -> int:
     """Cycles per image of a folded layer. fold_beats: a conv emitting a fold a beat
     (netlist.fold_beat_convs); only a tiled one's emitter is slower for it."""
-    if layer.kind == "maxpool" and separable(layer):  # C/PE cycles per input position
+    if layer.kind == "maxpool" and partial_pool(layer, fold):  # C/PE cycles per position
         _, h, w = layer.in_shapes[0]
         k, s = layer.kernel[0], layer.stride[0]
         c, oh, ow = layer.shape
@@ -215,9 +224,13 @@ def options(layer, pe_values=None, chain_cap: bool = True) -> list[Fold]:
     the fewest rows for a fold count), SIMD a divisor of the fan-in; packing only with two or
     more PE rows to share a DSP48E1; windowed layers take their window one position or one
     column (K positions) per beat; "dsp" folds up to MAX_DSP_CHAIN SIMD lanes (chain_cap: the
-    mapper's; a fold.yaml may ask for more). A max-pool: PE a divisor of its channels."""
+    mapper's; a fold.yaml may ask for more). A max-pool: PE a divisor of its channels, built by
+    accel_pool and, where that applies, also by a line buffer (line: the mapper takes the
+    cheaper)."""
     if layer.kind == "maxpool":
-        return [Fold(pe, 1) for pe in (pe_values or divisors(layer.shape[0]))]
+        lines = (False, True) if separable(layer) else (False,)
+        return [Fold(pe, 1, line=line) for pe in (pe_values or divisors(layer.shape[0]))
+                for line in lines]
     k = layer.weight.shape[2]
     pars = (1, k) if windowed(layer) and k > 1 else (1,)  # a column per beat: accel_swu PAR=K
     return [Fold(pe, simd, m, par) for pe in (pe_values or pes(layer.shape[0]))
@@ -262,11 +275,13 @@ def matching(layer, want: dict) -> list[Fold]:
     any subset), after checking the given PE (1..Cout), SIMD (a divisor) and tile (1..pixels)
     fit the layer; a PE outside pes() is allowed when asked for (its last fold is as partial as
     it says). A tile puts the weights in DDR for every option (options() are all on-chip). A
-    max-pool takes pe only."""
-    if layer.kind == "maxpool" and set(want) - {"pe"}:
+    max-pool takes pe and line (a pool accel_pool does not build has a line buffer anyway)."""
+    if layer.kind == "maxpool" and set(want) - {"pe", "line"}:
         raise AccelError(f"fold of {layer.name}: a max-pool takes only pe (channels compared per "
-                         f"cycle), not {', '.join(sorted(set(want) - {'pe'}))}")
+                         f"cycle) and line, not {', '.join(sorted(set(want) - {'pe', 'line'}))}")
     want = dict(want)
+    if layer.kind == "maxpool" and not separable(layer):
+        want.pop("line", None)
     tile = want.pop("tile", 0)
     check(layer, Fold(want.get("pe") or 1, want.get("simd") or 1, tile=tile))
     opts = options(layer, [want["pe"]] if "pe" in want else None, chain_cap=False)  # by hand

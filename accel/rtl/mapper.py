@@ -106,7 +106,8 @@ class Mapping:
                         "budget_mb_s": DDR_MB_S},
                 "layers": {n: ({"pe": f.pe, "simd": f.simd, "mul": f.mul,
                                 **({"tile": f.tile} if f.tile else {})}  # fold.yaml's keys
-                               if n in self.convs else {"pe": f.pe})
+                               if n in self.convs else
+                               {"pe": f.pe, **({"line": True} if f.line else {})})
                            for n, f in self.folds.items()}}
 
 
@@ -324,7 +325,7 @@ def _heaviest(table, pick, used, room) -> str:
 
 def _what(f) -> str:
     if f.simd == 1 and f.mul == "dsp" and not f.tile and f.par == 1:
-        return f"pe {f.pe}"
+        return f"pe {f.pe}" + (", line buffer" if f.line else "")
     return (f"pe {f.pe} simd {f.simd} {f.mul}" + (f", weights in DDR, tile {f.tile}"
                                                    if f.tile else ""))
 

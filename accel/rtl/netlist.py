@@ -229,12 +229,13 @@ def _ddr_weights(net: Netlist, layer, lid: str, f: folding.Fold, n: int) -> dict
 
 def maxpool(net: Netlist, layer, src: Stream, f: folding.Fold) -> Stream:
     """accel_pool (partial maxima: 2 x OW x C codes of RAM, no line buffer) where each input row
-    and column lies in at most two windows (fold.separable: SqueezeNet's 3x3/2 and 2x2/2);
-    otherwise accel_swu windows into accel_maxpool. PE channels compared per cycle either way."""
+    and column lies in at most two windows (fold.separable: SqueezeNet's 3x3/2 and 2x2/2) and
+    the fold does not ask for a line buffer (Fold.line); otherwise accel_swu windows into
+    accel_maxpool. PE channels compared per cycle either way."""
     lid = ident(layer.name)
     k = layer.kernel[0]  # square (accel.core.kinds)
     c, oh, ow = layer.shape
-    if folding.separable(layer):
+    if folding.partial_pool(layer, f):
         dst = net.stream(lid, c, src.bits, src.signed, src.frac, oh, ow)
         net.inst("accel_pool", f"u_{lid}",
                  dict(C=c, BITS=src.bits, SIGNED=int(src.signed), H=src.height, W=src.width,
@@ -253,7 +254,8 @@ def maxpool(net: Netlist, layer, src: Stream, f: folding.Fold) -> Stream:
                                                 BEATS=k * k, PE=f.pe),
              {**_ports("s", win, pad=True), **_ports("m", dst)})
     net.layers.append(dict(name=layer.name, kind="maxpool", stream=lid, pe=f.pe,
-                           cycles=folding.layer_cycles(layer, f)))
+                           cycles=folding.layer_cycles(layer, f),
+                           **({"line": True} if folding.separable(layer) else {})))
     return dst
 
 

@@ -465,7 +465,7 @@ def layer_instances(layer, fold, fold_beats: bool = False) -> list:
     from accel.rtl import netlist as generate
 
     # a max-pool's memories follow its PE (PE-code words): built per PE
-    pe = fold.pe if layer.kind == "maxpool" else None
+    pe = (fold.pe, fold.line) if layer.kind == "maxpool" else None
     key = (id(layer), fold.par, fold.tile, fold_beats, pe)
     hit = _SHAPES.get(key)
     if hit is None or hit[0] is not layer:
@@ -495,7 +495,7 @@ def layer_instances(layer, fold, fold_beats: bool = False) -> list:
     return out
 
 
-_SHAPES: dict = {}  # (id(layer), par, tile, fold_beats, pool PE) -> (layer, instances)
+_SHAPES: dict = {}  # (id(layer), par, tile, fold_beats, pool (PE, line)) -> (layer, instances)
 
 
 def conv_params(layer, fold) -> dict:

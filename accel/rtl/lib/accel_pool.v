@@ -75,12 +75,11 @@ module accel_pool #(
     localparam QYW = $clog2(RQL + OH + 2);
     localparam VD  = OW * CF;                       // words of a row slot
     localparam VAW = (VD > 1) ? $clog2(VD) : 1;
-    localparam AW  = $clog2((CQL + 2) * CF + 1);   // the column window's word: qc*CF + j
+    localparam AW  = $clog2((OW + 1) * CF + 1);    // the ending column window's word
     localparam [QXW-1:0] QX0 = PL / S;
     localparam [PW-1:0]  PX0 = PL % S;
     localparam [QYW-1:0] QY0 = PT / S;
     localparam [PW-1:0]  PY0 = PT % S;
-    localparam [AW-1:0]  A0  = (PL / S) * CF;
 
     // ---- issue: the position (r, c), its chunk j and where its windows are --------------------
     reg [XW-1:0]  c;
@@ -89,23 +88,27 @@ module accel_pool #(
     reg [QXW-1:0] qc;           // (c + PL) div S: window A = qc (offset pc), B = qc-1 (pc + S)
     reg [QYW-1:0] qr;
     reg [CFW-1:0] j;
-    reg [AW-1:0]  aa;           // window A's word: qc*CF + j
+    // the word ox*CF + j of the next column window to end (windows end in order, so this is
+    // the one ending wherever one ends: no window arithmetic)
+    reg [AW-1:0]  ae;
     wire jl    = (CF == 1) || (j == CF - 1);
     wire c_end = (c == WE - 1);
     wire r_end = (r == HE - 1);
     // columns: window A / B holds c, starts there (first in-image column), ends there (last)
     wire cv  = (ODD_C != 0) && (c == W);            // the virtual column
     wire ce  = (c == W - 1);
-    wire cvA = cv || ((pc < K) && (qc <= OW - 1));
-    wire cvB = !cv && (qc != 0) && (pc + S < K) && (qc <= OW);
+    // (the range tests fold to constants where every column is inside: S <= K, no column
+    // after the last window)
+    wire cvA = cv || ((S <= K || pc < K) && (CQL <= OW - 1 || qc <= OW - 1));
+    wire cvB = !cv && (qc != 0) && (pc + S < K) && (CQL <= OW || qc <= OW);
     wire cfA = !cv && ((c == 0) || (pc == 0));
     wire cfB = (c == 0);
     wire clA = cv || (pc == K - 1) || (ce && ODD_C == 0);
     wire clB = !cv && ((pc + S == K - 1) || ce);
     wire rv  = (ODD_R != 0) && (r == H);            // the virtual row
     wire re_ = (r == H - 1);
-    wire rvA = rv || ((pr < K) && (qr <= OH - 1));
-    wire rvB = !rv && (qr != 0) && (pr + S < K) && (qr <= OH);
+    wire rvA = rv || ((S <= K || pr < K) && (RQL <= OH - 1 || qr <= OH - 1));
+    wire rvB = !rv && (qr != 0) && (pr + S < K) && (RQL <= OH || qr <= OH);
     wire rfA = !rv && ((r == 0) || (pr == 0));
     wire rfB = (r == 0);
     wire rlA = rv || (pr == K - 1) || (re_ && ODD_R == 0);
@@ -164,9 +167,8 @@ module accel_pool #(
 
     // ---- the memories and the compares ----
     // Per axis two slots (window parity): horizontal maxima CF words a slot, vertical partials
-    // VD words a slot (word ox*CF + j). The ending column window's word: aa (A) or aa - CF (B).
-    localparam BAW = $clog2(2 * (CQL + 2) * CF + 2 * VD + 1);  // wide enough for the sums
-    wire [BAW-1:0] colw = hA ? aa : aa - CF;
+    // VD words a slot (word ox*CF + j, read and written where a column window ends: ae).
+    wire [VAW-1:0] colw = ae[VAW-1:0];
     genvar e, i;
     generate
         if (K - S <= 1) begin : g_one
@@ -187,8 +189,8 @@ module accel_pool #(
             reg hwe1, hwf1, hef1, vwe1, vwf1, vof1, hcs1, hws1, vcs1, vws1;
             reg [HAW-1:0] hwa1;
             reg [VAW2-1:0] vwa1;
-            wire [HAW:0] hra = j + (hcs ? CF : 0);
-            wire [BAW-1:0] vra = colw + (vcs ? VD : 0);
+            wire [HAW-1:0] hra = {j, hcs};              // the slot: the address' low bit
+            wire [VAW2-1:0] vra = {colw, vcs};
             always @(posedge clk)
                 if (issue) begin
                     hwe1 <= hwA || hwB;
@@ -198,8 +200,8 @@ module accel_pool #(
                     vwf1 <= vwA ? rfA : rfB;
                     vof1 <= oA ? rfA : rfB;
                     hcs1 <= hcs; hws1 <= hws; vcs1 <= vcs; vws1 <= vws;
-                    hwa1 <= j + (hws ? CF : 0);
-                    vwa1 <= colw + (vws ? VD : 0);
+                    hwa1 <= {j, hws};
+                    vwa1 <= {colw, vws};
                 end
             wire [PB-1:0] hd, vd, hwd, vwd, hm;
             if (CF > 1) begin : g_hram
@@ -207,7 +209,7 @@ module accel_pool #(
                 reg [PB-1:0] q;
                 always @(posedge clk) begin
                     if (exec && hwe1) mem[hwa1] <= hwd;
-                    if (issue) q <= mem[hra[HAW-1:0]];
+                    if (issue) q <= mem[hra];
                 end
                 assign hd = q;
             end else begin : g_hreg     // one word a slot: registers, read where used
@@ -224,7 +226,7 @@ module accel_pool #(
                 reg [PB-1:0] q;
                 always @(posedge clk) begin
                     if (exec && vwe1) mem[vwa1] <= vwd;
-                    if (issue) q <= mem[vra[VAW2-1:0]];
+                    if (issue) q <= mem[vra];
                 end
                 assign vd = q;
             end else begin : g_vreg
@@ -260,7 +262,7 @@ module accel_pool #(
             reg [VAW-1:0] a1;
             always @(posedge clk)
                 if (issue) begin
-                    j1 <= j; a1 <= colw[VAW-1:0];
+                    j1 <= j; a1 <= colw;
                     hw1   <= qc[0] ? {cvA, cvB} : {cvB, cvA};
                     hf1   <= qc[0] ? {cvA && cfA, cvB && cfB} : {cvB && cfB, cvA && cfA};
                     hsel1 <= hA ? qc[0] : !qc[0];
@@ -290,7 +292,7 @@ module accel_pool #(
                     reg [PB-1:0] q;
                     always @(posedge clk) begin
                         if (exec && vw1[e]) mem[a1] <= vn[e*PB +: PB];
-                        if (issue) q <= mem[colw[VAW-1:0]];
+                        if (issue) q <= mem[colw];
                     end
                     assign vd[e*PB +: PB] = q;
                 end else begin : g_vreg
@@ -365,17 +367,17 @@ module accel_pool #(
 
     always @(posedge clk or negedge rst_n) begin
         if (!rst_n) begin
-            c <= 0; r <= 0; pc <= PX0; pr <= PY0; qc <= QX0; qr <= QY0; j <= 0; aa <= A0;
+            c <= 0; r <= 0; pc <= PX0; pr <= PY0; qc <= QX0; qr <= QY0; j <= 0; ae <= 0;
             v1 <= 1'b0;
         end else begin
             if (adv) v1 <= issue;
             if (issue) begin
                 if (!jl) begin
-                    j <= j + 1'b1; aa <= aa + 1'b1;
+                    j <= j + 1'b1; ae <= ae + 1'b1;
                 end else begin
                     j <= 0;
                     if (c_end) begin                       // next row (or image)
-                        c <= 0; pc <= PX0; qc <= QX0; aa <= A0;
+                        c <= 0; pc <= PX0; qc <= QX0; ae <= 0;
                         if (r_end) begin
                             r <= 0; pr <= PY0; qr <= QY0;
                         end else begin
@@ -387,12 +389,13 @@ module accel_pool #(
                         end
                     end else begin
                         c <= c + 1'b1;
-                        if (ODD_C != 0 && ce) aa <= aa - (CF - 1);  // virtual: keeps pc, qc
+                        // the next window's word after one ends here, else this one's again
+                        if (hend) ae <= ae + 1'b1;
+                        else ae <= ae - (CF - 1);
+                        if (ODD_C != 0 && ce) ;             // the virtual column keeps pc, qc
                         else if (pc == S - 1) begin
-                            pc <= 0; qc <= qc + 1'b1; aa <= aa + 1'b1;
-                        end else begin
-                            pc <= pc + 1'b1; aa <= aa - (CF - 1);
-                        end
+                            pc <= 0; qc <= qc + 1'b1;
+                        end else pc <= pc + 1'b1;
                     end
                 end
             end
