@@ -301,3 +301,44 @@ def test_pools_accel_pool_does_not_build():
     assert [o.line for o in fold.options(wide)] == [False] * 3           # one kind only
     assert fold.layer_cycles(wide, fold.Fold(1, 1)) == max(3 * 3 * 25, 81) * 4
     assert [o.line for o in fold.matching(wide, {"pe": 2, "line": True})] == [False]
+
+
+@pytest.mark.parametrize("hw", [15, 16])
+def test_small_net_on_accel_pools_bit_exact_icarus(exported, tmp_path, hw):
+    """A small SqueezeNet with every max-pool on accel_pool (fold.yaml line: false), odd and
+    even image sizes, on Icarus with random valid gaps and backpressure (cocotbext driver): every
+    layer's stream equals the golden model's layer code by code, the pools' codes alive, and
+    the pools' cycles in the manifest are fold.pool_cycles'."""
+    from accel import golden
+    from accel.core import stream
+    from accel.core.modelfile import load_model
+    from accel.rtl.generate import write as generate
+    from accel.rtl.sim import layer_mismatches, simulate
+    from conftest import random_images
+
+    _, path = exported(hw=hw)
+    qm = load_model(path)
+    pools = [l for l in qm.layers if l.kind == "maxpool"]
+    assert pools and all(fold.separable(l) for l in pools)
+    m = generate(qm, tmp_path / "r", fold={"target_fps": 20000,
+                                           "layers": {l.name: {"line": False} for l in pools}})
+    top = (tmp_path / "r" / "rtl" / "accel_top.v").read_text()
+    assert top.count("accel_pool #(") == len(pools) and "accel_maxpool #(" not in top
+    for l in pools:
+        rec = next(r for r in m["layers"] if r["name"] == l.name)
+        c, h, w = l.in_shapes[0]
+        _, oh, ow = l.shape
+        k, st = l.kernel[0], l.stride[0]
+        assert rec["cycles"] == fold.pool_cycles(h, w, k, st, l.pads[0], l.pads[1], oh, ow,
+                                                 c // rec["pe"])
+    x = random_images(3, hw, seed=hw)
+    res = simulate(tmp_path / "r", x, "icarus", valid_gaps=0.2, backpressure=0.4, seed=hw,
+                   driver="cocotbext", capture=True)
+    ref, trace = golden.run(qm, x, trace=True)
+    assert np.array_equal(stream.outputs_nchw(res["outputs"], m["io"]["output"]), ref)
+    per = layer_mismatches(qm, m, res["captured"], trace)
+    assert set(per) == {r["name"] for r in m["layers"]}
+    assert all(bad == 0 for _, bad in per.values()), per
+    for l in pools:
+        codes = np.asarray(trace[l.name])
+        assert len(np.unique(codes)) >= 8 and (codes == 0).mean() < 0.6, l.name

@@ -207,7 +207,7 @@ def _pool(p):
     mux); the output FIFO of OBUF pixels (PE codes + a last bit a word). Per compared channel a
     BITS-wide comparison (one per axis, or per slot and axis), the selects on the PE-code
     datapath, the CF:1 pick of the chunk (from the holding register or s_data), the position
-    counters, the word addresses and the FIFO's pointers; flip-flops: the output register (C
+    counters and the FIFO's pointers; flip-flops: the output register (C
     codes), the holding register (C - PE codes), the chunk in flight."""
     from accel.rtl.fold import pool_obuf, pool_steps
 
@@ -231,12 +231,11 @@ def _pool(p):
     fifo = 2 * w1(od) + clog2(od + 1) + w1(cf)
     we, he = pool_steps(w, k, s, pl, ow), pool_steps(h, k, s, pt, oh)
     cql, rql = (w - 1 + pl) // s, (h - 1 + pt) // s
-    aw = clog2((cql + 2) * cf + 1)
-    baw = clog2(2 * (cql + 2) * cf + 2 * vd + 1)
+    aw = clog2((ow + 1) * cf + 1)  # the ending window's word
     ctr = (w1(we) + w1(he) + 2 * w1(s) + clog2(cql + ow + 2) + clog2(rql + oh + 2) + w1(cf)
            + aw)
     ncmp = 2 * (1 if one else 2) * pe  # compared channels a step
-    lut = {"one": 1, "ctr": ctr, "addr": baw, "cmp": ncmp * bits, "cmpn": ncmp,
+    lut = {"one": 1, "ctr": ctr, "cmp": ncmp * bits, "cmpn": ncmp,
            "dp": pb * (1 if one else 2), "regmux": regmux, "wsel": mux_luts(cf, pb),
            "fifo": fifo}
     ff = {"one": 1, "ctr": ctr, "areg": (clog2(2 * cf) + clog2(2 * vd)) if one else
