@@ -280,12 +280,42 @@ def _mvau(p):
            "lut_mul": pe * simd * mul.lut_adder_bits(in_bits, wb) if style == "lut" else 0,
            "pack": dsp * pw if style == "pack" else 0,
            "ctr": sfw + nfw + rw}
+    skew_ff, srl, tree_ff, dl = _sum_pipeline(style, pe, simd, in_bits, wb, pw)
+    # the side-band (accel_mvau_tile's also carries its output-buffer address) follows the sum:
+    # flip-flops, or an SRL per bit from 3 cycles (and one per bit of the bias ROM's nf tap)
+    sb = nfw + 4 + p.get("_SB_EXTRA", 0)
+    side_ff, side_srl = (dl * sb, 0) if dl < 3 else (0, sb + nfw)
+    lut["srl_luts"] = srl + side_srl  # LUTs by rule (accel.rtl.estimate counts SRLs as memory)
     ff = {"one": 1, "cbuf": n * in_bits * (not banked),
           "inbuf": n * in_bits * (beats > 1) * (not banked),
           "x1": simd * in_bits, "x1_pe1": simd * in_bits if pe == 1 and hard else 0,
           "acc": pe * acc_w, "out": p.get("M_C", out_c) * out_bits, "wq_dsp": hard * wb,
-          "dsp": dsp, "ctr": sfw + 3 * nfw + rw}
+          "dsp": dsp, "ctr": sfw + 3 * nfw + rw,
+          "skew": skew_ff, "tree_reg": tree_ff, "lut_prod": pe * simd * pw * (style == "lut"),
+          "sideband": side_ff}
     return mems, dsp, lut, ff
+
+
+def _sum_pipeline(style: str, pe: int, simd: int, in_bits: int, wb: int, pw: int):
+    """The pipelined SIMD sum of accel_mvau.v's stage 2: (skew flip-flops, SRL LUTs, tree
+    flip-flops, DL cycles). "dsp": a systolic DSP48E1 chain whose lane s takes its code and PE
+    weights s cycles late: each weight's last delay is the DSP48E1's B register (the code's too
+    when PE is 1, else it is shared), the rest a fabric chain that yosys makes flip-flops up to 2
+    deep and an SRL16E/SRLC32E per bit (and 32 stages) from 3 (shregmap -minlen 3). "pack" and
+    "lut": a binary adder tree registered at every second level and its root."""
+    if style == "dsp":
+        ff = srl = 0
+        for s in range(1, simd):
+            for length, bits in ((s - (pe == 1), in_bits), (s - 1, pe * wb)):
+                if length >= 3:
+                    srl += bits * -(-length // 32)
+                else:
+                    ff += bits * length
+        return ff, srl, 0, simd
+    lvl = clog2(simd) if simd > 1 else 0
+    tree = sum((-(-simd // (1 << lv))) * (pw + lv) for lv in range(1, lvl + 1)
+               if lv % 2 == 0 or lv == lvl)
+    return 0, 0, pe * tree, 1 + (lvl + 1) // 2
 
 
 def _mvau_tile(p):
@@ -298,7 +328,8 @@ def _mvau_tile(p):
     from math import gcd
 
     t = p["T"]
-    mems, dsp, lut, ff = _mvau(p)
+    nf = -(-p["OUT_C"] // p["PE"])
+    mems, dsp, lut, ff = _mvau(dict(p, _SB_EXTRA=clog2(2 * t * nf + 1)))
     in_c, in_bits = p["IN_C"], p["IN_BITS"]
     n = p["BEATS"] * in_c
     pe, simd, out_bits = p["PE"], p["SIMD"], p["OUT_BITS"]
@@ -345,7 +376,9 @@ def terms(module: str, params: dict) -> dict:
     """Everything the model knows of one instance before the coefficients: {"LUT": terms,
     "FF": terms, "DSP", "BRAM36", "LUT_memory"} (the fit's design matrix comes from here)."""
     mems, dsp, lut, ff = BLOCKS[module](params)
+    lut = dict(lut)
     mlut, mff, bram, lutram = _mem_terms(mems)
+    lutram += lut.pop("srl_luts", 0)
     return {"LUT": {**lut, **mlut}, "FF": {**ff, **mff}, "DSP": dsp, "BRAM36": bram,
             "LUT_memory": lutram}
 

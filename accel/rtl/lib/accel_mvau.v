@@ -6,8 +6,9 @@
 // rows beyond OUT_C have zero weights and bias and their codes are dropped (a 64-channel layer
 // can take PE 5: 13 folds). Weights come from a ROM (word nf*SF + sf holds
 // w[nf*PE + pe][sf*SIMD + s] at bit (pe*SIMD + s)*W_BITS), biases from a ROM (word nf).
-// Pipeline: fold issue -> ROM read / input slice -> multiply-accumulate -> requantize; a full
-// output register stalls the whole pipeline (AXI4-Stream backpressure). The input is double
+// Pipeline: fold issue -> ROM read / input slice -> SIMD sum (pipelined, DL cycles) ->
+// accumulate -> requantize; a full output register stalls the whole pipeline (AXI4-Stream
+// backpressure). The input is double
 // buffered so the next vector arrives while this one computes.
 //
 // Multipliers (MUL; accel/rtl/mul.py has the lane rule and the DSP48E1 counts):
