@@ -18,7 +18,7 @@ from accel.core.ir import QType
 from accel.rtl import ddr, fold, mul
 from accel.rtl.fold import Fold
 from accel.rtl.generate import weight_rom
-from test_rtl_blocks import LIB, WRAP, Case, pixel_frames, rand_codes, run_case
+from test_rtl_blocks import LIB, WRAP, Case, fold_frames, pixel_frames, rand_codes, run_case
 
 SOURCES = [LIB / "accel_requant.v", LIB / "accel_swu.v", LIB / "accel_fifo.v",
            LIB / "accel_mux.v", LIB / "accel_mvau_tile.v", LIB / "accel_axi_wread.v",
@@ -32,12 +32,13 @@ def conv_case(seed: int, k: int, c: int, h: int, w: int, cout: int, pe: int, sim
               in_bits: int, in_signed: bool, w_bits: int, t: int, style: str = "dsp",
               n: int = 2, traffic=(0.3, 0.4, 0.3, 0.3), one_image: bool = False,
               out_bits: int = 8, out_signed: bool = False, relu: bool = True,
-              ar_depth: int = 2, rebase: int | None = None) -> Case:
+              ar_depth: int = 2, rebase: int | None = None, fold_beats: bool = False) -> Case:
     """A KxK (padding K//2, stride 1) or 1x1 convolution with DDR weights. traffic: (input valid
     gaps, output backpressure, AR stall, R stall) probabilities. Extreme codes: image 0's first
     pixel at the input's minimum, the last at its maximum; output channel 0's weights all at
     the weight minimum, channel 1's all at the maximum, channel 2's all zero. ar_depth: ARs the
-    latency line holds (2 < MAX_BURSTS: the master then sees ARREADY low and must hold its AR)."""
+    latency line holds (2 < MAX_BURSTS: the master then sees ARREADY low and must hold its AR).
+    fold_beats: a fold of PE codes a beat out (M_C = PE, a conv read only by the global pool)."""
     rng = np.random.default_rng(seed)
     p = k // 2
     oh, ow = h, w
@@ -70,7 +71,7 @@ def conv_case(seed: int, k: int, c: int, h: int, w: int, cout: int, pe: int, sim
                   B_BITS=b_bits, ACC_W=acc_w, ACC_SHIFT=acc_shift, BIAS_SHIFT=bias_shift,
                   OUT_SHIFT=out_shift, RELU=int(relu), OUT_BITS=out_bits, LO=lo, HI=hi,
                   T=t, LAT=LAT, MAX_BURSTS=4, FIFO_BEATS=64, AR_DEPTH=ar_depth,
-                  **mul.params(style, in_bits, w_bits))
+                  **mul.params(style, in_bits, w_bits), **({"M_C": pe} if fold_beats else {}))
     words = ddr.weight_words(wt, w_bits, pe, simd)
     blob = ddr.blob_bytes(words, pe * simd * w_bits)
     layer = SimpleNamespace(weight=wt, bias=bias, wtype=QType(w_bits, True, 0),
@@ -78,12 +79,13 @@ def conv_case(seed: int, k: int, c: int, h: int, w: int, cout: int, pe: int, sim
     _, bmem, _ = weight_rom(layer, Fold(pe, simd))
     gaps, bp, ar_pause, r_pause = traffic
     sf, nf, npix = k * k * c // simd, -(-cout // pe), oh * ow  # a ragged PE: NF rounds up
-    cycles = n * ddr.tiles(npix, t) * (nf * t * sf + t * (nf + 3) + t * (k * k + sf) + LAT)
+    cycles = n * ddr.tiles(npix, t) * (nf * t * sf + t * 4 * nf + t * (k * k + sf) + LAT)
     cfg = {"seed": seed, "gaps": gaps, "backpressure": bp,
            "timeout_cycles": int(20 * cycles / (1 - gaps) / (1 - bp) / (1 - r_pause)) + 5000,
            "sources": {"s": {"frames": pixel_frames(x, in_bits)}},
-           "sinks": {"m": {"frames": pixel_frames(y, out_bits), "lane_bits": out_bits,
-                           "lanes": cout}},
+           "sinks": {"m": {"frames": fold_frames(y, pe, params) if fold_beats
+                           else pixel_frames(y, out_bits), "lane_bits": out_bits,
+                           "lanes": pe if fold_beats else cout}},
            "ddr": {"base": BASE, "blob": blob.hex(), "ar_pause": ar_pause, "r_pause": r_pause,
                    "one_image": one_image, "rebase": rebase}}
     info = {"y": y, "x": x, "wt": wt, "lo": lo, "hi": hi, "blob": blob, "sf": sf, "nf": nf,
@@ -151,6 +153,13 @@ CASES = [
     ("1x1-whole-C6-SIMD6-PE4of10-T3of16",  # SF 1: one fold a vector
      dict(seed=14, k=1, c=6, h=4, w=4, cout=10, pe=4, simd=6, in_bits=8, in_signed=False,
           w_bits=4, t=3, style="dsp")),
+    # a fold a beat out (M_C = PE: the conv before a global pool), the ragged fold's rows too
+    ("3x3-folds-out-PE3of7-T4of16-dsp",
+     dict(seed=18, k=3, c=2, h=4, w=4, cout=7, pe=3, simd=6, in_bits=8, in_signed=False,
+          w_bits=8, t=4, style="dsp", fold_beats=True)),
+    ("1x1-folds-out-split-C12-SIMD4-PE2of5-T4of25-pack",
+     dict(seed=19, k=1, c=12, h=5, w=5, cout=5, pe=2, simd=4, in_bits=8, in_signed=True,
+          w_bits=8, t=4, style="pack", fold_beats=True)),
 ]
 
 
@@ -179,26 +188,35 @@ def test_ddr_conv_icarus(name, kw, tmp_path):
     assert m["tiles"] == n * ddr.tiles(case.cover["npix"], kw["t"])
 
 
-TILE_MUTANTS = {  # a plausible bug each in the tile buffer or the output register
-    "wrong bank written": ("if (wen && wb == j) mem[fwa]", "if (wen && wb == MB - 1 - j) mem[fwa]"),
-    "chunks cut in reverse": (".sel(wj)", ".sel(CPB[CJW-1:0] - 1'b1 - wj)"),
-    "beat taken at its first chunk": ("(wj == CPB - 1);    // not", "(wj == 0);    // not"),
+GENERAL, FOLDS = "3x3-general-C6-SIMD9-PE2of5-T3of20", "3x3-folds-out-PE3of7-T4of16-dsp"
+TILE_MUTANTS = {  # a plausible bug each in the tile buffer or the output: (old, new, case)
+    "wrong bank written": ("if (wen && wb == j) mem[fwa]", "if (wen && wb == MB - 1 - j) mem[fwa]",
+                           GENERAL),
+    "chunks cut in reverse": (".sel(wj)", ".sel(CPB[CJW-1:0] - 1'b1 - wj)", GENERAL),
+    "beat taken at its first chunk": ("(wj == CPB - 1);    // not", "(wj == 0);    // not",
+                                      GENERAL),
     "fold words shifted in from below": (
         "out_q <= {od, out_q[NF*PE*OUT_BITS-1:PE*OUT_BITS]}",
-        "out_q <= {out_q[(NF-1)*PE*OUT_BITS-1:0], od}"),
+        "out_q <= {out_q[(NF-1)*PE*OUT_BITS-1:0], od}", GENERAL),
+    # fold beats: the next vector starts one word off, or the tile's last flag on every fold
+    "fold beats: next vector's address": ("ea <= ea - (NF - 1) * T + 1;",
+                                          "ea <= ea - (NF - 1) * T;", FOLDS),
+    "fold beats: last on every fold": ("m_last <= olst[eb] && elast && eend;",
+                                       "m_last <= olst[eb] && elast;", FOLDS),
 }
 
 
 @pytest.mark.parametrize("name", list(TILE_MUTANTS))
 def test_tile_mutants_fail(name, tmp_path):
-    """Each mutant of accel_mvau_tile.v fails the "general" case (2 chunks a beat, 3 banks, NF 3)
-    with mismatching codes, a stall, or X codes (words never written) on the output."""
-    old, new = TILE_MUTANTS[name]
+    """Each mutant of accel_mvau_tile.v fails its case (the "general" one: 2 chunks a beat, 3
+    banks, NF 3; or a fold a beat, NF 3) with mismatching codes, a stall, or X codes (words never
+    written) on the output."""
+    old, new, which = TILE_MUTANTS[name]
     text = (LIB / "accel_mvau_tile.v").read_text()
     assert text.count(old) == 1, name
     src = tmp_path / "accel_mvau_tile.v"
     src.write_text(text.replace(old, new))
-    case = conv_case(**dict(CASES)["3x3-general-C6-SIMD9-PE2of5-T3of20"])
+    case = conv_case(**dict(CASES)[which])
     case.sources = [src if f.name == src.name else f for f in case.sources]
     case.cfg["measure"] = str(tmp_path / "measure.json")
     run_dir = tmp_path / "run"
@@ -239,6 +257,11 @@ PERIOD_CASES = {  # one image, no stalls: (kwargs of conv_case, the term of tile
                               in_signed=False, w_bits=4, t=8), "fill"),   # 18 chunks vs 6 folds
     "1x1-emit": (dict(seed=17, k=1, c=4, h=4, w=8, cout=8, pe=2, simd=4, in_bits=8,
                       in_signed=False, w_bits=8, t=8), "emit"),           # NF + 3 vs NF
+    # a fold a beat: 4 cycles a beat, 4*NF a vector
+    "1x1-folds-out": (dict(seed=20, k=1, c=32, h=6, w=8, cout=16, pe=4, simd=4, in_bits=8,
+                           in_signed=False, w_bits=8, t=8, fold_beats=True), "compute"),  # 257 vs 128
+    "1x1-folds-out-emit": (dict(seed=21, k=1, c=4, h=4, w=8, cout=8, pe=2, simd=4, in_bits=8,
+                                in_signed=False, w_bits=8, t=8, fold_beats=True), "emit"),
 }
 
 
@@ -258,7 +281,7 @@ def test_ddr_traffic_and_tile_period(shape, tmp_path):
     is claimed before an emit-bound pipeline is in its steady state) exactly
     fold.tile_cycles, the mapper's model: the weight stream and the double buffers keep the
     multipliers busy (compute-bound cases), the fill writes a chunk every cycle (fill-bound),
-    the emit a pixel every NF + 3 cycles (emit-bound)."""
+    the emit a pixel every NF + 3 cycles, or a fold every 4 (emit-bound)."""
     kw, bound = PERIOD_CASES[shape]
     kw = dict(kw, n=1, traffic=(0, 0, 0, 0), one_image=True, ar_depth=4)
     case = conv_case(**kw)
@@ -272,10 +295,11 @@ def test_ddr_traffic_and_tile_period(shape, tmp_path):
     period = (m["cyc_last"] - m["cyc_first"]) / (m["tiles"] - 3)
     ideal = nf * t * sf
     layer, f = conv_layer(kw), Fold(kw["pe"], kw["simd"], tile=t)
+    beats = kw.get("fold_beats", False)
     terms = {"compute": ideal + 1, "fill": t * fold.tile_fill_cycles(layer, f),
-             "emit": t * (nf + 3)}
+             "emit": t * (4 * nf if beats else nf + 3)}
     assert max(terms, key=terms.get) == bound and sorted(terms.values())[-2] < terms[bound]
-    assert period == fold.tile_cycles(layer, f, t) == terms[bound], (period, terms)
+    assert period == fold.tile_cycles(layer, f, t, beats) == terms[bound], (period, terms)
     print(f"\nDDR test layer {shape} {kw['c']}->{kw['cout']}, {npix} px, T={t}, NF={nf}, "
           f"SF={sf}: {m['bursts']} bursts, {m['beats'] * 8} bytes per image; tile period "
           f"{period:.2f} cycles ({bound}-bound; compute alone {ideal}); read latency seen {m['lat_min']}..."

@@ -99,27 +99,30 @@ def tile_fill_cycles(layer, fold: Fold) -> int:
     return layer.fan_in // math.gcd(layer.fan_in // b, fold.simd)
 
 
-def tile_cycles(layer, fold: Fold, tn: int) -> int:
+def tile_cycles(layer, fold: Fold, tn: int, fold_beats: bool = False) -> int:
     """Cycles of one tile of tn output pixels of a tiled (DDR-weight) layer, accel_mvau_tile's
     steady-state formula without W_wait: max(NF*tn*SF + 1, tn*N/G (tile_fill_cycles),
-    tn*(NF + 3)). Left out (so this is the ideal): folds waiting for weights (accel_axi_wread's
+    tn*(NF + 3)); with fold_beats (a fold a beat, M_C = PE) the emit term is tn*4*NF. Left out (so this is the ideal): folds waiting for weights (accel_axi_wread's
     width converter gives a word per ceil(PE*SIMD*W_BITS/64) + 1 cycles at most, so a tn below
     that starves the multipliers), the DDR read latency before an image's first tile, DDR
     bandwidth shared with the other ports, and AXI stalls."""
     sf = layer.fan_in // fold.simd
     nf = out_folds(layer.shape[0], fold.pe)
-    return max(nf * tn * sf + 1, tn * tile_fill_cycles(layer, fold), tn * (nf + 3))
+    emit = 4 * nf if fold_beats and fold.pe < layer.shape[0] else nf + 3
+    return max(nf * tn * sf + 1, tn * tile_fill_cycles(layer, fold), tn * emit)
 
 
-def layer_cycles(layer, fold: Fold) -> int:
+def layer_cycles(layer, fold: Fold, fold_beats: bool = False) -> int:
+    """Cycles per image of a folded layer. fold_beats: a conv emitting a fold a beat
+    (netlist.fold_beat_convs); only a tiled one's emitter is slower for it."""
     if layer.kind == "maxpool":  # C/PE cycles per window position out and per pixel in
         _, h, w = layer.in_shapes[0]
         positions = layer.out_pixels * layer.kernel[0] * layer.kernel[1]
         return max(positions, h * w) * (layer.shape[0] // fold.pe)
     if fold.tile:  # full tiles of T pixels, then the image's short last one (if any)
         full, rest = divmod(layer.out_pixels, fold.tile)
-        return full * tile_cycles(layer, fold, fold.tile) + (
-            tile_cycles(layer, fold, rest) if rest else 0)
+        return full * tile_cycles(layer, fold, fold.tile, fold_beats) + (
+            tile_cycles(layer, fold, rest, fold_beats) if rest else 0)
     return layer.out_pixels * vector_cycles(layer, fold)
 
 

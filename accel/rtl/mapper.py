@@ -116,7 +116,10 @@ class Table:
     not held by --fold also gets its options with the weights in DDR (fold.ddr_options)."""
 
     def __init__(self, qm, cost, fixed: dict, ddr: bool = False):
+        from accel.rtl.netlist import fold_beat_convs
+
         folded = [l for l in qm.layers if l.kind in folding.FOLDED]
+        beats = fold_beat_convs(qm)
         self.other = {l.name: folding.fixed_cycles(l) for l in qm.layers
                       if l.kind not in folding.FOLDED}
         self.opts, self.cyc, self.res = {}, {}, {}
@@ -125,7 +128,8 @@ class Table:
             if ddr and l.kind == "conv" and l.name not in fixed:
                 opts = opts + folding.ddr_options(l, opts)
             self.opts[l.name] = opts
-            self.cyc[l.name] = np.array([folding.layer_cycles(l, f) for f in opts])
+            self.cyc[l.name] = np.array([folding.layer_cycles(l, f, l.name in beats)
+                                         for f in opts])
             self.res[l.name] = np.array(
                 [list(cost(l, f)) + [layer_bytes(l, f) if l.kind == "conv" else 0]
                  for f in opts], dtype=float)

@@ -346,7 +346,9 @@ def _mvau_tile(p):
            + clog2(p["NPIX"] + 1) + 3 * clog2(2 * t * sf) + 3 * clog2(2 * t * nf + 1))
     lut = dict(lut, sel=0, pick=0, nfdec=0, cut=g * in_bits * mux_luts(cpb),
                ctr=lut["ctr"] + ctr)
-    ff = dict(ff, cbuf=0, inbuf=0, x1=0, x1_pe1=0, out=nf * pe * out_bits, ctr=ff["ctr"] + ctr)
+    # the output register: a pixel's NF folds, or one fold when a fold is the beat (M_C = PE)
+    out = pe if p.get("M_C", p["OUT_C"]) == pe < p["OUT_C"] else nf * pe
+    ff = dict(ff, cbuf=0, inbuf=0, x1=0, x1_pe1=0, out=out * out_bits, ctr=ff["ctr"] + ctr)
     return mems, dsp, lut, ff
 
 
@@ -470,8 +472,8 @@ def layer_instances(layer, fold, fold_beats: bool = False) -> list:
             params = {k: v for k, v in params.items() if k not in ("MUL", "LANES", "M_C")}
             params.update(PE=fold.pe, SIMD=fold.simd,
                           **mul.params(fold.mul, params["IN_BITS"], params["W_BITS"]),
-                          **({"M_C": fold.pe} if module == "accel_mvau" and fold_beats
-                             and fold.pe < params["OUT_C"] else {}))
+                          **({"M_C": fold.pe} if fold_beats and fold.pe < params["OUT_C"]
+                             else {}))
         elif module == "accel_axi_wread":  # its word: one fold's PE x SIMD weights
             params = {**params, "WORD_BITS": fold.pe * fold.simd * layer.wtype.bits,
                       "WORDS": folding.out_folds(layer.shape[0], fold.pe)
@@ -507,24 +509,47 @@ def fold_cost(layer, fold, fold_beats: bool = False) -> list:
 
 def conv_cost(qm):
     """The mapper's cost(layer, fold) for qm: fold_cost with the convs before a global pool
-    emitting a fold a beat, as accel.rtl.netlist builds them."""
-    from accel.rtl.netlist import fold_beat_convs
+    emitting a fold a beat, as accel.rtl.netlist builds them; a tiled fold of a conv behind a
+    fork with a branch FIFO also pays for that FIFO's two tiles more depth (netlist.fork's
+    burst; when both of the fork's convs are tiled each pays its own: the netlist deepens by
+    the larger, so the plan errs on the safe side)."""
+    from accel.rtl import fold as folding
+    from accel.rtl.netlist import branch_fifos, conv_gaps, fold_beat_convs, gap_params
 
-    beats = fold_beat_convs(qm)
-    return lambda layer, fold: fold_cost(layer, fold, layer.name in beats)
+    beats, fifos, gaps = fold_beat_convs(qm), branch_fifos(qm), conv_gaps(qm)
+
+    def cost(layer, fold):
+        c = fold_cost(layer, fold, layer.name in beats)
+        if layer.name in gaps:  # the global pool it feeds: its P follows this fold
+            g, codes = gaps[layer.name]
+            fb = layer.name in beats and fold.pe < layer.shape[0]
+            rate = folding.layer_cycles(layer, fold, fb) // layer.out_pixels
+            p = gap_params(g, layer.out.bits, layer.out.signed,
+                           fold.pe if fb else layer.shape[0], rate, codes)
+            gi = instance("accel_gap", p)
+            c = [v + gi[k] for v, k in zip(c, KEYS)]
+        if fold.tile and layer.name in fifos:
+            w, d = fifos[layer.name]
+            deep, base = (instance("accel_fifo", dict(W=w, DEPTH=d + 2 * fold.tile)),
+                          instance("accel_fifo", dict(W=w, DEPTH=d)))
+            c = [v + deep[k] - base[k] for v, k in zip(c, KEYS)]
+        return c
+    return cost
 
 
 def fixed_cost(qm) -> list:
-    """[LUT, FF, DSP, BRAM36] of everything no fold changes: concats, forks, FIFOs, the global
-    pool and io (every instance but those of the convolutions and max-pools)."""
+    """[LUT, FF, DSP, BRAM36] of everything no fold changes: concats, forks, FIFOs, a global
+    pool not fed by a conv and io (every instance but those of the convolutions, max-pools and
+    the global pools conv_cost prices with their conv)."""
     from accel.rtl import fold as folding
-    from accel.rtl.netlist import build_netlist
+    from accel.rtl.netlist import build_netlist, conv_gaps, ident
 
     folds = {l.name: folding.Fold(1, 1) if l.kind == "conv" else folding.full(l)
              for l in qm.layers if l.kind in folding.FOLDED}
     net, _, _ = build_netlist(qm, folds, roms=False)
     folded = {name for l in qm.layers if l.kind in folding.FOLDED
               for _, name, _ in layer_instances(l, folds[l.name])}  # names: fold_beats alike
+    folded |= {f"u_{ident(g.name)}" for g, _ in conv_gaps(qm).values()}
     total = {}
     for module, name, params in net.instances:
         if name not in folded:

@@ -15,7 +15,8 @@ module accel_ddr_conv #(
     parameter OUT_BITS = 8, parameter LO = 0, parameter HI = 255,
     parameter MUL = 0, parameter LANES = 1,
     parameter T = 4, parameter LAT = 40, parameter MAX_BURSTS = 4, parameter FIFO_BEATS = 64,
-    parameter AR_DEPTH = 4
+    parameter AR_DEPTH = 4,
+    parameter M_C = OUT_C   // codes per output beat: OUT_C, or PE (a fold a beat)
 ) (
     input  wire                      clk,
     input  wire                      rst_n,
@@ -26,7 +27,7 @@ module accel_ddr_conv #(
     input  wire                      s_last,
     input  wire                      s_valid,
     output wire                      s_ready,
-    output wire [OUT_C*OUT_BITS-1:0] m_data,
+    output wire [M_C*OUT_BITS-1:0]   m_data,
     output wire                      m_last,
     output wire                      m_valid,
     input  wire                      m_ready,
@@ -105,7 +106,7 @@ module accel_ddr_conv #(
                       .OUT_C(OUT_C), .PE(PE), .SIMD(SIMD), .W_BITS(W_BITS), .B_BITS(B_BITS),
                       .ACC_W(ACC_W), .ACC_SHIFT(ACC_SHIFT), .BIAS_SHIFT(BIAS_SHIFT),
                       .OUT_SHIFT(OUT_SHIFT), .RELU(RELU), .OUT_BITS(OUT_BITS), .LO(LO), .HI(HI),
-                      .MUL(MUL), .LANES(LANES), .T(T), .NPIX(NPIX)) u_mvau (
+                      .MUL(MUL), .LANES(LANES), .T(T), .NPIX(NPIX), .M_C(M_C)) u_mvau (
         .clk(clk), .rst_n(rst_n), .s_data(v_data), .s_pad(v_pad), .s_last(v_last),
         .s_valid(v_valid), .s_ready(v_ready), .s_w_data(w_data), .s_w_valid(w_valid),
         .s_w_ready(w_ready), .m_data(m_data), .m_last(m_last), .m_valid(m_valid),

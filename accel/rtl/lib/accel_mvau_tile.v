@@ -11,7 +11,9 @@
 //   out: the tile's output vectors, pixel-major, OUT_C codes each (accel_mvau's m_data), after
 //        the tile; m_last on the image's last vector. Biases from a ROM (BIAS_FILE, word nf).
 //        NF = ceil(OUT_C/PE): as in accel_mvau, a PE need not divide OUT_C (the last fold's
-//        extra rows have zero weights and bias; their codes are dropped at m_data).
+//        extra rows have zero weights and bias; their codes are dropped at m_data). With
+//        M_C = PE a beat is one fold's PE codes instead (NF beats a vector, the last fold's
+//        extra rows included), as accel_mvau's M_C: for a conv read only by the global pool.
 // A tile is T vectors, the image's last one NPIX mod T when T does not divide NPIX (NPIX = vectors
 // per image). Order of work per tile: for nf < NF: for t < Tn: for sf < SF: one fold cycle.
 //
@@ -27,7 +29,7 @@
 // are loaded), so backpressure only delays issue.
 //
 // Cycles per tile in steady state (Tn vectors; no input gaps, output backpressure or DDR stalls):
-//   max( NF*Tn*SF + 1 + W_wait,  Tn*N/G,  Tn*(NF + 3) )
+//   max( NF*Tn*SF + 1 + W_wait,  Tn*N/G,  Tn*(NF + 3) )   (M_C = PE: Tn*4*NF for the last)
 //   (N/G = SF when SIMD divides IN_C, BEATS when IN_C divides SIMD)
 // where W_wait = cycles a fold waits for its SF weight words (0 when s_w delivers a word at
 // least every Tn cycles: accel_axi_wread gives one per ceil(WW/64)+1 cycles at most); the ideal
@@ -58,7 +60,8 @@ module accel_mvau_tile #(
     parameter MUL        = 0,
     parameter LANES      = 1,
     parameter T          = 4,   // vectors per tile
-    parameter NPIX       = 4    // vectors per image
+    parameter NPIX       = 4,   // vectors per image
+    parameter M_C        = OUT_C  // codes per output beat: OUT_C (a pixel), or PE (a fold)
 ) (
     input  wire                      clk,
     input  wire                      rst_n,
@@ -70,7 +73,7 @@ module accel_mvau_tile #(
     input  wire [PE*SIMD*W_BITS-1:0] s_w_data,
     input  wire                      s_w_valid,
     output wire                      s_w_ready,
-    output wire [OUT_C*OUT_BITS-1:0] m_data,
+    output wire [M_C*OUT_BITS-1:0]   m_data,
     output reg                       m_last,
     output reg                       m_valid,
     input  wire                      m_ready
@@ -491,54 +494,96 @@ module accel_mvau_tile #(
     always @(posedge clk) if (done_fold) oram[oa2] <= rq;
 
     // ---------------- emit: output buffer -> output vectors ----------------
+    // M_C = OUT_C: a pixel a beat; an output vector takes NF reads + 3 cycles. M_C = PE (a conv
+    // read only by the global pool): each word is a beat, NF beats a vector, 4 cycles a beat
+    // (start, read, register, handshake), no pixel-wide register.
     reg eb, ebusy, erd, rv;
     reg [TW-1:0] et;
     reg [NFW-1:0] enf, rnf;
     reg [OAW-1:0] ea;
     reg [PE*OUT_BITS-1:0] od;
-    // The one pixel-wide register: the NF words shift in from the top (word nf ends at nf: no
-    // per-fold write decode); a ragged last fold's extra codes drive nothing.
-    reg [NF*PE*OUT_BITS-1:0] out_q;
-    assign m_data = out_q[OUT_C*OUT_BITS-1:0];
-    generate
-        if (NF > 1) begin : g_oshift
-            always @(posedge clk)
-                if (rv) out_q <= {od, out_q[NF*PE*OUT_BITS-1:PE*OUT_BITS]};
-        end else begin : g_oone
-            always @(posedge clk) if (rv) out_q <= od;
-        end
-    endgenerate
-    wire estart = ofull[eb] && !ebusy && !m_valid;
     wire elast = (et == olen[eb] - 1);
-    always @(posedge clk) begin
-        od <= oram[ea];
-        if (rv && rnf == NF - 1) m_last <= olst[eb] && elast;
-    end
-    always @(posedge clk or negedge rst_n) begin
-        if (!rst_n) begin
-            ofull <= 2'b00; eb <= 1'b0; ebusy <= 1'b0; erd <= 1'b0; rv <= 1'b0; et <= 0;
-            enf <= 0; rnf <= 0; ea <= 0; m_valid <= 1'b0;
-        end else begin
-            if (done_fold && fin2) ofull[ob2] <= 1'b1;
-            rv <= erd; rnf <= enf;
-            if (estart) begin
-                ebusy <= 1'b1; erd <= 1'b1; enf <= 0; ea <= (eb ? T * NF : 0) + et;
-            end else if (erd) begin
-                ea <= ea + T;
-                enf <= enf + 1'b1;
-                if (enf == NF - 1) erd <= 1'b0;
+    always @(posedge clk) od <= oram[ea];
+    generate
+        if (M_C != OUT_C && M_C != PE) begin : g_bad_mc
+            accel_mvau_tile_error_M_C_invalid u_error ();
+        end
+        if (M_C == OUT_C) begin : g_pixel
+            // The one pixel-wide register: the NF words shift in from the top (word nf ends at
+            // nf: no per-fold write decode); a ragged last fold's extra codes drive nothing.
+            reg [NF*PE*OUT_BITS-1:0] out_q;
+            assign m_data = out_q[OUT_C*OUT_BITS-1:0];
+            if (NF > 1) begin : g_oshift
+                always @(posedge clk)
+                    if (rv) out_q <= {od, out_q[NF*PE*OUT_BITS-1:PE*OUT_BITS]};
+            end else begin : g_oone
+                always @(posedge clk) if (rv) out_q <= od;
             end
-            if (rv && rnf == NF - 1) begin
-                m_valid <= 1'b1; ebusy <= 1'b0;
-            end else if (m_valid && m_ready) begin
-                m_valid <= 1'b0;
-                if (elast) begin
-                    et <= 0; ofull[eb] <= 1'b0; eb <= ~eb;
+            wire estart = ofull[eb] && !ebusy && !m_valid;
+            always @(posedge clk)
+                if (rv && rnf == NF - 1) m_last <= olst[eb] && elast;
+            always @(posedge clk or negedge rst_n) begin
+                if (!rst_n) begin
+                    ofull <= 2'b00; eb <= 1'b0; ebusy <= 1'b0; erd <= 1'b0; rv <= 1'b0; et <= 0;
+                    enf <= 0; rnf <= 0; ea <= 0; m_valid <= 1'b0;
                 end else begin
-                    et <= et + 1'b1;
+                    if (done_fold && fin2) ofull[ob2] <= 1'b1;
+                    rv <= erd; rnf <= enf;
+                    if (estart) begin
+                        ebusy <= 1'b1; erd <= 1'b1; enf <= 0; ea <= (eb ? T * NF : 0) + et;
+                    end else if (erd) begin
+                        ea <= ea + T;
+                        enf <= enf + 1'b1;
+                        if (enf == NF - 1) erd <= 1'b0;
+                    end
+                    if (rv && rnf == NF - 1) begin
+                        m_valid <= 1'b1; ebusy <= 1'b0;
+                    end else if (m_valid && m_ready) begin
+                        m_valid <= 1'b0;
+                        if (elast) begin
+                            et <= 0; ofull[eb] <= 1'b0; eb <= ~eb;
+                        end else begin
+                            et <= et + 1'b1;
+                        end
+                    end
+                end
+            end
+        end else begin : g_fold
+            // ea walks word nf*T + t: +T to the vector's next fold, back (NF-1)*T - 1 to the
+            // next vector's first, to the other bank's base after the tile's last beat.
+            reg [PE*OUT_BITS-1:0] out_q;
+            assign m_data = out_q;
+            wire eend = (enf == NF - 1);
+            always @(posedge clk) if (rv) out_q <= od;
+            always @(posedge clk) if (rv) m_last <= olst[eb] && elast && eend;
+            always @(posedge clk or negedge rst_n) begin
+                if (!rst_n) begin
+                    ofull <= 2'b00; eb <= 1'b0; ebusy <= 1'b0; erd <= 1'b0; rv <= 1'b0; et <= 0;
+                    enf <= 0; rnf <= 0; ea <= 0; m_valid <= 1'b0;
+                end else begin
+                    if (done_fold && fin2) ofull[ob2] <= 1'b1;
+                    rv <= erd; erd <= 1'b0;
+                    if (ofull[eb] && !ebusy && !m_valid) begin
+                        ebusy <= 1'b1; erd <= 1'b1;
+                    end
+                    if (rv) begin
+                        m_valid <= 1'b1; ebusy <= 1'b0;
+                    end else if (m_valid && m_ready) begin
+                        m_valid <= 1'b0;
+                        if (!eend) begin
+                            enf <= enf + 1'b1; ea <= ea + T;
+                        end else begin
+                            enf <= 0;
+                            if (elast) begin
+                                et <= 0; ofull[eb] <= 1'b0; eb <= ~eb; ea <= eb ? 0 : T * NF;
+                            end else begin
+                                et <= et + 1'b1; ea <= ea - (NF - 1) * T + 1;
+                            end
+                        end
+                    end
                 end
             end
         end
-    end
+    endgenerate
 endmodule
 `default_nettype wire
