@@ -6,6 +6,7 @@ from accel.cli.common import EXIT_CODES, MODEL_HELP
 from accel.core import config
 from accel.core.errors import AccelError
 
+
 def cmd_build(args) -> int:
     from accel.api import Model
 

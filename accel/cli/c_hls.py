@@ -4,6 +4,7 @@ Vitis HLS)."""
 from accel.cli.common import MODEL_HELP, _load
 from accel.core.errors import AccelError
 
+
 def cmd_c(args) -> int:
     out = _load(args).c(args.out, arm=args.arm, force=args.force)
     built = "accel_demo" + (" and accel_demo.arm (static Cortex-A9)" if args.arm else "")

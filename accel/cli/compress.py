@@ -5,6 +5,7 @@ import sys
 from accel.cli.common import _model_path
 from accel.core import config
 
+
 def cmd_compress(args) -> int:
     from accel.compress.pipeline import CompressConfig, compress
     from accel.compress.prune import parse_layer_targets

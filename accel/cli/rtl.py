@@ -6,6 +6,7 @@ import json
 from accel.cli.common import MODEL_HELP, _load
 from accel.core import config
 
+
 def cmd_rtl(args) -> int:
     r = _load(args).rtl(args.out, board=args.board, target_fps=args.target_fps, fold=args.fold,
                         force=args.force, yosys_fit=args.yosys_fit)

@@ -7,6 +7,7 @@ from accel.cli.common import _model_path
 from accel.core import config
 from accel.core.errors import AccelError
 
+
 def cmd_run(args) -> int:
     """The PYNQ driver on the board, or against the simulated device (the RTL simulation)."""
     from accel.python.driver import DriverError
