@@ -4,7 +4,7 @@ the mapper decides), simulated natively by Verilator against the golden model.
 
     .venv/bin/python benchmarks/squeezenet_rtl.py [--variants v1.1 v1.0 v1.1-simple v1.1-complex]
         [--wbits 8 4] [--board pynq-z2] [--images 3] [--ddr-latency 40] [--ddr-stalls 0.2]
-        [--yosys] [--target-fps F] [--work DIR]
+        [--yosys] [--target-fps F] [--size 224] [--work DIR]
 
 Per variant and weight width:
 - the model: benchmarks/squeezenet_reference.py's calibrated_net (the zoo's initialisation,
@@ -141,6 +141,8 @@ def main() -> None:
     ap.add_argument("--yosys", action="store_true", help="also synthesize each design (minutes)")
     ap.add_argument("--yosys-fit", action="store_true",
                     help="map with `accel rtl --yosys-fit` (implies --yosys)")
+    ap.add_argument("--size", type=int, default=ref.HW,
+                    help="input height and width (224; 227 as v1.0's original)")
     ap.add_argument("--target-fps", type=float, default=None,
                     help="the cheapest design meeting this rate (default: the fastest that fits)")
     ap.add_argument("--work", default="build/bench-squeezenet-rtl")
@@ -158,12 +160,13 @@ def main() -> None:
     def save():
         outp.write_text(json.dumps(results, indent=1, default=float) + "\n")
 
-    x = ref.real_images(args.dataset, "test", args.images)
+    x = ref.real_images(args.dataset, "test", args.images, args.size)
     for variant in args.variants:
         arch, bypass = VARIANTS[variant]
         for wbits in args.wbits:
-            name = f"{variant}-w{wbits}a8"
-            qm = load_model(ref.calibrated_net(wbits, args.dataset, args.calib, arch, bypass))
+            name = f"{variant}-w{wbits}a8" + ("" if args.size == ref.HW else f"-{args.size}")
+            qm = load_model(ref.calibrated_net(wbits, args.dataset, args.calib, arch, bypass,
+                                               args.size))
             rec = results["runs"][name] = {"model": str(qm.path)}
             out = Path(args.work) / name
             try:
