@@ -56,22 +56,22 @@ DEGENERATE = 0.95  # issue 14: no layer > 95 % one code
 STEP = 2  # calibration images per training-mode step
 
 
-def real_images(dataset: str, split: str, n: int) -> np.ndarray:
+def real_images(dataset: str, split: str, n: int, hw: int = HW) -> np.ndarray:
     """The first n images of a split upscaled to 224x224 RGB, uint8 (n, 3, 224, 224). Only these n
     are resized: load_dataset(name, size=(224, 224)) would resize all 70,000 (~10 GB), so the
     native split goes through the same resize-and-replicate step (data._adapt) on a slice."""
     part = getattr(data.load_dataset(dataset), split)
-    return data._adapt(data.Split(part.x[:n], part.y[:n]), (HW, HW), 3).x
+    return data._adapt(data.Split(part.x[:n], part.y[:n]), (hw, hw), 3).x
 
 
 def calibrated_net(wbits: int, dataset: str, calib: int, arch: str = "squeezenet1_1",
-                   bypass: str = "none") -> Path:
-    """The zoo's `arch` (224x224 RGB, 1000 classes, wbits-bit weights, 8-bit activations, the
-    bypass mode), its activation scales calibrated on `calib` real training images; made once,
-    cached."""
+                   bypass: str = "none", hw: int = HW) -> Path:
+    """The zoo's `arch` (hw x hw RGB, 224 or v1.0's original 227; 1000 classes, wbits-bit
+    weights, 8-bit activations, the bypass mode), its activation scales calibrated on `calib`
+    real training images; made once, cached."""
     tag = "" if bypass == "none" else f"-{bypass}"
     path = (cache_root() / "benchmarks" /
-            f"{arch}{tag}-{HW}-rgb{CLASSES}-w{wbits}a8-{dataset}{calib}.onnx")
+            f"{arch}{tag}-{hw}-rgb{CLASSES}-w{wbits}a8-{dataset}{calib}.onnx")
     if path.is_file():
         return path
     import torch
@@ -84,7 +84,7 @@ def calibrated_net(wbits: int, dataset: str, calib: int, arch: str = "squeezenet
     model = getattr(zoo, arch)(num_classes=CLASSES, in_channels=3,
                                ops=QuantOps(QuantSpec(wbits, 8)), dropout=0.0, bypass=bypass)
     gen = torch.Generator().manual_seed(0)
-    x = data.to_tensor(real_images(dataset, "train", calib))
+    x = data.to_tensor(real_images(dataset, "train", calib, hw))
     model.train()
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -93,8 +93,8 @@ def calibrated_net(wbits: int, dataset: str, calib: int, arch: str = "squeezenet
         for i in range(0, calib, STEP):
             model(x[i:i + STEP])
     path.parent.mkdir(parents=True, exist_ok=True)
-    export_model(model.eval(), (3, HW, HW), path,
-                 {"model": arch + tag, "calibration": f"{dataset} train[0:{calib}] at {HW}x{HW} RGB"})
+    export_model(model.eval(), (3, hw, hw), path,
+                 {"model": arch + tag, "calibration": f"{dataset} train[0:{calib}] at {hw}x{hw} RGB"})
     return path
 
 

@@ -330,8 +330,9 @@ def test_installed_driver_imports_only_the_stream_contract():
             "'pynq' in sys.modules, 'PIL' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == str(["accel", "accel.core", "accel.core.stream", "accel.python",
-                                      "accel.python.driver", "accel.python.errors",
-                                      "accel.python.images"]) + " False False", out.stderr
+                                      "accel.python.control", "accel.python.driver",
+                                      "accel.python.errors", "accel.python.images",
+                                      "accel.python.metadata"]) + " False False", out.stderr
 
 
 def _has_pynq():

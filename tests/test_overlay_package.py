@@ -139,8 +139,8 @@ def test_package_layout(site):
     folder = site / PKG
     meta = json.loads((folder / "accel_overlay.json").read_text())
     assert meta["accel"]["vlnv"] == "accel:rtl:accel_top:1.0" and meta["accel"]["base"] is None
-    assert meta["driver"] == ["__init__.py", "__main__.py", "driver.py", "errors.py",
-                              "images.py", "stream.py"]
+    assert meta["driver"] == ["__init__.py", "__main__.py", "control.py", "driver.py", "errors.py",
+                              "images.py", "metadata.py", "stream.py"]
     for f in meta["driver"] + ["accel_zybo.bit", "accel_zybo.hwh", "model.onnx",
                                "test_vectors.npz", "notebooks/accel_overlay.ipynb"]:
         assert (folder / f).is_file(), f

@@ -20,6 +20,7 @@ from accel import golden
 from accel.core import config, stream
 from accel.core.errors import AccelError
 from accel.core.modelfile import load_model
+from accel.rtl import netlist
 from accel.rtl.netlist import fold_beat_convs
 from accel.rtl import ddr, fold, resources, simddr
 from accel.rtl.generate import write as generate
@@ -330,3 +331,32 @@ def test_branch_fifo_holds_two_tiles_of_a_ddr_expand(net):
     assert depth(top, "fire3_squeeze_f0_q") == 2 * width + 8 + 2 * tile
     assert depth(top0, "fire3_squeeze_f0_q") == 2 * width + 8
     assert depth(top, "fire2_squeeze_f0_q") == depth(top0, "fire2_squeeze_f0_q")
+
+
+def test_mapper_costs_are_the_netlists(net):
+    """What the mapper adds up (resources.fixed_cost + conv_cost per folded layer) is the
+    netlist's own model of the design, to float rounding: the branch FIFO two tiles deeper in
+    front of the tiled fire3.expand3x3 and the global pool summing the tiled conv10's PE codes a
+    cycle are priced with the fold that causes them, not hidden in the fixed part."""
+    qm, root, m, _, _, _ = net
+    folds = {n: fold.Fold(v["pe"], v.get("simd", 1), v.get("mul", "dsp"), v.get("par", 1),
+                          v.get("tile", 0))
+             for n, v in m["fold"]["mapping"]["layers"].items()}
+    cost = resources.conv_cost(qm)
+    total = np.array(resources.fixed_cost(qm), dtype=float)
+    for l in qm.layers:
+        if l.kind in fold.FOLDED:
+            total += cost(l, folds[l.name])
+    model = resources.model(qm, folds)["total"]
+    assert total.tolist() == pytest.approx([model[k] for k in resources.KEYS], rel=1e-9)
+    # the two costs that used to be outside the mapper's sum are in it
+    fifos, gaps = netlist.branch_fifos(qm), netlist.conv_gaps(qm)
+    assert "fire3.expand3x3" in fifos and folds["fire3.expand3x3"].tile
+    assert "conv10" in gaps and folds["conv10"].tile
+    conv10 = next(l for l in qm.layers if l.name == "conv10")
+    pool = resources.instance("accel_gap", netlist.gap_params(
+        gaps["conv10"][0], conv10.out.bits, conv10.out.signed, folds["conv10"].pe, 1,
+        gaps["conv10"][1]))
+    assert pool["LUT"] > 0 and cost(conv10, folds["conv10"]) == pytest.approx(
+        [a + pool[k] for a, k in zip(resources.fold_cost(conv10, folds["conv10"], True),
+                                     resources.KEYS)], rel=1e-9)

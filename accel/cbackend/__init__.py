@@ -11,6 +11,7 @@ trace(qm, x) final and per-layer codes on images.
 """
 
 from accel.cbackend.build import binary, compile_demo, project_for, run, trace, write
-from accel.cbackend.generate import plan, source_files
+from accel.cbackend.generate import source_files
+from accel.cbackend.plan import plan
 
 __all__ = ["binary", "compile_demo", "plan", "project_for", "run", "source_files", "trace", "write"]

@@ -11,8 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from accel.core import arith, atomic, process
-from accel.cbackend.generate import (ARM_BIN, ARM_CC, ARM_FLAGS, HOST_BIN, HOST_CC, HOST_FLAGS,
-                                NUMPY_DTYPE, SOURCES, plan, source_files)
+from accel.cbackend.ctype import NUMPY_DTYPE
+from accel.cbackend.demo import ARM_BIN, ARM_CC, ARM_FLAGS, HOST_BIN, HOST_CC, HOST_FLAGS, SOURCES
+from accel.cbackend.generate import source_files
+from accel.cbackend.plan import plan
 from accel.core.errors import AccelError
 from accel.core.ir import QuantModel
 

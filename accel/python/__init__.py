@@ -1,7 +1,8 @@
 """The board-side runtime, shipped in every accel overlay package.
 
 `accel build` writes its overlay folder as a pip-installable package accel_<board>
-(accel/flow/stages/overlay.py): driver.py, errors.py, images.py and __main__.py from here, the
+(accel/flow/stages/overlay.py): driver.py (DMA inference, the pynq classes), control.py (AXI-Lite
+registers, the weight buffer), metadata.py, errors.py, images.py and __main__.py from here, the
 stream contract accel/core/stream.py beside them, a generated __init__.py exporting the driver's
 API, the bitstream, the .hwh, accel_overlay.json, the model file, golden test vectors and a
 notebook. On the board:

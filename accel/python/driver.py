@@ -46,15 +46,16 @@ which spins forever when the accelerator does not answer (hls4ml issue #776). In
 event loop (a Jupyter kernel) a blocking wait cannot run the loop, so it polls there too. Either
 way a silent accelerator is a DeviceTimeout naming what to check.
 
+Modules: metadata.py reads accel_overlay.json and the test vectors, control.py holds the AXI-Lite
+registers (ap_ctrl; the weight buffer and accel_ctrl), this one the DMA inference and the pynq
+classes.
+
 Imports: numpy, json and the standard library, `pynq` only when an overlay is loaded, and the
 stream contract: `from . import stream` in an overlay package (`accel build` copies stream.py
-beside this file), `accel.core.stream` in the accel package.
+beside these files), `accel.core.stream` in the accel package.
 """
 
 import asyncio
-import hashlib
-import json
-import math
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -62,89 +63,24 @@ from pathlib import Path
 
 import numpy as np
 
+from .control import WeightsInDDR, ap_start, ap_status, free_buffer
 from .errors import DeviceTimeout, DriverError
 from .images import files as image_files
 from .images import is_paths
 from .images import load as load_images
+from .metadata import HERE, VECTORS, check_metadata, load_metadata, load_vectors  # noqa: F401
 
 try:  # an overlay package: stream.py sits beside this file
     from . import stream
 except ImportError:  # the accel package
     from accel.core import stream
 
-HERE = Path(__file__).resolve().parent  # in an overlay package: its bit, hwh and metadata
 DEFAULT_TIMEOUT_S = 2.0  # per DMA wait; a Zybo image takes well under a millisecond
-VECTORS = "test_vectors.npz"  # the golden vectors an overlay ships: images, expected, labels
-AP_CTRL, AP_START, AP_DONE, AP_IDLE, AP_AUTO_RESTART = 0x00, 0x01, 0x02, 0x04, 0x80
 LAYOUTS = ("NCHW", "NHWC")
 
 
 # ---------------------------------------------------------------------------------------------
-# metadata, test vectors and images (pure numpy: tested off-board)
-
-def load_metadata(path=None) -> dict:
-    """accel_overlay.json (or the folder holding it; default: this overlay package's) -> dict,
-    checked for what the driver needs."""
-    path = Path(HERE if path is None else path)
-    if path.is_dir():
-        path = path / stream.OVERLAY_METADATA
-    if not path.is_file():
-        raise DriverError(f"{path} not found: pass the overlay folder written by `accel build` "
-                          f"(it holds the .bit, the .hwh and {stream.OVERLAY_METADATA})")
-    try:
-        meta = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise DriverError(f"{path}: unreadable overlay metadata ({e})") from None
-    meta.setdefault("_path", str(path))
-    check_metadata(meta)
-    return meta
-
-
-def check_metadata(meta: dict) -> None:
-    where = meta.get("_path", "overlay metadata")
-    if meta.get("format") != stream.OVERLAY_FORMAT:
-        raise DriverError(f"{where}: format {meta.get('format')!r}, this driver reads "
-                          f"{stream.OVERLAY_FORMAT}")
-    try:
-        inp, out = meta["io"]["input"], meta["io"]["output"]
-        _ = meta["dma"]["cell"], meta["accel"]["cell"], meta["model"]["input_shape"], \
-            out["shape_nhwc"]
-    except (KeyError, TypeError) as e:
-        raise DriverError(f"{where}: missing field {e}: rebuild the overlay with `accel build`") \
-            from None
-    per_word, bits = stream.VALUES_PER_WORD, stream.WORD_BITS
-    if (inp.get("tdata_bits"), inp.get("values_per_word"), inp.get("dtype"), inp.get("layout")) \
-            != (bits, per_word, "uint8", "NHWC"):
-        raise DriverError(f"{where}: input packing {inp.get('layout')} {inp.get('dtype')} "
-                          f"{inp.get('values_per_word')} per {inp.get('tdata_bits')}-bit word is "
-                          f"not supported (this driver packs NHWC uint8, {per_word} per {bits}-bit "
-                          "word)")
-    c, h, w = meta["model"]["input_shape"]
-    if inp["values"] != c * h * w or not 0 <= inp["words"] * per_word - inp["values"] < per_word:
-        raise DriverError(f"{where}: input {inp['values']} values in {inp['words']} words does "
-                          f"not match the model's input shape {c}x{h}x{w}")
-    if (out.get("tdata_bits"), out.get("values_per_word")) != (bits, 1) or out["words"] < 1 \
-            or math.prod(out["shape_nhwc"]) != out["words"]:
-        raise DriverError(f"{where}: output packing {out.get('values_per_word')} per "
-                          f"{out.get('tdata_bits')}-bit word for shape {out['shape_nhwc']} is not "
-                          f"supported (one code per word)")
-
-
-def load_vectors(folder=None) -> dict:
-    """The overlay's golden test vectors (written by `accel build` from its golden stage):
-    images uint8 (N, C, H, W), expected output codes (N, K) in the model's order, labels (N,) or
-    None when the images have none, and source (where the images came from)."""
-    path = Path(HERE if folder is None else folder) / VECTORS
-    try:
-        with np.load(path) as z:
-            v = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as e:
-        raise DriverError(f"{path}: no test vectors ({e}): rebuild the overlay with `accel build`")\
-            from None
-    v.setdefault("labels", None)
-    v["source"] = str(v.get("source", "test vectors"))
-    return v
-
+# images in, results out (pure numpy: tested off-board)
 
 def check_images(images, input_shape, layout: str = "NCHW") -> np.ndarray:
     """uint8 images (N, C, H, W) (or one image), or (N, H, W, C) with layout="NHWC" -> a uint8
@@ -184,24 +120,9 @@ class Result:
 
 
 # ---------------------------------------------------------------------------------------------
-# the accelerator's control registers (Vitis HLS ap_ctrl): used by Accelerator and AccelIP
-
-def ap_start(ip) -> None:
-    """ap_start with auto_restart: one image per start, back to back (once; idempotent)."""
-    if not ip.read(AP_CTRL) & AP_AUTO_RESTART:
-        ip.write(AP_CTRL, AP_START | AP_AUTO_RESTART)
-
-
-def ap_status(ip) -> str:
-    v = ip.read(AP_CTRL)
-    return (f"AP_CTRL=0x{v:02x} (start {v & 1}, done {v >> 1 & 1}, idle {v >> 2 & 1}, "
-            f"auto_restart {v >> 7 & 1})")
-
-
-# ---------------------------------------------------------------------------------------------
 # the accelerator
 
-class Accelerator:
+class Accelerator(WeightsInDDR):
     """An accelerator behind an AXI DMA in an already loaded overlay (pynq.Overlay or the simulated
     device's SimOverlay). `allocate(shape, dtype)` makes DMA buffers (pynq.allocate by default)."""
 
@@ -236,54 +157,7 @@ class Accelerator:
             self.wctrl = _find_ip(overlay, meta["accel"]["cell"], "accelerator")
             self.load_weights(Path(meta.get("_dir") or Path(meta["_path"]).parent))
 
-    # -- weights in DDR --------------------------------------------------------------------
-    def load_weights(self, folder: Path) -> None:
-        """Put the overlay's weight image in DDR once and point the accelerator at it."""
-        w, ip = self.weights, self.wctrl
-        path = folder / w["file"]
-        try:
-            image = path.read_bytes()
-        except OSError as e:
-            raise DriverError(f"{path}: no weight image ({e.strerror}): copy the whole overlay "
-                              "folder from `accel build`") from None
-        if len(image) != w["bytes"] or hashlib.sha256(image).hexdigest() != w["sha256"]:
-            raise DriverError(f"{path}: {len(image)} bytes that are not the weight image "
-                              f"accel_overlay.json lists ({w['bytes']} bytes, sha256 "
-                              f"{w['sha256'][:12]}...): copy the whole overlay folder again")
-        ident, size = ip.read(stream.ID_REG), ip.read(stream.WEIGHTS_BYTES_REG)
-        if ident != stream.CTRL_ID or size != len(image):
-            raise DriverError(f"the accelerator's control reads ID 0x{ident:08x} and a "
-                              f"{size}-byte weight image, accel_overlay.json says 0x"
-                              f"{stream.CTRL_ID:08x} and {len(image)} bytes: the loaded "
-                              "bitstream is not this overlay's (reload it: download=True)")
-        if ip.read(stream.CTRL_REG) & stream.CTRL_RUN:
-            raise DriverError("the accelerator already runs with weights at 0x"
-                              f"{ip.read(stream.WEIGHTS_BASE_REG):08x} (an earlier driver's "
-                              "buffer; the base cannot change while it runs): reload the "
-                              "bitstream (AccelOverlay(..., download=True))")
-        buf = self.allocate((-(-len(image) // 8) * 8,), np.uint8)  # whole 64-bit beats
-        arr = np.asarray(buf)
-        arr[:len(image)] = np.frombuffer(image, np.uint8)
-        arr[len(image):] = 0
-        if callable(getattr(buf, "flush", None)):
-            buf.flush()  # the readers fetch from DDR, not from the CPU's cache
-        self.weights_buffer = buf
-        address = self._weights_address(buf)
-        if address % stream.WEIGHTS_ALIGN or not 0 < address < 1 << 32:
-            raise DriverError(f"the weight buffer is at 0x{address:x}: the readers need a "
-                              f"{stream.WEIGHTS_ALIGN}-byte aligned 32-bit address")
-        ip.write(stream.WEIGHTS_BASE_REG, address)
-        ip.write(stream.CTRL_REG, stream.CTRL_RUN)
-        base, ctrl = ip.read(stream.WEIGHTS_BASE_REG), ip.read(stream.CTRL_REG)
-        if base != address or not ctrl & stream.CTRL_RUN:
-            raise DriverError(f"the accelerator did not take the weight buffer: WEIGHTS_BASE "
-                              f"reads 0x{base:08x} (wrote 0x{address:08x}), CTRL 0x{ctrl:x}")
-
-    @staticmethod
-    def _weights_address(buf) -> int:
-        """The bus address the weight readers use: the buffer's physical address (the HP
-        port's address map is DDR at 0, as build.tcl assigns it)."""
-        return int(buf.physical_address)
+    # weights in DDR: load_weights and free_weights, from control.WeightsInDDR
 
     # -- buffers ---------------------------------------------------------------------------
     def allocate(self, shape, dtype=np.uint32):
@@ -305,16 +179,8 @@ class Accelerator:
         free_weights."""
         for bufs in self._buffers.values():
             for b in bufs:
-                _free(b)
+                free_buffer(b)
         self._buffers.clear()
-
-    def free_weights(self):
-        """Free the weight buffer. The readers keep fetching from its address until the
-        bitstream is reloaded (RUN is sticky: AXI cannot abort a burst): reads only, harmless to
-        whoever gets the memory next, but this driver cannot run images any more."""
-        if self.weights_buffer is not None:
-            _free(self.weights_buffer)
-            self.weights_buffer = None
 
     # -- control ---------------------------------------------------------------------------
     def start(self):
@@ -595,13 +461,6 @@ def _blocking_loop():
             loop = asyncio.new_event_loop()
             asyncio.set_event_loop(loop)
             return loop
-
-
-def _free(buf):
-    for name in ("freebuffer", "close"):
-        if callable(getattr(buf, name, None)):
-            getattr(buf, name)()
-            return
 
 
 def _transfer(ch, buf, start: int, nbytes: int, what: str):

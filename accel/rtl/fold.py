@@ -26,12 +26,14 @@ from dataclasses import dataclass, replace
 from accel.core.errors import AccelError
 
 MUL_STYLES = ("dsp", "pack", "lut")
-# The SIMD products of a "dsp" fold are summed by a cascade of DSP48E1 post-adders in one cycle,
-# one DSP stage per SIMD lane (accel/rtl/timing.py counts them). The default designs' deepest
-# path is 4 stages + a 6-CARRY4 accumulator (~12 ns, the timing proxy's ~82 MHz); SqueezeNet
-# v1.1's mapper design with SIMD 18 measured 18 stages, 35 ns (~28 MHz). Wider "dsp" folds are
+# The SIMD products of a "dsp" fold are summed by a systolic chain of DSP48E1s, a P register per
+# lane (accel_mvau.v stage 2): one multiply-add a cycle whatever the SIMD (the timing proxy,
+# accel/rtl/timing.py: ~6 ns, ~150-170 MHz at SIMD 16 and 24; the unregistered cascade it
+# replaced took ~1.5 ns a lane, 82 MHz at 4). A lane s is fed s cycles late, so the skew costs
+# ~SIMD^2/2 delayed codes and weights (SRLs, priced by accel.rtl.resources); beyond 32 lanes a
+# chain would also leave a DSP48E1 column (PCIN cascades run within one). Wider "dsp" folds are
 # not offered: PE grows instead.
-MAX_DSP_CHAIN = 4
+MAX_DSP_CHAIN = 32
 FOLDED = ("conv", "maxpool")  # the layer kinds with a fold; the others have fixed cycles
 
 

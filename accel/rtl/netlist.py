@@ -293,6 +293,18 @@ def add(net: Netlist, layer, a: Stream, b: Stream) -> Stream:
     return dst
 
 
+def gap_params(layer, bits: int, signed: bool, in_c: int, rate: int,
+               code_beats: bool) -> dict:
+    """accel_gap's parameters for a global pool reading in_c codes a beat of `bits`: P = in_c
+    when that is less than its C channels (a conv's folds), else ceil(C / rate) (see gap)."""
+    out = layer.out
+    c = layer.shape[0]
+    p = in_c if in_c < c else -(-c // max(rate, 1))
+    lo, hi = arith.code_range(out.bits, out.signed, out.narrow)
+    return dict(C=c, BITS=bits, SIGNED=int(signed), NPIX=layer.in_pixels, SH=-layer.out_shift,
+                OUT_BITS=out.bits, LO=lo, HI=hi, P=p, IN_C=in_c, OUT_C=1 if code_beats else c)
+
+
 def gap(net: Netlist, layer, src: Stream, rate: int, code_beats: bool = False) -> Stream:
     """accel_gap. src carries whole pixels (C codes a beat) or a conv's folds (fewer codes a
     beat, conv(fold_beats=True)): then it sums those P = src.channels a cycle. On whole pixels it
@@ -301,20 +313,31 @@ def gap(net: Netlist, layer, src: Stream, rate: int, code_beats: bool = False) -
     net's output): one code a beat out, so accel_pack holds one code, not C."""
     lid = ident(layer.name)
     out = layer.out
-    c = layer.shape[0]
-    p = src.channels if src.channels < c else -(-c // max(rate, 1))
-    lo, hi = arith.code_range(out.bits, out.signed, out.narrow)
-    dst = net.stream(lid, 1 if code_beats else c, out.bits, out.signed, out.frac, 1, 1)
-    net.inst("accel_gap", f"u_{lid}",
-             dict(C=c, BITS=src.bits, SIGNED=int(src.signed),
-                  NPIX=layer.in_pixels, SH=-layer.out_shift,
-                  OUT_BITS=out.bits, LO=lo, HI=hi, P=p, IN_C=src.channels,
-                  OUT_C=dst.channels),
-             {**_ports("s", src), **_ports("m", dst)})
-    net.layers.append(dict(name=layer.name, kind="gap", stream=lid, pe=p,
-                           cycles=folding.gap_cycles(layer, p),
+    params = gap_params(layer, src.bits, src.signed, src.channels, rate, code_beats)
+    dst = net.stream(lid, params["OUT_C"], out.bits, out.signed, out.frac, 1, 1)
+    net.inst("accel_gap", f"u_{lid}", params, {**_ports("s", src), **_ports("m", dst)})
+    net.layers.append(dict(name=layer.name, kind="gap", stream=lid, pe=params["P"],
+                           cycles=folding.gap_cycles(layer, params["P"]),
                            **({"codes_per_beat": 1} if code_beats else {})))
     return dst
+
+
+def conv_gaps(qm: QuantModel) -> dict:
+    """conv name -> (the global pool reading its output, code_beats) for every global pool fed
+    directly by a conv: the pool's P follows that conv's fold (gap_params)."""
+    out = {}
+    for l in qm.layers:
+        if l.kind != "gap":
+            continue
+        src = next((c for c in qm.layers if c.output == l.inputs[0]), None)
+        if src is not None and src.kind == "conv":
+            out[src.name] = (l, code_beats(qm, l))
+    return out
+
+
+def code_beats(qm: QuantModel, layer) -> bool:
+    """A global pool that is the net's output emits a code a beat (gap)."""
+    return layer.output == qm.output and not qm.consumers(layer.output)
 
 
 def fold_beat_convs(qm: QuantModel) -> set:
@@ -401,6 +424,33 @@ def bypass_depths(qm: QuantModel, consumers: list, join, src: Stream) -> list[in
     return [0 if i == long else depth for i in range(2)]
 
 
+def branch_fifo_depth(width: int, burst: int = 0) -> int:
+    """The FIFO on a fork's branch without a line buffer (fork): two rows + slack, + two bursts
+    of a DDR-weight conv's tile."""
+    return 2 * width + 8 + 2 * burst
+
+
+def branch_fifos(qm: QuantModel) -> dict:
+    """conv name -> (FIFO width in bits, depth without bursts) for each conv that reads a forked
+    tensor whose fork puts a FIFO on one branch (build_netlist: two consumers, one windowed, not
+    meeting at an add): a tiled fold of that conv deepens the FIFO by 2 tiles (fork's burst)."""
+    out = {}
+    for t in {l.inputs[0] for l in qm.layers if l.inputs}:
+        consumers = qm.consumers(t)
+        if len(consumers) != 2:
+            continue
+        windowed = [l.kind != "conv" or folding.windowed(l) for l in consumers]
+        join = _join(qm, consumers)
+        if not any(windowed) or all(windowed) or (join is not None and join.kind == "add"):
+            continue
+        c, _, w = consumers[0].in_shapes[0]
+        bits = consumers[0].in_types[0].bits
+        for l in consumers:
+            if l.kind == "conv":
+                out[l.name] = (c * bits, branch_fifo_depth(w))
+    return out
+
+
 def fork(net: Netlist, src: Stream, consumers: list, windowed: list[bool],
          depths: list[int] | None = None, burst: int = 0) -> list[Stream]:
     """Split src to two consumers. depths: a FIFO depth per branch (0: none), for branches that
@@ -416,7 +466,7 @@ def fork(net: Netlist, src: Stream, consumers: list, windowed: list[bool],
     net.inst("accel_fork", f"u_{src.name}_fork", dict(W=src.width_bits),
              {**_ports("s", src), **_ports("m0", branch[0]), **_ports("m1", branch[1])})
     if depths is None:
-        depths = [0 if win or not any(windowed) else 2 * src.width + 8 + 2 * burst
+        depths = [0 if win or not any(windowed) else branch_fifo_depth(src.width, burst)
                   for win in windowed]
     for s, depth in zip(branch, depths):
         if not depth:
@@ -476,7 +526,7 @@ def build_netlist(qm: QuantModel, folds: dict,
             out = add(net, layer, *srcs)
         else:  # gap: accel.core.kinds has refused every kind without an RTL block
             out = gap(net, layer, srcs[0], _rate(qm, layer.inputs[0], folds),
-                      layer.output == qm.output and not qm.consumers(layer.output))
+                      code_beats(qm, layer))
         tensors[layer.output] = out
     res = tensors[qm.output]  # whole pixels, or one code a beat from a global pool
     net.inst("accel_pack", "u_pack", dict(C=res.channels, BITS=res.bits, SIGNED=int(res.signed)),

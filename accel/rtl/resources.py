@@ -324,12 +324,42 @@ def _mvau(p):
            "lut_mul": pe * simd * mul.lut_adder_bits(in_bits, wb) if style == "lut" else 0,
            "pack": dsp * pw if style == "pack" else 0,
            "ctr": sfw + nfw + rw}
+    skew_ff, srl, tree_ff, dl = _sum_pipeline(style, pe, simd, in_bits, wb, pw)
+    # the side-band (accel_mvau_tile's also carries its output-buffer address) follows the sum:
+    # flip-flops, or an SRL per bit from 3 cycles (and one per bit of the bias ROM's nf tap)
+    sb = nfw + 4 + p.get("_SB_EXTRA", 0)
+    side_ff, side_srl = (dl * sb, 0) if dl < 3 else (0, sb + nfw)
+    lut["srl_luts"] = srl + side_srl  # LUTs by rule (accel.rtl.estimate counts SRLs as memory)
     ff = {"one": 1, "cbuf": n * in_bits * (not banked),
           "inbuf": n * in_bits * (beats > 1) * (not banked),
           "x1": simd * in_bits, "x1_pe1": simd * in_bits if pe == 1 and hard else 0,
           "acc": pe * acc_w, "out": p.get("M_C", out_c) * out_bits, "wq_dsp": hard * wb,
-          "dsp": dsp, "ctr": sfw + 3 * nfw + rw}
+          "dsp": dsp, "ctr": sfw + 3 * nfw + rw,
+          "skew": skew_ff, "tree_reg": tree_ff, "lut_prod": pe * simd * pw * (style == "lut"),
+          "sideband": side_ff}
     return mems, dsp, lut, ff
+
+
+def _sum_pipeline(style: str, pe: int, simd: int, in_bits: int, wb: int, pw: int):
+    """The pipelined SIMD sum of accel_mvau.v's stage 2: (skew flip-flops, SRL LUTs, tree
+    flip-flops, DL cycles). "dsp": a systolic DSP48E1 chain whose lane s takes its code and PE
+    weights s cycles late: each weight's last delay is the DSP48E1's B register (the code's too
+    when PE is 1, else it is shared), the rest a fabric chain that yosys makes flip-flops up to 2
+    deep and an SRL16E/SRLC32E per bit (and 32 stages) from 3 (shregmap -minlen 3). "pack" and
+    "lut": a binary adder tree registered at every second level and its root."""
+    if style == "dsp":
+        ff = srl = 0
+        for s in range(1, simd):
+            for length, bits in ((s - (pe == 1), in_bits), (s - 1, pe * wb)):
+                if length >= 3:
+                    srl += bits * -(-length // 32)
+                else:
+                    ff += bits * length
+        return ff, srl, 0, simd
+    lvl = clog2(simd) if simd > 1 else 0
+    tree = sum((-(-simd // (1 << lv))) * (pw + lv) for lv in range(1, lvl + 1)
+               if lv % 2 == 0 or lv == lvl)
+    return 0, 0, pe * tree, 1 + (lvl + 1) // 2
 
 
 def _mvau_tile(p):
@@ -342,7 +372,8 @@ def _mvau_tile(p):
     from math import gcd
 
     t = p["T"]
-    mems, dsp, lut, ff = _mvau(p)
+    nf = -(-p["OUT_C"] // p["PE"])
+    mems, dsp, lut, ff = _mvau(dict(p, _SB_EXTRA=clog2(2 * t * nf + 1)))
     in_c, in_bits = p["IN_C"], p["IN_BITS"]
     n = p["BEATS"] * in_c
     pe, simd, out_bits = p["PE"], p["SIMD"], p["OUT_BITS"]
@@ -391,7 +422,9 @@ def terms(module: str, params: dict) -> dict:
     """Everything the model knows of one instance before the coefficients: {"LUT": terms,
     "FF": terms, "DSP", "BRAM36", "LUT_memory"} (the fit's design matrix comes from here)."""
     mems, dsp, lut, ff = BLOCKS[module](params)
+    lut = dict(lut)
     mlut, mff, bram, lutram = _mem_terms(mems)
+    lutram += lut.pop("srl_luts", 0)
     return {"LUT": {**lut, **mlut}, "FF": {**ff, **mff}, "DSP": dsp, "BRAM36": bram,
             "LUT_memory": lutram}
 
@@ -454,16 +487,15 @@ def layer_instances(layer, fold, fold_beats: bool = False) -> list:
     """(module, instance, parameters) of what accel.rtl.netlist builds for a folded layer and a
     fold: a conv's accel_mvau and, when windowed, its accel_swu (the window's PAR follows the
     fold); a max-pool's accel_pool (or accel_swu and accel_maxpool). netlist.conv / maxpool run
-    once per layer and PAR (a max-pool once per PE: its memories hold PE-code words); a conv's
-    PE, SIMD and
-    multiplier style only change the MVAU's parameters, patched in here: the mapper asks for
-    thousands. fold_beats: a conv before a global pool
+    once per layer and PAR (a max-pool once per PE and build: its memories hold PE-code words);
+    a conv's PE, SIMD and multiplier style only change the MVAU's parameters, patched in here:
+    the mapper asks for thousands. fold_beats: a conv before a global pool
     (netlist.fold_beat_convs), its MVAU emitting PE codes a beat."""
     from accel.rtl import fold as folding
     from accel.rtl import mul
     from accel.rtl import netlist as generate
 
-    # a max-pool's memories follow its PE (PE-code words): built per PE
+    # a max-pool's memories follow its PE (PE-code words) and build: built per (PE, line)
     pe = (fold.pe, fold.line) if layer.kind == "maxpool" else None
     key = (id(layer), fold.par, fold.tile, fold_beats, pe)
     hit = _SHAPES.get(key)
@@ -521,24 +553,47 @@ def fold_cost(layer, fold, fold_beats: bool = False) -> list:
 
 def conv_cost(qm):
     """The mapper's cost(layer, fold) for qm: fold_cost with the convs before a global pool
-    emitting a fold a beat, as accel.rtl.netlist builds them."""
-    from accel.rtl.netlist import fold_beat_convs
+    emitting a fold a beat, as accel.rtl.netlist builds them; a tiled fold of a conv behind a
+    fork with a branch FIFO also pays for that FIFO's two tiles more depth (netlist.fork's
+    burst; when both of the fork's convs are tiled each pays its own: the netlist deepens by
+    the larger, so the plan errs on the safe side)."""
+    from accel.rtl import fold as folding
+    from accel.rtl.netlist import branch_fifos, conv_gaps, fold_beat_convs, gap_params
 
-    beats = fold_beat_convs(qm)
-    return lambda layer, fold: fold_cost(layer, fold, layer.name in beats)
+    beats, fifos, gaps = fold_beat_convs(qm), branch_fifos(qm), conv_gaps(qm)
+
+    def cost(layer, fold):
+        c = fold_cost(layer, fold, layer.name in beats)
+        if layer.name in gaps:  # the global pool it feeds: its P follows this fold
+            g, codes = gaps[layer.name]
+            fb = layer.name in beats and fold.pe < layer.shape[0]
+            rate = folding.layer_cycles(layer, fold, fb) // layer.out_pixels
+            p = gap_params(g, layer.out.bits, layer.out.signed,
+                           fold.pe if fb else layer.shape[0], rate, codes)
+            gi = instance("accel_gap", p)
+            c = [v + gi[k] for v, k in zip(c, KEYS)]
+        if fold.tile and layer.name in fifos:
+            w, d = fifos[layer.name]
+            deep, base = (instance("accel_fifo", dict(W=w, DEPTH=d + 2 * fold.tile)),
+                          instance("accel_fifo", dict(W=w, DEPTH=d)))
+            c = [v + deep[k] - base[k] for v, k in zip(c, KEYS)]
+        return c
+    return cost
 
 
 def fixed_cost(qm) -> list:
-    """[LUT, FF, DSP, BRAM36] of everything no fold changes: concats, forks, FIFOs, the global
-    pool and io (every instance but those of the convolutions and max-pools)."""
+    """[LUT, FF, DSP, BRAM36] of everything no fold changes: concats, forks, FIFOs, a global
+    pool not fed by a conv and io (every instance but those of the convolutions, max-pools and
+    the global pools conv_cost prices with their conv)."""
     from accel.rtl import fold as folding
-    from accel.rtl.netlist import build_netlist
+    from accel.rtl.netlist import build_netlist, conv_gaps, ident
 
     folds = {l.name: folding.Fold(1, 1) if l.kind == "conv" else folding.full(l)
              for l in qm.layers if l.kind in folding.FOLDED}
     net, _, _ = build_netlist(qm, folds, roms=False)
     folded = {name for l in qm.layers if l.kind in folding.FOLDED
               for _, name, _ in layer_instances(l, folds[l.name])}  # names: fold_beats alike
+    folded |= {f"u_{ident(g.name)}" for g, _ in conv_gaps(qm).values()}
     total = {}
     for module, name, params in net.instances:
         if name not in folded:

@@ -2,8 +2,8 @@
 (PYNQ's convention for overlays): <name>.bit + .hwh, accel_overlay.json (model, io packing, DMA and
 control addresses, the accelerator's VLNV), the model file, weights.bin for a design with weights
 in DDR (the driver puts it in DDR once), the golden test vectors
-(test_vectors.npz), the board-side runtime (accel/python: __main__, driver, errors, images, with
-stream.py beside them and a generated __init__), notebooks/accel_overlay.ipynb, and a
+(test_vectors.npz), the board-side runtime (accel/python: __main__, control, driver, errors, images,
+metadata, with stream.py beside them and a generated __init__), notebooks/accel_overlay.ipynb, and a
 pyproject.toml that makes the folder itself the package accel_<board> (`pip install <folder>`;
 `python -m accel_<board> --validate`; its notebooks registered for `pynq get-notebooks`).
 
@@ -22,9 +22,9 @@ from accel.core import atomic, cache, stream
 from accel.flow import stamps, vivado
 from accel.flow.stages.vivado import accelerator
 from accel.python import __main__ as command_line
-from accel.python import driver, errors, images, notebook
+from accel.python import control, driver, errors, images, metadata, notebook
 
-RUNTIME = (command_line, driver, errors, images, stream)  # copied as they are
+RUNTIME = (command_line, control, driver, errors, images, metadata, stream)  # copied as they are
 RUNTIME_FILES = sorted(["__init__.py"] + [Path(m.__file__).name for m in RUNTIME])
 
 INIT = '''"""The accel overlay {package}: {model} on {board} (written by `accel build`).

@@ -6,8 +6,9 @@
 // rows beyond OUT_C have zero weights and bias and their codes are dropped (a 64-channel layer
 // can take PE 5: 13 folds). Weights come from a ROM (word nf*SF + sf holds
 // w[nf*PE + pe][sf*SIMD + s] at bit (pe*SIMD + s)*W_BITS), biases from a ROM (word nf).
-// Pipeline: fold issue -> ROM read / input slice -> multiply-accumulate -> requantize; a full
-// output register stalls the whole pipeline (AXI4-Stream backpressure). The input is double
+// Pipeline: fold issue -> ROM read / input slice -> SIMD sum (pipelined, DL cycles) ->
+// accumulate -> requantize; a full output register stalls the whole pipeline (AXI4-Stream
+// backpressure). The input is double
 // buffered so the next vector arrives while this one computes.
 //
 // Multipliers (MUL; accel/rtl/mul.py has the lane rule and the DSP48E1 counts):
@@ -276,23 +277,21 @@ module accel_mvau #(
         end
     endfunction
 
-    // ---- stage 1: weight/bias ROM read, input slice ----
+    // ---- stage 1: weight ROM read, input slice ----
     reg [WW-1:0]       wrom [0:NF*SF-1];
     reg [PE*B_BITS-1:0] brom [0:NF-1];
     initial begin
         $readmemh(WEIGHT_FILE, wrom);
         $readmemh(BIAS_FILE, brom);
     end
+    wire ce = !stall;                   // every stage from here on freezes with a stalled fold
     reg [WW-1:0] wq;
-    reg [PE*B_BITS-1:0] bq;
     reg [SIMD*IN_BITS-1:0] x1;
     reg v1, first1, lastsf1, lastv1, last1;
     reg [NFW-1:0] nf1;
-    wire [BW-1:0] baddr = nf;
     always @(posedge clk) begin
-        if (!stall) begin
+        if (ce) begin
             wq <= wrom[waddr];
-            bq <= brom[baddr];
             x1 <= xin;
             first1 <= (sf == 0); lastsf1 <= (sf == SF - 1); lastv1 <= fin;
             nf1 <= nf; last1 <= c_last;
@@ -300,103 +299,198 @@ module accel_mvau #(
     end
     always @(posedge clk or negedge rst_n) begin
         if (!rst_n) v1 <= 1'b0;
-        else if (!stall) v1 <= busy;
+        else if (ce) v1 <= busy;
     end
 
-    // ---- stage 2: PE dot products of SIMD lanes, accumulate ----
+    // ---- stage 2: PE dot products of SIMD lanes (DL cycles), accumulate ----
+    // The sum is pipelined so that no cycle holds more than one multiply-add or two adder levels
+    // (a cascade of unregistered DSP48E1s took ~1.5 ns a lane: accel/rtl/timing.py):
+    //   "dsp"  a systolic chain, one DSP48E1 per PE and lane: lane s's inputs are delayed s
+    //          cycles and its P register takes lane s-1's P (the PCIN cascade) plus its product,
+    //          so the last lane's P is the dot product, DL = SIMD cycles after stage 1;
+    //   "pack", "lut"  every product registered (the packed DSP48E1's P register, or after the
+    //          fabric shift-add), then a binary adder tree registered at every second level and
+    //          at its root: DL = 1 + ceil(log2(SIMD) / 2).
+    // Latency only: a fold still enters every cycle (the cycle model has no pipeline depth).
+    localparam LVL = (SIMD > 1) ? $clog2(SIMD) : 0;      // adder tree levels
+    localparam DL  = (MUL == 0) ? SIMD : 1 + (LVL + 1) / 2;
+    // stage 1's side-band, delayed with the products (valid apart: it is reset); the bias ROM is
+    // read the cycle before the dot product arrives
+    localparam SB = NFW + 4;
+    wire [(DL+1)*SB-1:0] sbl;           // stage 1's side-band k cycles later at k*SB
+    wire [DL:0] vl;
+    assign sbl[SB-1:0] = {first1, lastsf1, lastv1, last1, nf1};
+    assign vl[0] = v1;
+    genvar k;
+    generate
+        for (k = 1; k <= DL; k = k + 1) begin : g_sb
+            reg [SB-1:0] q;
+            reg v;
+            always @(posedge clk) if (ce) q <= sbl[(k-1)*SB +: SB];
+            always @(posedge clk or negedge rst_n)
+                if (!rst_n) v <= 1'b0; else if (ce) v <= vl[k-1];
+            assign sbl[k*SB +: SB] = q;
+            assign vl[k] = v;
+        end
+    endgenerate
+    wire [NFW-1:0] nfb = sbl[(DL-1)*SB +: NFW];
+    wire [BW-1:0] baddr = nfb;
+    wire vd, firstd, lastsfd, lastvd, lastd;
+    wire [NFW-1:0] nfd;
+    assign {firstd, lastsfd, lastvd, lastd, nfd} = sbl[DL*SB +: SB];
+    assign vd = vl[DL];
+    reg [PE*B_BITS-1:0] bq;
+    always @(posedge clk) if (ce) bq <= brom[baddr];
     reg [PE*ACC_W-1:0] acc;
     reg v2, lastsf2, lastv2, last2;
     reg [NFW-1:0] nf2;
     wire [PE*ACC_W-1:0] acc_next;
-    // prods[p*SIMD + s]: the product of PE p and input s, from the multiplier style (an array,
-    // not one wide vector: an event-driven simulator then wakes one reader per product).
-    wire [PW-1:0] prods [0:PE*SIMD-1];
+    wire [PE*DW-1:0] dots;              // the PE dot products, DL cycles after stage 1
     genvar p, s;
     generate
-        if (MUL == 1) begin : g_pack
-            // Packing, after FINN's finn-rtllib/mvu/mvu_8sx8u_dsp48.sv (two signed 8-bit weights in
-            // one DSP48E1, the weight MSBs through the pre-adder (D - A), the activation on B).
-            // FINN accumulates the packed lanes and resolves their carries at the end (canary
-            // bits); here every product is cut out before the sum, so an offset suffices:
-            //   A = sum_i w_i 2^(i*S)  (i < LG lanes of one group of PE rows), B = x,
-            //   P = A*x + K,  K = sum_{i<LG-1} 2^(i*S + S-1).
-            // Each lower lane's field then holds p_i + 2^(S-1), in [0, 2^S): no lane borrows from
-            // the next (a plain A*x would: a negative lower product takes one from the lane
-            // above), so lane i is its field with the top bit inverted and the top lane its
-            // field as is. A comes from the pre-adder on wiring (yosys packs an add, not FINN's
-            // D - A): each lower weight with its sign bit inverted (w + 2^(W-1)) plus the
-            // constant -sum_i 2^(i*S + W-1); K is the post-adder. So one DSP48E1 per group and
-            // input and one inverter per lower lane; the SIMD sums, which the "dsp" style gets
-            // in the DSPs' post-adders, are fabric adders here (benchmarks/mvau_styles.py).
-            localparam NG  = (PE + LANES - 1) / LANES;
-            localparam OFS = 1;  // the carry correction (tests/test_rtl_mul.py removes it)
-            genvar g, i;
-            for (g = 0; g < NG; g = g + 1) begin : g_grp
-                localparam LG = (PE - g * LANES < LANES) ? PE - g * LANES : LANES;
-                localparam AW = (LG - 1) * S + W_BITS + (LG > 1);   // packed weights, signed
-                localparam QW = LG * S + 1;                          // the group's product
-                localparam [AW-1:0] C0 = -lane_bits(LG - 1, S, W_BITS - 1);
-                localparam [QW-1:0] K = OFS ? lane_bits(LG - 1, S, S - 1) : 0;
-                localparam [S-1:0] FLIP = OFS << (S - 1);
-                for (s = 0; s < SIMD; s = s + 1) begin : g_dsp
-                    wire [IN_BITS-1:0] xc = x1[s*IN_BITS +: IN_BITS];
-                    wire signed [XW-1:0] xe = IN_SIGNED ? {xc[IN_BITS-1], xc} : {1'b0, xc};
-                    wire [AW-1:0] d;
-                    for (i = 0; i < LG - 1; i = i + 1) begin : g_low
-                        wire [W_BITS-1:0] w = wq[((g*LANES + i)*SIMD + s)*W_BITS +: W_BITS];
-                        assign d[i*S +: S] = {{(S - W_BITS){1'b0}}, ~w[W_BITS-1], w[W_BITS-2:0]};
+        if (MUL == 0) begin : g_chain
+            wire [PE*DW-1:0] chain [0:SIMD];    // chain[s + 1]: lane s's P registers
+            assign chain[0] = {PE*DW{1'b0}};
+            for (s = 0; s < SIMD; s = s + 1) begin : g_lane
+                wire [IN_BITS-1:0] xl [0:s];    // lane s's code and PE weights, 0..s cycles late
+                wire [PE*W_BITS-1:0] wl [0:s];
+                wire [PE*W_BITS-1:0] w0;
+                assign xl[0] = x1[s*IN_BITS +: IN_BITS];
+                assign wl[0] = w0;
+                for (k = 1; k <= s; k = k + 1) begin : g_dly
+                    reg [IN_BITS-1:0] xr;
+                    reg [PE*W_BITS-1:0] wr;
+                    always @(posedge clk) if (ce) begin
+                        xr <= xl[k-1]; wr <= wl[k-1];
                     end
-                    wire signed [W_BITS-1:0] wt = wq[((g*LANES + LG-1)*SIMD + s)*W_BITS +: W_BITS];
-                    assign d[AW-1:(LG-1)*S] = wt;    // the top lane, sign-extended
-                    wire signed [AW-1:0] a = $signed(d) + $signed(C0);
-                    wire signed [QW-1:0] pp = a * xe + $signed(K);
-                    for (i = 0; i < LG; i = i + 1) begin : g_lane
-                        wire [S-1:0] fld = pp[i*S +: S] ^ ((i < LG - 1) ? FLIP : {S{1'b0}});
-                        assign prods[(g*LANES + i)*SIMD + s] = {fld[S-1], fld};
+                    assign xl[k] = xr;
+                    assign wl[k] = wr;
+                end
+                wire [IN_BITS-1:0] xc = xl[s];
+                wire [PE*W_BITS-1:0] wd = wl[s];
+                wire signed [XW-1:0] xe = IN_SIGNED ? {xc[IN_BITS-1], xc} : {1'b0, xc};
+                wire [PE*DW-1:0] pl;
+                for (p = 0; p < PE; p = p + 1) begin : g_pe
+                    assign w0[p*W_BITS +: W_BITS] = wq[(p*SIMD + s)*W_BITS +: W_BITS];
+                    wire signed [W_BITS-1:0] we = wd[p*W_BITS +: W_BITS];
+                    wire signed [DW-1:0] pin = chain[s][p*DW +: DW];
+                    reg signed [DW-1:0] pr;
+                    always @(posedge clk) if (ce) pr <= pin + xe * we;
+                    assign pl[p*DW +: DW] = pr;
+                end
+                assign chain[s + 1] = pl;
+            end
+            assign dots = chain[SIMD];
+        end else begin : g_tree
+            // prods[p*SIMD + s]: the product of PE p and input s, registered (an array, not one
+            // wide vector: an event-driven simulator then wakes one reader per product)
+            wire [PW-1:0] prods [0:PE*SIMD-1];
+            if (MUL == 1) begin : g_pack
+                // Packing, after FINN's finn-rtllib/mvu/mvu_8sx8u_dsp48.sv (two signed 8-bit weights in
+                // one DSP48E1, the weight MSBs through the pre-adder (D - A), the activation on B).
+                // FINN accumulates the packed lanes and resolves their carries at the end (canary
+                // bits); here every product is cut out before the sum, so an offset suffices:
+                //   A = sum_i w_i 2^(i*S)  (i < LG lanes of one group of PE rows), B = x,
+                //   P = A*x + K,  K = sum_{i<LG-1} 2^(i*S + S-1).
+                // Each lower lane's field then holds p_i + 2^(S-1), in [0, 2^S): no lane borrows from
+                // the next (a plain A*x would: a negative lower product takes one from the lane
+                // above), so lane i is its field with the top bit inverted and the top lane its
+                // field as is. A comes from the pre-adder on wiring (yosys packs an add, not FINN's
+                // D - A): each lower weight with its sign bit inverted (w + 2^(W-1)) plus the
+                // constant -sum_i 2^(i*S + W-1); K is the post-adder. So one DSP48E1 per group and
+                // input and one inverter per lower lane; the SIMD sums, which the "dsp" style gets
+                // in the DSPs' post-adders, are fabric adders here (benchmarks/mvau_styles.py).
+                localparam NG  = (PE + LANES - 1) / LANES;
+                localparam OFS = 1;  // the carry correction (tests/test_rtl_mul.py removes it)
+                genvar g, i;
+                for (g = 0; g < NG; g = g + 1) begin : g_grp
+                    localparam LG = (PE - g * LANES < LANES) ? PE - g * LANES : LANES;
+                    localparam AW = (LG - 1) * S + W_BITS + (LG > 1);   // packed weights, signed
+                    localparam QW = LG * S + 1;                          // the group's product
+                    localparam [AW-1:0] C0 = -lane_bits(LG - 1, S, W_BITS - 1);
+                    localparam [QW-1:0] K = OFS ? lane_bits(LG - 1, S, S - 1) : 0;
+                    localparam [S-1:0] FLIP = OFS << (S - 1);
+                    for (s = 0; s < SIMD; s = s + 1) begin : g_dsp
+                        wire [IN_BITS-1:0] xc = x1[s*IN_BITS +: IN_BITS];
+                        wire signed [XW-1:0] xe = IN_SIGNED ? {xc[IN_BITS-1], xc} : {1'b0, xc};
+                        wire [AW-1:0] d;
+                        for (i = 0; i < LG - 1; i = i + 1) begin : g_low
+                            wire [W_BITS-1:0] w = wq[((g*LANES + i)*SIMD + s)*W_BITS +: W_BITS];
+                            assign d[i*S +: S] = {{(S - W_BITS){1'b0}}, ~w[W_BITS-1], w[W_BITS-2:0]};
+                        end
+                        wire signed [W_BITS-1:0] wt = wq[((g*LANES + LG-1)*SIMD + s)*W_BITS +: W_BITS];
+                        assign d[AW-1:(LG-1)*S] = wt;    // the top lane, sign-extended
+                        wire signed [AW-1:0] a = $signed(d) + $signed(C0);
+                        reg signed [QW-1:0] pp;          // the DSP48E1's P register
+                        always @(posedge clk) if (ce) pp <= a * xe + $signed(K);
+                        for (i = 0; i < LG; i = i + 1) begin : g_lane
+                            wire [S-1:0] fld = pp[i*S +: S] ^ ((i < LG - 1) ? FLIP : {S{1'b0}});
+                            assign prods[(g*LANES + i)*SIMD + s] = {fld[S-1], fld};
+                        end
+                    end
+                end
+            end else begin : g_lut
+                for (p = 0; p < PE; p = p + 1) begin : g_pe
+                    for (s = 0; s < SIMD; s = s + 1) begin : g_lane
+                        wire [IN_BITS-1:0] xc = x1[s*IN_BITS +: IN_BITS];
+                        wire signed [XW-1:0] xe = IN_SIGNED ? {xc[IN_BITS-1], xc} : {1'b0, xc};
+                        wire signed [W_BITS-1:0] we = wq[(p*SIMD + s)*W_BITS +: W_BITS];
+                        reg [PW-1:0] pr;
+                        always @(posedge clk) if (ce) pr <= shift_add(xe, we);
+                        assign prods[p*SIMD + s] = pr;
                     end
                 end
             end
-        end else begin : g_mul
             for (p = 0; p < PE; p = p + 1) begin : g_pe
-                for (s = 0; s < SIMD; s = s + 1) begin : g_lane
-                    wire [IN_BITS-1:0] xc = x1[s*IN_BITS +: IN_BITS];
-                    wire signed [XW-1:0] xe = IN_SIGNED ? {xc[IN_BITS-1], xc} : {1'b0, xc};
-                    wire signed [W_BITS-1:0] we = wq[(p*SIMD + s)*W_BITS +: W_BITS];
-                    if (MUL == 2) begin : g_lut
-                        assign prods[p*SIMD + s] = shift_add(xe, we);
-                    end else begin : g_dsp
-                        wire signed [PW-1:0] prod = xe * we;
-                        assign prods[p*SIMD + s] = prod;
+                // level l: ceil(SIMD / 2^l) sums of PW + l bits (exact), pairs of level l - 1
+                // (an odd one out passes); registered at even levels and the root
+                for (l = 0; l <= LVL; l = l + 1) begin : g_lvl
+                    localparam NN = (SIMD + (1 << l) - 1) >> l;
+                    wire [PW+l-1:0] node [0:NN-1];
+                    for (f = 0; f < NN; f = f + 1) begin : g_node
+                        if (l == 0) begin : g_leaf
+                            assign node[f] = prods[p*SIMD + f];
+                        end else begin : g_sum
+                            wire signed [PW+l-2:0] a = g_lvl[l - 1].node[2 * f];
+                            wire signed [PW+l-2:0] b;
+                            if (2 * f + 1 < ((SIMD + (1 << (l - 1)) - 1) >> (l - 1))) begin : g_two
+                                assign b = g_lvl[l - 1].node[2 * f + 1];
+                            end else begin : g_one
+                                assign b = 0;
+                            end
+                            wire [PW+l-1:0] sum = a + b;
+                            if (l % 2 == 0 || l == LVL) begin : g_reg
+                                reg [PW+l-1:0] q;
+                                always @(posedge clk) if (ce) q <= sum;
+                                assign node[f] = q;
+                            end else begin : g_wire
+                                assign node[f] = sum;
+                            end
+                        end
                     end
                 end
+                wire signed [PW+LVL-1:0] root = g_lvl[LVL].node[0];
+                assign dots[p*DW +: DW] = root;   // sign-extended
             end
         end
         for (p = 0; p < PE; p = p + 1) begin : g_pe
-            // SIMD products summed by a chain of continuous assigns (no always-block loop:
-            // event-driven simulators then only re-evaluate the lanes whose inputs changed).
-            wire signed [DW-1:0] part [0:SIMD];
-            assign part[0] = 0;
-            for (s = 0; s < SIMD; s = s + 1) begin : g_lane
-                wire signed [PW-1:0] prod = prods[p*SIMD + s];
-                assign part[s + 1] = part[s] + prod;
-            end
-            wire signed [DW-1:0] dot = part[SIMD];
+            wire signed [DW-1:0] dot = dots[p*DW +: DW];
             wire signed [B_BITS-1:0] b = bq[p*B_BITS +: B_BITS];
             wire signed [ACC_W-1:0] bias_acc = $signed(b) <<< BIAS_SHIFT;
             wire signed [ACC_W-1:0] dot_acc = $signed(dot) <<< ACC_SHIFT;
-            wire signed [ACC_W-1:0] prev = first1 ? bias_acc : $signed(acc[p*ACC_W +: ACC_W]);
+            wire signed [ACC_W-1:0] prev = firstd ? bias_acc : $signed(acc[p*ACC_W +: ACC_W]);
             assign acc_next[p*ACC_W +: ACC_W] = prev + dot_acc;
         end
     endgenerate
     always @(posedge clk) begin
-        if (!stall && v1) acc <= acc_next;
-        if (!stall) begin
-            lastsf2 <= lastsf1; lastv2 <= lastv1; nf2 <= nf1; last2 <= last1;
+        if (ce && vd) acc <= acc_next;
+        if (ce) begin
+            lastsf2 <= lastsfd; lastv2 <= lastvd; nf2 <= nfd; last2 <= lastd;
         end
     end
     always @(posedge clk or negedge rst_n) begin
         if (!rst_n) v2 <= 1'b0;
-        else if (!stall) v2 <= v1;
+        else if (ce) v2 <= vd;
     end
 
     // ---- stage 3: requantize PE results into the output vector ----
