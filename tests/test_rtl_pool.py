@@ -210,6 +210,9 @@ CYCLE_SHAPES = {  # (geometry, (C, PE, signed, HOLD))
     "virtual_row_col": ((3, 2, (1, 1, 1, 1), True, 8, 10), (6, 2, True, 1)),
     "no_hold_pe_c": ((2, 2, (0, 0, 0, 0), False, 9, 8), (4, 4, False, 0)),
     "no_hold_chunks": ((3, 2, (0, 0, 0, 0), True, 9, 9), (8, 2, True, 0)),
+    # SqueezeNet v1.1's pool3 geometry (fewer channels) and its pool5 in full (256 channels)
+    "v1_1_pool3_55x55": ((3, 2, (0, 0, 0, 0), True, 55, 55), (16, 4, False, 1)),
+    "v1_1_pool5_27x27x256": ((3, 2, (0, 0, 0, 0), True, 27, 27), (256, 32, False, 1)),
 }
 
 
