@@ -12,8 +12,8 @@
 // on a window's last in-image column the row's max hm goes down: each row window holding the
 // row read-modify-writes its (ox, j) word (its first in-image row starts it; a row shared by
 // two windows (K > S) starts the next one's), and the window's last in-image row emits the
-// pooled chunk instead, gathered into the output register. Positions outside the image never
-// win (they are never seen), as in accel.core.kinds.maxpool.
+// pooled chunk instead (through a FIFO of OBUF pixels into the output register: see "output").
+// Positions outside the image never win (they are never seen), as in accel.core.kinds.maxpool.
 // K - S <= 1 (SqueezeNet's 3x3/2, 2x2/2): a position held by two windows starts the later one,
 // so a step compares in at most one window per axis and writes at most one: one memory per axis
 // holds both slots (slot in the address), one comparator a channel per axis. K - S >= 2: a
@@ -22,7 +22,7 @@
 // which then also ends the window before it. That window is finished at a virtual column W
 // (row H) without data (ODD_C / ODD_R): at most one output per step, in raster order.
 // Timing: two stages, issue (counters, flags, RAM reads) and execute (compares, RAM writes,
-// output); a step a cycle, C/PE cycles per input pixel (and per virtual position), outputs
+// output FIFO); a step a cycle, C/PE cycles per input pixel (and per virtual position), outputs
 // interleaved with the input. The pixel is taken with its first chunk (HOLD = 1: the other
 // chunks wait in a holding register, so the sender is free after one cycle; HOLD = 0: the
 // chunks are read off s_data, which the sender holds, and the pixel is taken with its last).
