@@ -160,21 +160,28 @@ class Table:
     def total(self, pick: dict) -> np.ndarray:
         return sum((self.res[n][i] for n, i in pick.items()), np.zeros(len(RESOURCES) + 1))
 
+    def ii(self, pick: dict) -> int:
+        """The design's cycles per image: its slowest layer (at most the budget it was chosen
+        for, often less)."""
+        return max([int(self.cyc[n][i]) for n, i in pick.items()] + list(self.other.values())
+                   + [1])
+
 
 def _fit(table: Table, t: int, base: np.ndarray, rooms):
     """A choice at cycle budget t that fits, if the re-weighting finds one -> (pick, used,
     fits); else the choice with the smallest largest share of the budget. rooms(t): the budget
-    (the DDR bytes an image may read depend on t). The weights start at 1/budget and follow the
+    (the DDR bytes an image may read depend on the rate: taken at the choice's own cycles per
+    image, which may be fewer than t, so that its DDR MB/s stay within DDR_MB_S). The weights start at 1/budget and follow the
     shares: a resource the design leaves idle (DSPs under LUT multipliers, say) gets cheap, one
     that overflows dear (damped: the geometric mean with the previous weights, so the choice
     settles instead of swinging)."""
-    room = rooms(t)
-    weights = 1.0 / np.maximum(room, 1e-9)
+    weights = 1.0 / np.maximum(rooms(t), 1e-9)
     best = None
     for _ in range(ROUNDS):
         pick = table.choose(t, weights)
         if not pick:
             return None, None, False
+        room = rooms(table.ii(pick))
         used = base + table.total(pick)
         share = used / np.maximum(room, 1e-9)
         if share.max() <= 1 + 1e-9:
@@ -183,8 +190,8 @@ def _fit(table: Table, t: int, base: np.ndarray, rooms):
             best = (pick, used, share.max())
         target = weights * np.maximum(share, 0.02) / share.max()
         weights = np.sqrt(weights * target) * np.where(share > 1, 2.0, 1.0)
-    pick, used = _repair(table, t, best[0], base, room)
-    return pick, used, bool(np.all(used <= room + 1e-9))
+    pick, used = _repair(table, t, best[0], base, rooms(table.ii(best[0])))
+    return pick, used, bool(np.all(used <= rooms(table.ii(pick)) + 1e-9))
 
 
 def _repair(table: Table, t: int, pick: dict, base: np.ndarray, room: np.ndarray):
