@@ -171,10 +171,10 @@ def _fit(table: Table, t: int, base: np.ndarray, rooms):
     """A choice at cycle budget t that fits, if the re-weighting finds one -> (pick, used,
     fits); else the choice with the smallest largest share of the budget. rooms(t): the budget
     (the DDR bytes an image may read depend on the rate: taken at the choice's own cycles per
-    image, which may be fewer than t, so that its DDR MB/s stay within DDR_MB_S). The weights start at 1/budget and follow the
-    shares: a resource the design leaves idle (DSPs under LUT multipliers, say) gets cheap, one
-    that overflows dear (damped: the geometric mean with the previous weights, so the choice
-    settles instead of swinging)."""
+    image, which may be fewer than t, so that its DDR MB/s stay within DDR_MB_S). The weights
+    start at 1/budget and follow the shares: a resource the design leaves idle (DSPs under LUT
+    multipliers, say) gets cheap, one that overflows dear (damped: the geometric mean with the
+    previous weights, so the choice settles instead of swinging)."""
     weights = 1.0 / np.maximum(rooms(t), 1e-9)
     best = None
     for _ in range(ROUNDS):
