@@ -22,7 +22,7 @@ from accel.core.errors import AccelError
 from accel.core.modelfile import load_model
 from accel.rtl import netlist
 from accel.rtl.netlist import fold_beat_convs
-from accel.rtl import ddr, fold, resources, simddr
+from accel.rtl import ddr, fold, fold_costs, resources, simddr
 from accel.rtl.generate import write as generate
 from accel.rtl.sim import layer_mismatches, simulate
 from conftest import random_images
@@ -200,7 +200,7 @@ def test_tiled_cycle_model(net):
     # the same options as on-chip, with the tile carried (the mapper keeps choosing on-chip)
     opts = fold.matching(conv10, {"pe": 2, "simd": 11, "tile": 4})
     assert opts and all(o.tile == 4 for o in opts)
-    cost = resources.fold_cost(conv10, opts[0])
+    cost = fold_costs.fold_cost(conv10, opts[0])
     assert cost[0] > 0 and cost[1] > 0
 
 
@@ -219,10 +219,10 @@ def test_mapper_falls_back_to_ddr_for_a_layer_that_cannot_fit(net):
     qm = net[0]
 
     def cost(layer, f):
-        c = resources.fold_cost(layer, f)
+        c = fold_costs.fold_cost(layer, f)
         return [c[0], c[1], c[2], 1000.0] if layer.name == "conv10" and not f.tile else c
 
-    m = mapper.map_model(qm, "zybo", cost=cost, base=resources.fixed_cost(qm))
+    m = mapper.map_model(qm, "zybo", cost=cost, base=fold_costs.fixed_cost(qm))
     conv10 = next(l for l in qm.layers if l.name == "conv10")
     tile = m.folds["conv10"].tile
     assert tile and tile % conv10.shape[2] == 0 and m.fits
@@ -334,7 +334,7 @@ def test_branch_fifo_holds_two_tiles_of_a_ddr_expand(net):
 
 
 def test_mapper_costs_are_the_netlists(net):
-    """What the mapper adds up (resources.fixed_cost + conv_cost per folded layer) is the
+    """What the mapper adds up (fold_costs.fixed_cost + conv_cost per folded layer) is the
     netlist's own model of the design, to float rounding: the branch FIFO two tiles deeper in
     front of the tiled fire3.expand3x3 and the global pool summing the tiled conv10's PE codes a
     cycle are priced with the fold that causes them, not hidden in the fixed part."""
@@ -342,8 +342,8 @@ def test_mapper_costs_are_the_netlists(net):
     folds = {n: fold.Fold(v["pe"], v.get("simd", 1), v.get("mul", "dsp"), v.get("par", 1),
                           v.get("tile", 0))
              for n, v in m["fold"]["mapping"]["layers"].items()}
-    cost = resources.conv_cost(qm)
-    total = np.array(resources.fixed_cost(qm), dtype=float)
+    cost = fold_costs.conv_cost(qm)
+    total = np.array(fold_costs.fixed_cost(qm), dtype=float)
     for l in qm.layers:
         if l.kind in fold.FOLDED:
             total += cost(l, folds[l.name])
@@ -358,5 +358,5 @@ def test_mapper_costs_are_the_netlists(net):
         gaps["conv10"][0], conv10.out.bits, conv10.out.signed, folds["conv10"].pe, 1,
         gaps["conv10"][1]))
     assert pool["LUT"] > 0 and cost(conv10, folds["conv10"]) == pytest.approx(
-        [a + pool[k] for a, k in zip(resources.fold_cost(conv10, folds["conv10"], True),
+        [a + pool[k] for a, k in zip(fold_costs.fold_cost(conv10, folds["conv10"], True),
                                      resources.KEYS)], rel=1e-9)

@@ -250,7 +250,7 @@ def test_netlist_builds_accel_pool_or_the_line_buffer():
     """A 3x3/2 pool: accel_pool by default (one instance, its parameters, the manifest record
     kind maxpool with fold.pool_cycles), accel_swu + accel_maxpool with line; the mapper is
     offered both, and a fold.yaml may hold either."""
-    from accel.rtl import netlist, resources
+    from accel.rtl import fold_costs, netlist, resources
 
     qm, layer = _pool_layer()
     c, h, w = layer.in_shapes[0]
@@ -276,7 +276,7 @@ def test_netlist_builds_accel_pool_or_the_line_buffer():
         # the mapper's cost of the fold is these instances'
         want = [sum(resources.instance(m, p)[k] for m, _, p in net.instances)
                 for k in resources.KEYS]
-        assert resources.fold_cost(layer, f) == pytest.approx(want)
+        assert fold_costs.fold_cost(layer, f) == pytest.approx(want)
     opts = fold.options(layer)
     assert {(o.pe, o.line) for o in opts} == {(d, ln) for d in fold.divisors(c)
                                               for ln in (False, True)}

@@ -13,7 +13,7 @@ import pytest
 
 from accel.api import DEFAULT_MODEL
 from accel.core.modelfile import load_model
-from accel.rtl import estimate, generate, mul, resources
+from accel.rtl import estimate, fold_costs, generate, mul, resources
 from accel.rtl import fold as folding
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,7 +79,7 @@ def test_dsp_is_the_multiplier_rule(qm, style):
                     continue
                 f = folding.Fold(pe, simd, style)
                 want = mul.dsps(pe, simd, style, l.in_types[0].bits, l.wtype.bits)
-                assert resources.fold_cost(l, f)[2] == want
+                assert fold_costs.fold_cost(l, f)[2] == want
 
 
 def test_layers_sum_to_the_total_and_name_every_layer(qm):

@@ -230,13 +230,13 @@ def map_model(qm, board, clock_mhz: float | None = None, target_fps: float | Non
     not fit or is DDR_GAIN times slower). scale: per resource (LUT, FF, DSP, BRAM36), what yosys
     counted over what the model said on an earlier design (accel.rtl.fit): the budget shrinks
     by it. Raises AccelError (exit 2) when nothing fits, with the numbers and a fix."""
-    from accel.rtl import resources
+    from accel.rtl import fold_costs
 
     board = boards.get(board) if isinstance(board, str) else board
     clock = float(clock_mhz or board.clock_mhz)
     fixed = fixed or {}
     if cost is None:
-        cost, base = resources.conv_cost(qm), resources.fixed_cost(qm)
+        cost, base = fold_costs.conv_cost(qm), fold_costs.fixed_cost(qm)
     base = np.zeros(len(RESOURCES)) if base is None else np.asarray(base, dtype=float)
     base = np.append(base[:len(RESOURCES)], 0.0)
     room, cap = budget(board, reserve), capacity(board)
