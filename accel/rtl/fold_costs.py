@@ -83,8 +83,8 @@ def conv_cost(qm):
     fork with a branch FIFO also pays for that FIFO's two tiles more depth (netlist.fork's
     burst; when both of the fork's convs are tiled each pays its own: the netlist deepens by
     the larger, so the plan errs on the safe side)."""
-    from accel.rtl import fold as folding
-    from accel.rtl.netlist import branch_fifos, conv_gaps, fold_beat_convs, gap_params
+    from accel.rtl.netlist import (branch_fifos, conv_gaps, fold_beat_convs, gap_params,
+                                    pixel_rate)
 
     beats, fifos, gaps = fold_beat_convs(qm), branch_fifos(qm), conv_gaps(qm)
 
@@ -93,9 +93,8 @@ def conv_cost(qm):
         if layer.name in gaps:  # the global pool it feeds: its P follows this fold
             g, codes = gaps[layer.name]
             fb = layer.name in beats and fold.pe < layer.shape[0]
-            rate = folding.layer_cycles(layer, fold, fb) // layer.out_pixels
             p = gap_params(g, layer.out.bits, layer.out.signed,
-                           fold.pe if fb else layer.shape[0], rate, codes)
+                           fold.pe if fb else layer.shape[0], pixel_rate(layer, fold), codes)
             gi = instance("accel_gap", p)
             c = [v + gi[k] for v, k in zip(c, KEYS)]
         if fold.tile and layer.name in fifos:

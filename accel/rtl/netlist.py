@@ -352,7 +352,12 @@ def _rate(qm: QuantModel, tensor: str, folds: dict) -> int:
     layer = next((l for l in qm.layers if l.output == tensor), None)
     if layer is None or layer.kind not in folding.FOLDED:
         return 1
-    f = folds.get(layer.name) or folding.full(layer)
+    return pixel_rate(layer, folds.get(layer.name) or folding.full(layer))
+
+
+def pixel_rate(layer, f: folding.Fold) -> int:
+    """Cycles per output pixel of a folded layer (at least 1): the rate a global pool reading
+    its whole pixels must keep (gap_params)."""
     return max(1, folding.layer_cycles(layer, f) // layer.out_pixels)
 
 
@@ -430,6 +435,12 @@ def branch_fifo_depth(width: int, burst: int = 0) -> int:
     return 2 * width + 8 + 2 * burst
 
 
+def fork_shape(qm: QuantModel, consumers: list) -> tuple[list[bool], object]:
+    """Of a forked tensor's consumers: which start with a line buffer (a windowed conv or a
+    pool), and the layer their branches meet at (None if they do not)."""
+    return [l.kind != "conv" or folding.windowed(l) for l in consumers], _join(qm, consumers)
+
+
 def branch_fifos(qm: QuantModel) -> dict:
     """conv name -> (FIFO width in bits, depth without bursts) for each conv that reads a forked
     tensor whose fork puts a FIFO on one branch (build_netlist: two consumers, one windowed, not
@@ -439,8 +450,7 @@ def branch_fifos(qm: QuantModel) -> dict:
         consumers = qm.consumers(t)
         if len(consumers) != 2:
             continue
-        windowed = [l.kind != "conv" or folding.windowed(l) for l in consumers]
-        join = _join(qm, consumers)
+        windowed, join = fork_shape(qm, consumers)
         if not any(windowed) or all(windowed) or (join is not None and join.kind == "add"):
             continue
         c, _, w = consumers[0].in_shapes[0]
@@ -503,8 +513,7 @@ def build_netlist(qm: QuantModel, folds: dict,
         consumers = qm.consumers(tensor)
         if len(consumers) == 1:
             return tensors[tensor]
-        windowed = [l.kind != "conv" or folding.windowed(l) for l in consumers]  # two (kinds)
-        join = _join(qm, consumers)
+        windowed, join = fork_shape(qm, consumers)  # two consumers (kinds)
         depths = (bypass_depths(qm, consumers, join, tensors[tensor])
                   if join is not None and join.kind == "add" else None)
         tiles = [folds[l.name].tile for l in consumers
